@@ -1,0 +1,41 @@
+# kb — the two commands that matter: `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+CORPUS ?= corpus
+HOST   ?= 127.0.0.1
+PORT   ?= 5000
+export KB_HOME ?= instance
+
+.PHONY: run test lint bench clean install ingest serve
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+ingest: $(STAMP)
+	$(VENV)/bin/kb ingest $(CORPUS)
+
+run: ingest
+	$(VENV)/bin/kb serve --host $(HOST) --port $(PORT)
+
+test: $(STAMP)
+	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/ruff check kb indexer web tests bench
+
+bench: $(STAMP)
+	$(PY) -m bench $(BENCH_ARGS)
+
+clean:
+	rm -rf instance .pytest_cache build *.egg-info bench-out test-artifacts
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,71 @@
+"""The facade web/ and the CLI call: one object per KB home folder.
+
+It opens the catalog and the search index lazily and closes them on ``close()``; a web
+request or a CLI command makes one and closes it when done.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+from kb import settings as settings_mod
+from kb.errors import NotFoundError
+from kb.store import Catalog
+
+
+class KB:
+    def __init__(self, settings: Mapping[str, Any] | None = None, readonly: bool = False) -> None:
+        self.settings = settings if isinstance(settings, settings_mod.Settings) else settings_mod.load(settings)
+        self.home = Path(self.settings["home"])
+        self.readonly = readonly
+        self._catalog: Catalog | None = None
+        self._index = None
+
+    # -- resources ------------------------------------------------------------
+    @property
+    def catalog_path(self) -> Path:
+        return self.home / "catalog.sqlite"
+
+    @property
+    def index_path(self) -> Path:
+        return self.home / "index"
+
+    @property
+    def catalog(self) -> Catalog:
+        if self._catalog is None:
+            self._catalog = Catalog(self.catalog_path, timeout=float(self.settings["lock_timeout"]))
+        return self._catalog
+
+    @property
+    def index(self):  # -> kb.search.types.PassageIndex
+        if self._index is None:
+            from kb.search.whoosh_backend import open_index
+
+            self._index = open_index(self.index_path, self.settings)
+        return self._index
+
+    def close(self) -> None:
+        if self._catalog is not None:
+            self._catalog.close()
+            self._catalog = None
+        if self._index is not None:
+            close = getattr(self._index, "close", None)
+            if close:
+                close()
+            self._index = None
+
+    def __enter__(self) -> "KB":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- documents ------------------------------------------------------------
+    def document(self, doc_id: str) -> dict[str, Any]:
+        doc = self.catalog.get_document(doc_id)
+        if doc is None:
+            raise NotFoundError(f"no document {doc_id!r}")
+        return doc
+
+    def stats(self) -> dict[str, Any]:
+        return self.catalog.stats()

@@ -1,0 +1,94 @@
+"""Settings as a declared list: name, default, help and hard limits.
+
+Each setting can be overridden by the environment variable ``KB_<NAME>`` (upper case) or by
+passing ``overrides`` to :func:`load`. Values outside [minimum, maximum] are refused: a hard
+limit is a limit, not a suggestion. ``docs/settings.md`` is checked against this list by a test.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from kb.errors import InvalidInputError
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    help: str
+    minimum: float | None = None
+    maximum: float | None = None
+
+    def parse(self, raw: Any) -> Any:
+        kind = type(self.default)
+        try:
+            if kind is bool:
+                value = raw if isinstance(raw, bool) else str(raw).lower() in ("1", "true", "yes", "on")
+            elif kind is int:
+                value = int(raw)
+            elif kind is float:
+                value = float(raw)
+            else:
+                value = str(raw)
+        except (TypeError, ValueError) as exc:
+            raise InvalidInputError(f"setting {self.name}: {raw!r} is not a {kind.__name__}") from exc
+        if self.minimum is not None and value < self.minimum:
+            raise InvalidInputError(f"setting {self.name}: {value} is below the minimum {self.minimum}")
+        if self.maximum is not None and value > self.maximum:
+            raise InvalidInputError(f"setting {self.name}: {value} is above the maximum {self.maximum}")
+        return value
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("home", "instance", "Folder for runtime state: catalog, index, cache, uploads."),
+    Setting("workers", 0, "Extraction worker processes; 0 means one per core.", 0, 64),
+    Setting("file_timeout", 120.0, "Seconds one file may take to extract before it is killed.", 1, 3600),
+    Setting("file_memory_mb", 1024, "Memory cap (MiB of address space) per extraction worker.", 128, 16384),
+    Setting("max_file_mb", 512, "Files larger than this are refused without being read.", 1, 65536),
+    Setting("max_inflate_mb", 512, "Largest total uncompressed size accepted inside a zip-based file.", 1, 16384),
+    Setting("query_time_budget", 2.0, "Seconds one search may run before it is cut short.", 0.05, 60),
+    Setting("max_query_length", 1000, "Longest accepted query string, in characters.", 10, 100000),
+    Setting("max_wildcard_terms", 2000, "Most index terms a wildcard or fuzzy term may expand to.", 10, 100000),
+    Setting("page_size", 20, "Default number of results per page.", 1, 100),
+    Setting("max_page_size", 100, "Largest number of results per page.", 1, 1000),
+    Setting("max_per_document", 3, "At most this many passages of one document per results page (0: no limit).", 0, 1000),
+    Setting("export_rate_per_minute", 30, "Exports one client may start per minute (HTTP API).", 1, 100000),
+    Setting("export_max_rows", 0, "Most rows one export may hold; 0 means no cap.", 0, 100000000),
+    Setting("upload_max_mb", 64, "Largest file accepted by the upload endpoint.", 1, 4096),
+    Setting("lock_timeout", 30.0, "Seconds a writer waits for the index or catalog lock.", 0, 3600),
+    Setting("spacy_model", "", "Name of an installed spaCy model to merge statistical entities from (optional)."),
+    Setting("indicators", "", "Path of a CSV of EGDI scores (country, year, value) for country pages (optional)."),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+class Settings(dict):
+    """A dict of setting values with attribute access."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError as exc:
+            raise AttributeError(name) from exc
+
+    @property
+    def home_path(self) -> Path:
+        return Path(self["home"])
+
+
+def load(overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    env = os.environ if environ is None else environ
+    values = Settings()
+    for s in SETTINGS:
+        raw = env.get(f"KB_{s.name.upper()}")
+        values[s.name] = s.default if raw is None else s.parse(raw)
+    for name, raw in (overrides or {}).items():
+        if name not in _BY_NAME:
+            raise InvalidInputError(f"unknown setting {name!r}")
+        if raw is not None:
+            values[name] = _BY_NAME[name].parse(raw)
+    return values
