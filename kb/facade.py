@@ -69,3 +69,7 @@ class KB:
 
     def stats(self) -> dict[str, Any]:
         return self.catalog.stats()
+
+    # -- search ---------------------------------------------------------------
+    def search(self, request):  # (kb.search.types.SearchRequest) -> SearchResult
+        return self.index.search(request)

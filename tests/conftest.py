@@ -1,0 +1,27 @@
+"""Shared fixtures. ../shared holds third-party data that is never copied into the repo;
+tests needing it use the `shared` fixture and skip with a clear message when it is absent."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("KB_SHARED", REPO.parent / "shared"))
+CORPUS = REPO / "corpus"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+@pytest.fixture(scope="session")
+def shared() -> Path:
+    if not (SHARED / "docs").is_dir():
+        pytest.skip(f"../shared is absent (looked in {SHARED}); set KB_SHARED to run this test")
+    return SHARED
+
+
+@pytest.fixture
+def kb_home(tmp_path: Path) -> Path:
+    home = tmp_path / "home"
+    home.mkdir()
+    return home
