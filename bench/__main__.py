@@ -10,7 +10,7 @@ import importlib
 import sys
 import time
 
-BENCHES = ("ingest", "tagging", "relevance", "latency", "web", "load")
+BENCHES = ("ingest", "tagging", "relevance", "latency", "web", "api", "load")
 
 
 def main(argv: list[str]) -> int:
