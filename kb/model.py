@@ -47,8 +47,13 @@ class Extracted:
     warnings: list[str] = field(default_factory=list)  # e.g. "page 3: no text layer"
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        return d
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Extracted":
+        fields = dict(data)
+        fields["blocks"] = [Block(**b) for b in data.get("blocks", [])]
+        return cls(**fields)
 
 
 @dataclass

@@ -413,6 +413,10 @@ class Catalog:
         self.db.execute("INSERT INTO people (id, name, data) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
                         "name = excluded.name, data = excluded.data", (person_id, name, json.dumps(data, ensure_ascii=False)))
 
+    def get_person(self, person_id: str) -> dict[str, Any] | None:
+        row = self.db.execute("SELECT id, name, data FROM people WHERE id = ?", (person_id,)).fetchone()
+        return {"id": row[0], "name": row[1], **json.loads(row[2])} if row else None
+
     def people(self) -> list[dict[str, Any]]:
         return [{"id": r[0], "name": r[1], **json.loads(r[2])} for r in self.db.execute("SELECT id, name, data FROM people ORDER BY name")]
 

@@ -1,0 +1,158 @@
+"""Worker processes with a per-task time limit and memory cap.
+
+A task that runs past its time is killed with its process, which is replaced; a task that
+exhausts its address-space cap raises MemoryError in the worker (or the worker dies). Either
+way the caller gets a failure for that task and the batch goes on. concurrent.futures
+cannot do this: killing one of its workers breaks the whole pool.
+"""
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import resource
+import signal
+import time
+import traceback
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from typing import Any, Callable, Iterable, Iterator
+
+from kb.errors import KBError
+
+
+@dataclass
+class TaskResult:
+    key: Any
+    ok: bool
+    value: Any = None  # the function's return value when ok
+    code: str = ""  # error code when not ok
+    reason: str = ""  # one-line reason when not ok
+    seconds: float = 0.0
+    max_rss_mb: float = 0.0  # peak RSS of the worker process so far
+
+
+def _worker_main(conn: Connection, fn: Callable[[Any], Any], memory_mb: int) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    if memory_mb:
+        limit = memory_mb * 1024 * 1024
+        try:
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        except (ValueError, OSError):
+            pass
+    while True:
+        try:
+            task = conn.recv()
+        except EOFError:
+            return
+        if task is None:
+            return
+        key, payload = task
+        t0 = time.perf_counter()
+        try:
+            value = fn(payload)
+            reply = (key, True, value, "", "")
+        except MemoryError:
+            reply = (key, False, None, "resource_limit", f"memory limit exceeded ({memory_mb} MiB)")
+        except KBError as exc:
+            reply = (key, False, None, exc.code, _one_line(str(exc)))
+        except Exception as exc:  # noqa: BLE001 - any parser bug becomes a recorded failure
+            where = traceback.extract_tb(exc.__traceback__)[-1]
+            reply = (key, False, None, "extraction_failed",
+                     _one_line(f"{type(exc).__name__}: {exc} (at {os.path.basename(where.filename)}:{where.lineno})"))
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        try:
+            conn.send(reply + (time.perf_counter() - t0, rss))
+        except MemoryError:
+            conn.send((key, False, None, "resource_limit", "result too large for the memory limit", 0.0, rss))
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class _Worker:
+    def __init__(self, ctx: Any, fn: Callable[[Any], Any], memory_mb: int) -> None:
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_worker_main, args=(child, fn, memory_mb), daemon=True)
+        self.proc.start()
+        child.close()
+        self.task: tuple[Any, float] | None = None  # (key, deadline)
+
+    def kill(self) -> None:
+        try:
+            self.proc.kill()
+        except (OSError, AttributeError):
+            pass
+        self.proc.join(5)
+        self.conn.close()
+
+
+class WorkerPool:
+    def __init__(self, fn: Callable[[Any], Any], workers: int = 0, timeout: float = 120.0,
+                 memory_mb: int = 1024) -> None:
+        self.fn = fn
+        self.size = workers or os.cpu_count() or 1
+        self.timeout = timeout
+        self.memory_mb = memory_mb
+        self.ctx = mp.get_context("fork")
+
+    def run(self, tasks: Iterable[tuple[Any, Any]]) -> Iterator[TaskResult]:
+        """Run (key, payload) tasks; yield a TaskResult per task as each finishes."""
+        pending = iter(tasks)
+        workers = [_Worker(self.ctx, self.fn, self.memory_mb) for _ in range(self.size)]
+        try:
+            exhausted = False
+            while True:
+                for w in workers:
+                    if w.task is None and not exhausted:
+                        try:
+                            key, payload = next(pending)
+                        except StopIteration:
+                            exhausted = True
+                            break
+                        w.task = (key, time.monotonic() + self.timeout)
+                        w.conn.send((key, payload))
+                busy = [w for w in workers if w.task is not None]
+                if not busy:
+                    return
+                soonest = min(w.task[1] for w in busy)  # type: ignore[index]
+                ready = wait([w.conn for w in busy], timeout=max(0.0, soonest - time.monotonic()))
+                now = time.monotonic()
+                for i, w in enumerate(workers):
+                    if w.task is None:
+                        continue
+                    key, deadline = w.task
+                    if w.conn in ready:
+                        try:
+                            reply = w.conn.recv()
+                        except (EOFError, OSError):
+                            w.proc.join(5)
+                            code = w.proc.exitcode
+                            why = f"killed by signal {-code}" if code and code < 0 else f"exit code {code}"
+                            yield TaskResult(key, False, code="worker_crashed",
+                                             reason=f"extraction worker crashed ({why})")
+                            workers[i] = self._replace(w)
+                            continue
+                        _, ok, value, err_code, reason, seconds, rss = reply
+                        w.task = None
+                        yield TaskResult(key, ok, value, err_code, reason, seconds, rss)
+                    elif now >= deadline:
+                        yield TaskResult(key, False, code="resource_limit",
+                                         reason=f"timed out after {self.timeout:g} s; worker killed",
+                                         seconds=self.timeout)
+                        workers[i] = self._replace(w)
+        finally:
+            for w in workers:
+                try:
+                    w.conn.send(None)
+                except (OSError, ValueError):
+                    pass
+            for w in workers:
+                w.proc.join(2)
+                if w.proc.is_alive():
+                    w.kill()
+
+    def _replace(self, worker: _Worker) -> _Worker:
+        worker.kill()
+        return _Worker(self.ctx, self.fn, self.memory_mb)
