@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "indexer.cli.search_cmd",
     "indexer.cli.entities_cmd",
     "indexer.cli.admin_cmd",
+    "indexer.cli.export_cmd",
 )
 
 

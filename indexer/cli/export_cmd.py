@@ -1,0 +1,91 @@
+"""`kb export QUERY [filters] --format ... [-o FILE]` and `kb token create|list|revoke`."""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from kb import auth
+from kb.export import FORMATS, Provenance, build_id, export
+from kb.search.types import SearchRequest
+
+FILTER_OPTIONS = ("country", "region", "org", "person", "topic", "type", "year", "lang")
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("export", help="export every passage matching a query (no result cap)")
+    p.add_argument("query", nargs="?", default="", help="query ('' or omitted: everything)")
+    for name in FILTER_OPTIONS:
+        p.add_argument(f"--{name}", action="append", default=[], metavar="VALUE",
+                       help=f"filter on {name} (repeat for OR)")
+    p.add_argument("--sort", default="relevance", choices=("relevance", "date", "title"))
+    p.add_argument("--format", default="csv", choices=FORMATS)
+    p.add_argument("--bom", action="store_true", help="CSV: start with a UTF-8 byte order mark (Excel)")
+    p.add_argument("-o", "--output", help="file to write (default: standard output)")
+    p.set_defaults(handler=run_export)
+
+    t = sub.add_parser("token", help="API tokens for writes (upload, delete, curation)")
+    tsub = t.add_subparsers(dest="token_command", metavar="ACTION")
+    tsub.required = True
+    c = tsub.add_parser("create", help="make a token; it is printed once and stored hashed")
+    c.add_argument("--name", required=True)
+    c.set_defaults(handler=run_token_create)
+    ls = tsub.add_parser("list", help="tokens (never their values)")
+    ls.set_defaults(handler=run_token_list)
+    r = tsub.add_parser("revoke", help="revoke by name or id")
+    r.add_argument("name_or_id")
+    r.set_defaults(handler=run_token_revoke)
+
+
+def _filters(args: argparse.Namespace) -> dict[str, list[str]]:
+    return {name: list(getattr(args, name)) for name in FILTER_OPTIONS if getattr(args, name)}
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from indexer.cli.common import open_kb
+
+    filters = _filters(args)
+    with open_kb(args, readonly=True) as kb:
+        request = SearchRequest(q=args.query, filters=filters, sort=args.sort, facets=False,
+                                max_per_document=0, highlight=False)
+        prov = Provenance(query=args.query, filters=filters, build_id=build_id(kb.index), sort=args.sort)
+        max_rows = int(kb.settings["export_max_rows"])
+        chunks = export(kb.index.iter_all(request), args.format, prov, max_rows=max_rows, bom=args.bom)
+        if args.output:
+            with open(args.output, "wb") as fh:
+                for chunk in chunks:
+                    fh.write(chunk)
+        else:
+            out = sys.stdout.buffer
+            for chunk in chunks:
+                out.write(chunk)
+            out.flush()
+    return 0
+
+
+def run_token_create(args: argparse.Namespace) -> int:
+    from indexer.cli.common import open_kb
+
+    with open_kb(args) as kb:
+        token_id, token = auth.create_token(kb.catalog, args.name)
+    print(token)
+    print(f"token {token_id} ({args.name}) created; it is shown only this once", file=sys.stderr)
+    return 0
+
+
+def run_token_list(args: argparse.Namespace) -> int:
+    from indexer.cli.common import open_kb, print_table
+
+    with open_kb(args) as kb:
+        rows = auth.list_tokens(kb.catalog)
+    print_table(rows, ("id", "name", "created_at", "revoked_at"))
+    return 0
+
+
+def run_token_revoke(args: argparse.Namespace) -> int:
+    from indexer.cli.common import open_kb
+
+    with open_kb(args) as kb:
+        n = auth.revoke_token(kb.catalog, args.name_or_id)
+    print(f"revoked {n} token(s)")
+    return 0
