@@ -73,3 +73,14 @@ class KB:
     # -- search ---------------------------------------------------------------
     def search(self, request):  # (kb.search.types.SearchRequest) -> SearchResult
         return self.index.search(request)
+
+    # -- entities (read-only) ---------------------------------------------------
+    @property
+    def registry(self):  # -> kb.entities.Registry
+        """The entity registry with this home's curation applied; built once per facade."""
+        reg = getattr(self, "_registry", None)
+        if reg is None:
+            from kb.entities import load_registry
+
+            reg = self._registry = load_registry(self.catalog.curation())
+        return reg

@@ -17,7 +17,7 @@ def _rows(cat: Catalog, sql: str, params: tuple = ()) -> list[dict[str, Any]]:
 
 
 def figures(cat: Catalog) -> dict[str, Any]:
-    one = lambda sql: cat.db.execute(sql).fetchone()[0]  # noqa: E731
+    one = lambda sql: cat.db.execute(sql).fetchone()[0]
     by_type = {r[0]: r[1] for r in cat.db.execute(
         "SELECT type, COUNT(DISTINCT entity_id) FROM mentions GROUP BY type")}
     years = [(r[0], r[1]) for r in cat.db.execute(

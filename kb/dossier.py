@@ -1,0 +1,265 @@
+"""Read models for the pages: country dossier, entity pages and index, document view, figures.
+
+Each function takes the :class:`kb.facade.KB` facade and returns plain dicts (no HTML): the
+web templates render them, and the API may return them as JSON. The SQL lives in
+:mod:`kb.queries`; entity records (names, aliases, regions, parents) come from the entity
+registry when it is available, with pycountry as the fallback for countries so a dossier
+still has names and a region on a bare install.
+"""
+from __future__ import annotations
+
+import dataclasses
+import gettext
+from functools import lru_cache
+from typing import Any
+
+import pycountry
+
+from kb import indicators, queries
+from kb.errors import InvalidInputError, NotFoundError
+from kb.model import ENTITY_TYPES
+
+# The six UN languages, in the UN's order, with pycountry's gettext locale for each.
+UN_LANGUAGES = (("ar", "ar"), ("zh", "zh_CN"), ("en", None), ("fr", "fr"), ("ru", "ru"), ("es", "es"))
+PASSAGE_LIMIT = 20
+
+
+# -- entity records ------------------------------------------------------------
+def _registry(kb: Any) -> Any | None:
+    try:
+        return kb.registry
+    except (ImportError, AttributeError):  # the registry module is optional for these pages
+        return None
+
+
+def _as_dict(rec: Any) -> dict[str, Any]:
+    if rec is None:
+        return {}
+    if isinstance(rec, dict):
+        return dict(rec)
+    if dataclasses.is_dataclass(rec):
+        return dataclasses.asdict(rec)
+    return {k: v for k, v in vars(rec).items() if not k.startswith("_")}
+
+
+def _first(d: dict[str, Any], *keys: str) -> Any:
+    for k in keys:
+        if d.get(k) not in (None, "", [], {}):
+            return d[k]
+    return None
+
+
+def registry_record(kb: Any, type_: str, entity_id: str) -> dict[str, Any]:
+    reg = _registry(kb)
+    if reg is None:
+        return {}
+    try:
+        return _as_dict(reg.get(type_, entity_id))
+    except (KeyError, LookupError, NotFoundError):
+        return {}
+
+
+@lru_cache(maxsize=1)
+def _un_regions() -> dict[str, tuple[str | None, str | None]]:
+    """iso3 -> (region, sub-region) from country_converter's UN columns (fallback only)."""
+    try:
+        import country_converter as coco
+
+        data = coco.CountryConverter().data
+        return {r.ISO3: (r.continent or None, r.UNregion or None)
+                for r in data[["ISO3", "continent", "UNregion"]].itertuples()}
+    except Exception:  # noqa: BLE001 - a missing table only loses the region line
+        return {}
+
+
+def _pycountry_names(iso3: str) -> dict[str, str]:
+    c = pycountry.countries.get(alpha_3=iso3)
+    if c is None:
+        return {}
+    names = {}
+    for lang, locale in UN_LANGUAGES:
+        if locale is None:
+            names[lang] = c.name
+            continue
+        try:
+            names[lang] = gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=[locale]).gettext(c.name)
+        except OSError:
+            continue
+    return names
+
+
+def country_record(kb: Any, iso3: str) -> dict[str, Any]:
+    """Names in the six UN languages, region, sub-region, groupings; NotFoundError if unknown."""
+    iso3 = (iso3 or "").upper()
+    rec = registry_record(kb, "country", iso3)
+    known = len(iso3) == 3 and iso3.isalpha() and pycountry.countries.get(alpha_3=iso3) is not None
+    if not rec and not known:
+        raise NotFoundError(f"no country {iso3!r}")
+    names = _first(rec, "names", "names_un", "translations") or {}
+    if not isinstance(names, dict):
+        names = {}
+    fallback = _pycountry_names(iso3)
+    names = {lang: names.get(lang) or fallback.get(lang) for lang, _ in UN_LANGUAGES
+             if names.get(lang) or fallback.get(lang)}
+    region, subregion = _un_regions().get(iso3, (None, None))
+    return {
+        "id": iso3,
+        "name": _first(rec, "name") or names.get("en") or iso3,
+        "names": names,
+        "region": _first(rec, "region", "region_name") or region,
+        "subregion": _first(rec, "subregion", "sub_region", "subregion_name") or subregion,
+        "groupings": list(_first(rec, "groupings", "groups") or []),
+        "aliases": list(_first(rec, "aliases") or []),
+        "m49": _first(rec, "m49", "numeric"),
+    }
+
+
+def _name(value: Any) -> str | None:
+    """A region or sub-region may be a name, an id or a record."""
+    if isinstance(value, dict):
+        return value.get("name") or value.get("id")
+    return value
+
+
+def _all_countries(kb: Any) -> list[dict[str, Any]]:
+    reg = _registry(kb)
+    out: list[dict[str, Any]] = []
+    if reg is not None:
+        try:
+            out = [_as_dict(r) for r in reg.all("country")]
+        except Exception:  # noqa: BLE001 - fall back to the converter table below
+            out = []
+    if not out:
+        out = [{"id": iso, "region": reg_, "subregion": sub} for iso, (reg_, sub) in _un_regions().items()]
+    for c in out:
+        c["subregion"] = _name(_first(c, "subregion", "sub_region", "subregion_name"))
+        c["region"] = _name(_first(c, "region", "region_name"))
+        if not c.get("name"):
+            pc = pycountry.countries.get(alpha_3=c["id"])
+            c["name"] = pc.name if pc else c["id"]
+    return out
+
+
+# -- pages ---------------------------------------------------------------------
+def corpus_figures(kb: Any) -> dict[str, Any]:
+    return queries.figures(kb.catalog)
+
+
+def country_dossier(kb: Any, iso3: str) -> dict[str, Any]:
+    record = country_record(kb, iso3)
+    iso3 = record["id"]
+    cat = kb.catalog
+    related = queries.co_mentions(cat, "country", iso3, ("org", "person", "topic"), limit=15)
+    counts = queries.mention_counts(cat, "country")
+    peers = []
+    sub = _name(record["subregion"])
+    if sub:
+        peers = [{"id": c["id"], "name": c["name"], "passages": counts.get(c["id"], 0)}
+                 for c in _all_countries(kb) if c.get("subregion") == sub and c["id"] != iso3]
+        peers.sort(key=lambda p: (-p["passages"], p["name"]))
+    return {
+        "record": record,
+        "totals": queries.entity_totals(cat, "country", iso3),
+        "documents": queries.documents_for(cat, "country", iso3),
+        "practices": queries.passages_by_topic(cat, "country", iso3),
+        "passages": queries.passages_for(cat, "country", iso3, limit=PASSAGE_LIMIT),
+        "organisations": related["org"],
+        "people": related["person"],
+        "topics": related["topic"],
+        "peers": peers,
+        "timeline": queries.timeline(cat, "country", iso3),
+        "indicators": indicators.egdi_series(kb.settings.get("indicators"), iso3),
+    }
+
+
+def entity_page(kb: Any, type_: str, entity_id: str) -> dict[str, Any]:
+    if type_ not in ENTITY_TYPES:
+        raise InvalidInputError(f"unknown entity type {type_!r}")
+    if type_ == "country":
+        d = country_dossier(kb, entity_id)
+        return {**d, "type": "country", "related": {"org": d["organisations"], "person": d["people"],
+                                                     "topic": d["topics"]}}
+    cat = kb.catalog
+    rec = registry_record(kb, type_, entity_id)
+    if type_ == "person":
+        rec = {**rec, **(cat.get_person(entity_id) or {})}
+    name = _first(rec, "name", "label") or queries.entity_name(cat, type_, entity_id)
+    if name is None:
+        raise NotFoundError(f"no {type_} {entity_id!r}")
+    record = {"id": entity_id, "type": type_, "name": name,
+              "aliases": [a for a in (_first(rec, "aliases", "synonyms") or []) if a != name],
+              "acronyms": list(_first(rec, "acronyms", "acronym") or []),
+              "kind": _first(rec, "kind"), "country": _first(rec, "country"),
+              "honorific": _first(rec, "honorific"),
+              "affiliations": list(_first(rec, "affiliations", "affiliation", "orgs") or []),
+              "roles": list(_first(rec, "roles", "role") or []),
+              "parent": None, "children": []}
+    if isinstance(record["acronyms"], str):
+        record["acronyms"] = [record["acronyms"]]
+    if type_ == "org":
+        parent = _first(rec, "parent")
+        if parent:
+            prec = registry_record(kb, "org", parent)
+            record["parent"] = {"id": parent, "name": _first(prec, "name") or parent}
+        reg = _registry(kb)
+        if reg is not None:
+            try:
+                record["children"] = sorted(
+                    ({"id": c["id"], "name": c.get("name") or c["id"]}
+                     for c in map(_as_dict, reg.all("org")) if c.get("parent") == entity_id),
+                    key=lambda c: c["name"])
+            except Exception:  # noqa: BLE001 - children are a nicety
+                record["children"] = []
+    others = tuple(t for t in ("country", "org", "person", "topic") if t != type_ or type_ == "org")
+    related = queries.co_mentions(cat, type_, entity_id, others, limit=15)
+    return {
+        "type": type_,
+        "record": record,
+        "totals": queries.entity_totals(cat, type_, entity_id),
+        "related": related,
+        "countries": related.get("country", []),
+        "documents": queries.documents_for(cat, type_, entity_id),
+        "passages": queries.passages_for(cat, type_, entity_id, limit=PASSAGE_LIMIT),
+        "timeline": queries.timeline(cat, type_, entity_id),
+    }
+
+
+def entity_index(kb: Any, type_: str | None = None) -> list[dict[str, Any]]:
+    if type_ is not None and type_ not in ENTITY_TYPES:
+        raise InvalidInputError(f"unknown entity type {type_!r}")
+    return kb.catalog.entity_counts(type_)
+
+
+def segments(text: str, mentions: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any] | None]]:
+    """Split a passage into (text, mention|None) runs; overlapping or out-of-range mentions
+    are dropped (the earliest, longest wins) so a template can render each run escaped."""
+    out: list[tuple[str, dict[str, Any] | None]] = []
+    pos = 0
+    for m in sorted(mentions, key=lambda m: (m["start"], -m["end"])):
+        start, end = int(m["start"]), int(m["end"])
+        if start < pos or end <= start or end > len(text):
+            continue
+        if start > pos:
+            out.append((text[pos:start], None))
+        out.append((text[start:end], m))
+        pos = end
+    if pos < len(text):
+        out.append((text[pos:], None))
+    return out
+
+
+def document_view(kb: Any, doc_id: str) -> dict[str, Any]:
+    doc = kb.catalog.get_document(doc_id)
+    if doc is None:
+        raise NotFoundError(f"no document {doc_id!r}")
+    passages = queries.passages_with_mentions(kb.catalog, doc_id)
+    unit = "slide" if doc.get("format") in ("pptx", "ppt") else "page"
+    last_page = None
+    for p in passages:
+        p["segments"] = segments(p["text"], p["mentions"])
+        # a marker before the first passage of each new page or slide
+        p["marker"] = p["page_start"] if p["page_start"] is not None and p["page_start"] != last_page else None
+        if p["page_start"] is not None:
+            last_page = p["page_end"] or p["page_start"]
+    return {"document": doc, "passages": passages, "page_unit": unit,
+            "entities": queries.document_entities(kb.catalog, doc_id)}
