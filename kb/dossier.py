@@ -263,3 +263,80 @@ def document_view(kb: Any, doc_id: str) -> dict[str, Any]:
             last_page = p["page_end"] or p["page_start"]
     return {"document": doc, "passages": passages, "page_unit": unit,
             "entities": queries.document_entities(kb.catalog, doc_id)}
+
+
+def country_index(kb: Any) -> list[dict[str, Any]]:
+    """Every known country with its region, sub-region and passage count (the map's data)."""
+    counts = queries.mention_counts(kb.catalog, "country")
+    out = [{"id": c["id"], "name": c["name"], "region": c.get("region"), "subregion": c.get("subregion"),
+            "passages": counts.get(c["id"], 0)} for c in _all_countries(kb)]
+    known = {c["id"] for c in out}
+    # countries the tagger found that the reference list lacks still get a row
+    for iso3, n in counts.items():
+        if iso3 not in known:
+            out.append({"id": iso3, "name": queries.entity_name(kb.catalog, "country", iso3) or iso3,
+                        "region": None, "subregion": None, "passages": n})
+    return sorted(out, key=lambda c: c["name"])
+
+
+def _slug(text: str) -> str:
+    return "-".join("".join(ch.lower() if ch.isalnum() else " " for ch in text).split())
+
+
+def regions(kb: Any) -> list[dict[str, Any]]:
+    """Regions with their sub-regions and countries, from the country records."""
+    tree: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for c in country_index(kb):
+        if c["region"]:
+            tree.setdefault(c["region"], {}).setdefault(c["subregion"] or c["region"], []).append(c)
+    return [{"id": _slug(r), "name": r, "passages": sum(c["passages"] for cs in subs.values() for c in cs),
+             "subregions": [{"id": _slug(s), "name": s, "countries": cs,
+                             "passages": sum(c["passages"] for c in cs)} for s, cs in sorted(subs.items())]}
+            for r, subs in sorted(tree.items())]
+
+
+def region_page(kb: Any, region_id: str) -> dict[str, Any]:
+    """A region or sub-region (by slug of its name, or a registry region id): its countries
+    with counts and, when the tagger records region mentions, the region's own page."""
+    for r in regions(kb):
+        for node, parent in [(r, None)] + [(s, r) for s in r["subregions"]]:
+            if node["id"] == region_id:
+                countries = [c for s in node.get("subregions", [node]) for c in s["countries"]]
+                page: dict[str, Any] = {}
+                try:
+                    page = entity_page(kb, "region", region_id)
+                except NotFoundError:
+                    page = {}
+                return {"record": {"id": node["id"], "name": node["name"], "parent": parent and
+                                   {"id": parent["id"], "name": parent["name"]}},
+                        "subregions": node.get("subregions", []),
+                        "countries": sorted(countries, key=lambda c: (-c["passages"], c["name"])),
+                        "passages": page.get("passages", []), "documents": page.get("documents", []),
+                        "timeline": page.get("timeline", [])}
+    page = entity_page(kb, "region", region_id)  # a region known only from mentions
+    return {"record": page["record"], "subregions": [], "countries": page["countries"],
+            "passages": page["passages"], "documents": page["documents"], "timeline": page["timeline"]}
+
+
+def citation(doc: dict[str, Any], url: str) -> dict[str, str]:
+    """RIS, BibTeX and a plain line for one document (the citation box of its page)."""
+    import os
+    import re
+
+    from kb.export import bib_escape
+
+    meta = doc.get("metadata") or {}
+    title = re.sub(r"\s+", " ", doc.get("title") or os.path.basename((doc.get("paths") or [""])[0]) or doc["id"]).strip()
+    authors = [re.sub(r"\s+", " ", str(a)).strip() for a in (meta.get("authors") or []) if str(a).strip()]
+    year = doc.get("year")
+    ris = ["TY  - " + ("SLIDE" if doc.get("format") == "pptx" else "RPRT"), f"ID  - {doc['id']}", f"TI  - {title}"]
+    ris += [f"AU  - {a}" for a in authors]
+    if year:
+        ris.append(f"PY  - {year}")
+    ris += [f"UR  - {url}", "ER  - "]
+    key = "kb:" + re.sub(r"[^A-Za-z0-9_\-:]", "_", doc["id"])
+    fields = [("title", title)] + ([("author", " and ".join(authors))] if authors else []) + \
+        ([("year", year)] if year else []) + [("howpublished", url)]
+    bib = "@misc{" + key + ",\n" + ",\n".join(f"  {k} = {{{bib_escape(v)}}}" for k, v in fields) + "\n}"
+    plain = (", ".join(authors) + ". " if authors else "") + title + (f" ({year})" if year else "") + ". " + url
+    return {"ris": "\n".join(ris), "bibtex": bib, "plain": plain, "title": title, "authors": authors}

@@ -144,3 +144,18 @@ def document_entities(cat: Catalog, doc_id: str, limit: int = 20) -> dict[str, l
         if len(bucket) < limit:
             bucket.append({"id": r[1], "name": r[2], "mentions": r[3]})
     return out
+
+
+def names_for(cat: Catalog, pairs: set[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """(type, id) -> canonical name as stored with the mentions, in one query per type."""
+    out: dict[tuple[str, str], str] = {}
+    by_type: dict[str, list[str]] = {}
+    for t, i in pairs:
+        by_type.setdefault(t, []).append(i)
+    for t, ids in by_type.items():
+        for chunk in (ids[i:i + 500] for i in range(0, len(ids), 500)):
+            marks = ",".join("?" * len(chunk))
+            for r in cat.db.execute(f"SELECT entity_id, MAX(name) FROM mentions WHERE type = ? "
+                                    f"AND entity_id IN ({marks}) GROUP BY entity_id", (t, *chunk)):
+                out[(t, r[0])] = r[1]
+    return out

@@ -289,6 +289,11 @@ class Catalog:
         self.db.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
         self.db.execute("INSERT OR IGNORE INTO index_deletes (doc_id) VALUES (?)", (doc_id,))
 
+    def paths_with_prefix(self, prefix: str) -> list[str]:
+        # The records of a collection file are stored at "<file path>#<record id>".
+        rows = self.db.execute("SELECT path FROM document_paths WHERE substr(path, 1, ?) = ?", (len(prefix), prefix))
+        return [r[0] for r in rows]
+
     def all_paths(self) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT path FROM document_paths ORDER BY path")]
 

@@ -1,0 +1,101 @@
+"""`kb stats`, `kb failures`, `kb reindex`, `kb check`, `kb serve`."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from indexer.cli.common import open_kb, print_json, print_table
+from indexer.cli.progress import ProgressBar
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("stats", help="figures about the catalog and the index")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.set_defaults(handler=run_stats)
+
+    p = sub.add_parser("failures", help="files that could not be ingested, with the reason")
+    p.add_argument("--format", choices=["table", "json"], default="table")
+    p.set_defaults(handler=run_failures)
+
+    p = sub.add_parser("reindex", help="rebuild the search index from the catalog (no re-extraction)")
+    p.set_defaults(handler=run_reindex)
+
+    p = sub.add_parser("check", help="verify that the index and the catalog agree (exit 1 if not)")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.set_defaults(handler=run_check)
+
+    p = sub.add_parser("serve", help="serve the web UI and API with a production WSGI server")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=5000)
+    p.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+    p.add_argument("--threads", type=int, default=8, help="threads per worker")
+    p.set_defaults(handler=run_serve)
+
+
+def run_stats(args: argparse.Namespace) -> int:
+    with open_kb(args) as kb:
+        stats = kb.stats()
+        stats["index"] = kb.index.stats()
+        stats["home"] = str(kb.home)
+        stats["last_runs"] = kb.catalog.last_runs(3)
+    if args.format == "json":
+        print_json(stats)
+        return 0
+    print(f"home:       {stats['home']}")
+    for key in ("documents", "passages", "pages", "paths", "mentions", "failures", "unindexed"):
+        print(f"{key + ':':<12}{stats[key]}")
+    print("formats:    " + ", ".join(f"{k} {v}" for k, v in stats["formats"].items()))
+    print("entities:   " + ", ".join(f"{k} {v}" for k, v in stats["entities"].items()))
+    print("index:      " + ", ".join(f"{k} {v}" for k, v in stats["index"].items()))
+    return 0
+
+
+def run_failures(args: argparse.Namespace) -> int:
+    with open_kb(args) as kb:
+        rows = kb.catalog.failures()
+    if args.format == "json":
+        print_json(rows)
+    elif rows:
+        print_table(rows, ["path", "code", "reason", "at"], {"path": 50, "reason": 70})
+    else:
+        print("no failures")
+    return 0
+
+
+def run_reindex(args: argparse.Namespace) -> int:
+    from kb.maintenance import reindex
+
+    with open_kb(args) as kb:
+        result = reindex(kb, progress=ProgressBar("reindex"))
+    print(f"reindex: {result['passages']} passages of {result['documents']} documents indexed")
+    return 0
+
+
+def run_check(args: argparse.Namespace) -> int:
+    from kb.maintenance import check
+
+    with open_kb(args) as kb:
+        report = check(kb)
+    if args.format == "json":
+        print_json(report)
+    else:
+        print(f"check: {report['documents']} documents, {report['passages']} passages in the catalog, "
+              f"{report['indexed_passages']} in the index, {report['pending']} pending")
+        for key in ("missing", "orphans", "mismatched"):
+            if report[key]:
+                print(f"  {key}: {len(report[key])} documents, e.g. {', '.join(report[key][:5])}")
+        print("check: ok" if report["ok"] else "check: the index and the catalog differ; run `kb reindex`")
+    return 0 if report["ok"] else 1
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    home = os.path.abspath(args.home or os.environ.get("KB_HOME", "instance"))
+    os.environ["KB_HOME"] = home
+    url = f"http://{args.host}:{args.port}/"
+    print(f"kb: serving {home} on {url} (gunicorn, {args.workers} workers x {args.threads} threads)", flush=True)
+    argv = [sys.executable, "-m", "gunicorn", "--workers", str(args.workers), "--worker-class", "gthread",
+            "--threads", str(args.threads), "--bind", f"{args.host}:{args.port}", "--access-logfile", "-",
+            "--graceful-timeout", "10", "web:create_app()"]
+    os.execv(sys.executable, argv)
+    return 0  # not reached

@@ -1,0 +1,316 @@
+"""PDF extraction with pdfminer.six: one layout pass per page, then our own clean-up.
+
+pdfminer groups characters into lines for us (LAParams with ``boxes_flow=None``, which skips
+its costly box-ordering step); we order the lines ourselves (columns, then top to bottom),
+merge fragments that sit on one visual row (sub/superscripts, inline maths), rebuild
+paragraphs from vertical gaps, drop running headers/footers and page numbers, join
+end-of-line hyphenation and guess headings from the font size.
+"""
+from __future__ import annotations
+
+import re
+import statistics
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+from kb.errors import EncryptedError, ExtractionError, NoTextLayerError, ResourceLimitError
+from kb.model import Block, Extracted
+
+from indexer.extract import ocr
+from indexer.extract.pdfmeta import read_info, read_outline
+
+_LIGATURES = str.maketrans({"ﬀ": "ff", "ﬁ": "fi", "ﬂ": "fl", "ﬃ": "ffi", "ﬄ": "ffl", "ﬅ": "st", "ﬆ": "st"})
+_PAGE_NUMBER = re.compile(r"^\s*(?:(?:page|seite|p\.)\s*)?(?:\d{1,4}|[ivxlcdm]{1,7})(?:\s*(?:/|of|von)\s*\d{1,4})?\s*$",
+                          re.IGNORECASE)
+_LIST_MARK = re.compile(r"^\s*(?:[•◦▪‣·●○■□–—*-]|\(?[0-9a-zA-Z]{1,3}[.)]|\([ivx]{1,5}\))\s")
+
+
+@dataclass
+class _Row:
+    """One visual line: pdfminer text lines sharing a baseline band, left to right."""
+
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+    text: str
+
+    @property
+    def height(self) -> float:
+        return self.y1 - self.y0
+
+
+def extract(stream: BinaryIO, password: str | None = None, limits: dict | None = None) -> Extracted:
+    from pdfminer.layout import LAParams
+    from pdfminer.pdfdocument import PDFDocument
+    from pdfminer.pdfpage import PDFPage
+    from pdfminer.pdfparser import PDFParser
+
+    limits = limits or {}
+    max_pages = int(limits.get("max_pages") or 0)
+    try:
+        doc = PDFDocument(PDFParser(stream), password=password or "")
+    except Exception as exc:  # pdfminer raises many unrelated types on bad bytes
+        raise _open_error(exc, password) from exc
+
+    warnings: list[str] = []
+    try:
+        pages = list(PDFPage.create_pages(doc))
+    except Exception as exc:
+        raise ExtractionError(f"malformed PDF: cannot read the page tree ({_short(exc)})") from exc
+    if max_pages and len(pages) > max_pages:
+        raise ResourceLimitError(f"PDF has {len(pages)} pages, more than the limit of {max_pages}")
+
+    from indexer.extract.pdffonts import ResourceManager
+
+    laparams = LAParams(boxes_flow=None)
+    rsrc = ResourceManager(caching=True)  # one per document: fonts are parsed once
+    page_rows: list[list[list[_Row]]] = []  # page -> columns/bands -> rows
+    no_text: list[int] = []
+    for number, page in enumerate(pages, start=1):
+        try:
+            layout = _layout(page, laparams, rsrc)
+        except Exception as exc:
+            warnings.append(f"page {number}: unreadable ({_short(exc)})")
+            page_rows.append([])
+            continue
+        lines, has_image = _collect(layout)
+        if not lines:
+            page_rows.append([])
+            if has_image:
+                no_text.append(number)
+            continue
+        page_rows.append(_order(lines, layout.width))
+
+    if not any(page_rows) and not no_text and pages:
+        # No text and no images: still nothing to index; say so plainly.
+        no_text = list(range(1, len(pages) + 1))
+    ocr_blocks: list[Block] = []
+    if no_text:
+        if not any(page_rows):
+            if not ocr.available():
+                raise NoTextLayerError("no text layer (image-only PDF); install tesseract for OCR")
+            ocr_blocks = ocr.ocr_pdf_pages(stream, no_text)
+        else:
+            warnings.extend(f"page {n}: no text layer" for n in no_text)
+
+    _drop_running_lines(page_rows)
+    blocks = _paragraphs(page_rows) + ocr_blocks
+    blocks.sort(key=lambda b: b.page or 0)
+    info = read_info(doc)
+    metadata: dict[str, Any] = {}
+    outline = read_outline(doc)
+    if outline:
+        metadata["outline"] = outline
+    if no_text and ocr_blocks:
+        metadata["ocr_pages"] = no_text
+    return Extracted(format="pdf", blocks=blocks, title=info.get("title"), authors=info.get("authors", []),
+                     created=info.get("created"), modified=info.get("modified"), page_count=len(pages),
+                     metadata=metadata, warnings=warnings)
+
+
+def _open_error(exc: Exception, password: str | None) -> ExtractionError:
+    from pdfminer.pdfdocument import PDFEncryptionError, PDFPasswordIncorrect
+
+    if isinstance(exc, PDFPasswordIncorrect):
+        if password:
+            return EncryptedError("PDF is encrypted and the password given is wrong")
+        return EncryptedError("PDF is encrypted; a password is needed (--password)")
+    if isinstance(exc, PDFEncryptionError):
+        return EncryptedError(f"PDF uses an unsupported encryption ({_short(exc)})")
+    return ExtractionError(f"malformed PDF: {_short(exc)}")
+
+
+def _short(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text[:160]
+
+
+def _layout(page, laparams, rsrc):
+    from pdfminer.converter import PDFPageAggregator
+    from pdfminer.pdfinterp import PDFPageInterpreter
+
+    device = PDFPageAggregator(rsrc, laparams=laparams)
+    PDFPageInterpreter(rsrc, device).process_page(page)
+    return device.get_result()
+
+
+def _collect(layout) -> tuple[list[_Row], bool]:
+    """Every horizontal text line on the page as a _Row; whether the page holds images."""
+    from pdfminer.layout import LTFigure, LTImage, LTTextBox, LTTextLine
+
+    rows: list[_Row] = []
+    has_image = False
+    stack = list(layout)
+    while stack:
+        obj = stack.pop()
+        if isinstance(obj, LTTextBox):
+            for line in obj:
+                if isinstance(line, LTTextLine):
+                    text = line.get_text().strip()
+                    if text:
+                        rows.append(_Row(line.x0, line.y0, line.x1, line.y1, text.translate(_LIGATURES)))
+        elif isinstance(obj, LTFigure):
+            stack.extend(obj)
+            has_image = True
+        elif isinstance(obj, LTImage):
+            has_image = True
+    return rows, has_image
+
+
+def _order(lines: list[_Row], width: float) -> list[list[_Row]]:
+    """Split into reading-order segments (bands and columns), each a list of merged rows."""
+    gutter = _gutter(lines, width)
+    if gutter is None:
+        return [_merge_rows(lines)]
+    # Lines crossing the gutter (titles, full-width figures) cut the page into bands;
+    # inside a band we read the left column, then the right one.
+    segments: list[list[_Row]] = []
+    spanning = sorted((ln for ln in lines if ln.x0 < gutter < ln.x1), key=lambda r: -r.y1)
+    rest = [ln for ln in lines if not (ln.x0 < gutter < ln.x1)]
+    cuts = [float("inf")] + [s.y1 for s in spanning] + [float("-inf")]
+    span_iter = iter(spanning)
+    for top, bottom in zip(cuts, cuts[1:]):
+        band = [ln for ln in rest if bottom < (ln.y0 + ln.y1) / 2 <= top]
+        left = [ln for ln in band if ln.x1 <= gutter]
+        right = [ln for ln in band if ln.x0 >= gutter]
+        for col in (left, right):
+            if col:
+                segments.append(_merge_rows(col))
+        nxt = next(span_iter, None)
+        if nxt is not None:
+            segments.append([nxt])
+    return segments
+
+
+def _gutter(lines: list[_Row], width: float) -> float | None:
+    """An x position in the middle of the page that at most a few lines cross."""
+    if len(lines) < 8 or width <= 0:
+        return None
+    best = None
+    for frac in (0.5, 0.45, 0.55, 0.4, 0.6):
+        x = width * frac
+        crossing = sum(1 for ln in lines if ln.x0 < x < ln.x1)
+        left = sum(1 for ln in lines if ln.x1 <= x)
+        right = sum(1 for ln in lines if ln.x0 >= x)
+        if crossing <= 0.15 * len(lines) and left >= 4 and right >= 4 and min(left, right) >= 0.25 * max(left, right):
+            if best is None or crossing < best[0]:
+                best = (crossing, x)
+    return None if best is None else best[1]
+
+
+def _merge_rows(lines: list[_Row]) -> list[_Row]:
+    """Top to bottom; fragments overlapping vertically with a row join it, left to right."""
+    lines = sorted(lines, key=lambda r: (-r.y1, r.x0))
+    rows: list[list[_Row]] = []
+    for ln in lines:
+        if rows:
+            cur = rows[-1]
+            top = max(r.y1 for r in cur)
+            bottom = min(r.y0 for r in cur)
+            overlap = min(top, ln.y1) - max(bottom, ln.y0)
+            if overlap > 0.5 * min(ln.height, top - bottom) and not any(_hoverlap(r, ln) for r in cur):
+                cur.append(ln)
+                continue
+        rows.append([ln])
+    merged = []
+    for parts in rows:
+        parts.sort(key=lambda r: r.x0)
+        text = parts[0].text
+        for prev, part in zip(parts, parts[1:]):
+            gap = part.x0 - prev.x1
+            text += ("" if gap < 0.15 * max(part.height, 1) else " ") + part.text
+        merged.append(_Row(min(p.x0 for p in parts), min(p.y0 for p in parts), max(p.x1 for p in parts),
+                           max(p.y1 for p in parts), text))
+    return merged
+
+
+def _hoverlap(a: _Row, b: _Row) -> bool:
+    return min(a.x1, b.x1) - max(a.x0, b.x0) > 1
+
+
+def _norm_running(text: str) -> str:
+    return re.sub(r"\d+|\b[ivxlc]+\b", "#", text.lower()).strip()
+
+
+def _drop_running_lines(page_rows: list[list[list[_Row]]]) -> None:
+    """Remove page numbers and lines repeating at the top or bottom of many pages."""
+    edges: list[tuple[int, str, _Row]] = []
+    for pno, segments in enumerate(page_rows):
+        rows = [r for seg in segments for r in seg]
+        if not rows:
+            continue
+        top = max(rows, key=lambda r: r.y1)
+        bottom = min(rows, key=lambda r: r.y0)
+        for row in {id(top): top, id(bottom): bottom}.values():
+            edges.append((pno, _norm_running(row.text), row))
+    counts = Counter(key for _, key, _ in edges)
+    pages_with_text = sum(1 for p in page_rows if p)
+    threshold = max(3, pages_with_text // 5)
+    doomed = set()
+    for _, key, row in edges:
+        if _PAGE_NUMBER.match(row.text) or (pages_with_text >= 4 and counts[key] >= threshold and len(key) < 120):
+            doomed.add(id(row))
+    if not doomed:
+        return
+    for segments in page_rows:
+        for i, seg in enumerate(segments):
+            segments[i] = [r for r in seg if id(r) not in doomed]
+
+
+def _paragraphs(page_rows: list[list[list[_Row]]]) -> list[Block]:
+    heights = [round(r.height, 1) for segs in page_rows for seg in segs for r in seg for _ in range(len(r.text) // 20 + 1)]
+    body = Counter(heights).most_common(1)[0][0] if heights else 0.0
+    heading_sizes = sorted({h for h in heights if body and h >= body * 1.15}, reverse=True)
+    # Headings only when the body size clearly dominates: otherwise sizes mean nothing.
+    reliable = bool(heights) and Counter(heights)[body] >= 0.4 * len(heights)
+    blocks: list[Block] = []
+    for pno, segments in enumerate(page_rows, start=1):
+        for seg in segments:
+            gaps = [a.y0 - b.y1 for a, b in zip(seg, seg[1:]) if a.y0 - b.y1 > -1]
+            typical = statistics.median(gaps) if gaps else 0.0
+            para: list[_Row] = []
+            for row in seg:
+                if para and _breaks(para[-1], row, typical, body):
+                    blocks.append(_block(para, pno, body, heading_sizes, reliable))
+                    para = []
+                para.append(row)
+            if para:
+                blocks.append(_block(para, pno, body, heading_sizes, reliable))
+    return [b for b in blocks if b.text]
+
+
+def _breaks(prev: _Row, row: _Row, typical_gap: float, body: float) -> bool:
+    gap = prev.y0 - row.y1
+    h = max(min(prev.height, row.height), 1.0)
+    if gap > max(typical_gap * 1.8, 0.5 * h) or gap < -h:
+        return True
+    if body and abs(prev.height - row.height) > 0.25 * max(prev.height, row.height) and len(prev.text) > 3:
+        return True  # font size change: a heading ends or starts
+    return bool(_LIST_MARK.match(row.text))
+
+
+def _block(rows: list[_Row], page: int, body: float, heading_sizes: list[float], reliable: bool) -> Block:
+    text = rows[0].text
+    for row in rows[1:]:
+        text = _join(text, row.text)
+    text = " ".join(text.split())
+    height = round(max(r.height for r in rows), 1)
+    words = len(text.split())
+    if reliable and height in heading_sizes and words <= 15 and not text.endswith((".", ",", ";")):
+        level = min(heading_sizes.index(height) + 1, 6)
+        return Block("heading", text, page=page, level=level)
+    kind = "list_item" if _LIST_MARK.match(text) else "paragraph"
+    return Block(kind, text, page=page)
+
+
+def _join(left: str, right: str) -> str:
+    """Join two lines of one paragraph, undoing end-of-line hyphenation."""
+    if left.endswith("-") and len(left) >= 2 and left[-2].isalpha() and right[:1].isalpha():
+        word = re.search(r"(\w+)-$", left)
+        # "infor-" + "mation" -> "information"; keep "e-" + "government" and "Schwarz-" + "Weiß".
+        if right[0].islower() and word and len(word.group(1)) > 2:
+            return left[:-1] + right
+        return left + right
+    return left + " " + right

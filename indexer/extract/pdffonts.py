@@ -1,0 +1,84 @@
+"""A pdfminer resource manager that reads the built-in encoding of compact (CFF) Type 1 fonts.
+
+pdfminer recovers a missing /Encoding from embedded Type 1 font programs (/FontFile) but not
+from compact ones (/FontFile3, "Type1C"), which pdfTeX and many compressors produce. It then
+falls back to StandardEncoding, so TeX maths comes out as digits and punctuation
+("∀" as "8", "∅" as ";"). Reading the glyph names from the CFF charset fixes that.
+"""
+from __future__ import annotations
+
+from io import BytesIO
+from typing import Any
+
+from pdfminer.pdffont import CFFFont, PDFType1Font
+from pdfminer.pdfinterp import PDFResourceManager
+from pdfminer.pdftypes import dict_value, resolve1, stream_value
+from pdfminer.psparser import literal_name
+
+try:
+    from pdfminer.encodingdb import name2unicode
+except ImportError:  # older pdfminer
+    from pdfminer.glyphlist import glyphname2unicode as _g2u
+
+    def name2unicode(name: str) -> str:
+        return _g2u[name]
+
+
+class ResourceManager(PDFResourceManager):
+    def get_font(self, objid: object, spec: Any):
+        cached = objid and objid in self._cached_fonts
+        font = super().get_font(objid, spec)
+        if not cached and type(font) is PDFType1Font:
+            try:
+                _fix_cff_encoding(font, spec)
+            except Exception:  # a font we cannot read keeps pdfminer's guess
+                pass
+        return font
+
+
+def _fix_cff_encoding(font: PDFType1Font, spec: Any) -> None:
+    spec = dict_value(spec)
+    if "Encoding" in spec and not isinstance(resolve1(spec["Encoding"]), dict):
+        return  # a named encoding is authoritative
+    if font.unicode_map is not None:
+        return  # ToUnicode wins anyway
+    descriptor = dict_value(spec.get("FontDescriptor", {}))
+    if "FontFile3" not in descriptor:
+        return
+    stream = stream_value(descriptor["FontFile3"])
+    if literal_name(stream.get("Subtype")) != "Type1C":
+        return
+    cff = CFFFont(font.basefont, BytesIO(stream.get_data()))
+    builtin: dict[int, str] = {}
+    for code, gid in cff.code2gid.items():
+        name = cff.gid2name.get(gid)
+        if not name:
+            continue
+        if isinstance(name, bytes):
+            name = name.decode("latin-1")
+        try:
+            builtin[code] = name2unicode(name)
+        except (KeyError, ValueError):
+            continue
+    if not builtin:
+        return
+    if "Encoding" in spec:
+        # Differences already applied on top of StandardEncoding: keep them, fill the rest.
+        diff_codes = _difference_codes(resolve1(spec["Encoding"]))
+        for code, char in builtin.items():
+            if code not in diff_codes:
+                font.cid2unicode[code] = char
+    else:
+        font.cid2unicode = builtin
+
+
+def _difference_codes(encoding: dict) -> set[int]:
+    codes: set[int] = set()
+    code = 0
+    for item in resolve1(encoding.get("Differences", [])) or []:
+        if isinstance(item, int):
+            code = item
+        else:
+            codes.add(code)
+            code += 1
+    return codes

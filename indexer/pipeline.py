@@ -1,0 +1,313 @@
+"""The ingest pipeline: walk → classify by content hash → extract, segment, tag in worker
+processes → write the catalog → bring the index up to date.
+
+Order of writes (crash safety): a document goes into the catalog marked "not indexed" in
+one transaction; the index is brought up to date from the catalog in batches; then the
+documents are marked indexed. A crash at any point leaves work that the next ingest,
+`kb reindex` or `kb check` finds in the catalog and finishes.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from kb.errors import KBError
+from kb.facade import KB
+from kb.model import Mention, Passage
+from kb.store import Catalog
+from indexer.documents import build_document, document_id, record_doc_id, year_from
+from indexer.locking import ingest_lock
+from indexer.walk import walk
+from indexer.workers import WorkerPool
+
+Progress = Callable[[dict[str, Any]], None]
+INDEX_BATCH_DOCS = 200  # documents written to the catalog between two index commits
+RECORDS_PER_TASK = 100  # records of a JSONL/CSV collection handed to a worker at once
+
+
+def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _extractor_version() -> str:
+    from indexer.extract import EXTRACTOR_VERSION
+
+    return EXTRACTOR_VERSION
+
+
+def _is_records(path: Path) -> bool:
+    from indexer.extract import is_record_collection
+
+    return is_record_collection(path)
+
+
+def ingest(paths: Iterable[str | Path], kb: KB, workers: int | None = None, force: bool = False,
+           prune: bool = False, passwords: dict[str, str] | None = None,
+           progress: Progress | None = None) -> dict[str, Any]:
+    """Ingest files and folders into the KB; returns a summary dict:
+    added, updated, unchanged, duplicates, failed, pruned, passages, pages, seconds, failures."""
+    paths = [Path(p) for p in paths]
+    settings = kb.settings
+    t0 = time.perf_counter()
+    with ingest_lock(kb.home, float(settings["lock_timeout"])):
+        catalog = kb.catalog
+        sync_index(kb)  # finish what a crashed run left
+        run_id = catalog.start_run({"paths": [str(p) for p in paths], "force": force, "prune": prune})
+        run = _Run(kb, run_id, force, passwords or {}, progress)
+        files = list(walk(paths))
+        run.total = len(files)
+        run.emit("start")
+        pool = WorkerPool(_process_task, workers=workers if workers is not None else int(settings["workers"]),
+                          timeout=float(settings["file_timeout"]), memory_mb=int(settings["file_memory_mb"]))
+        for result in pool.run(run.tasks(files)):
+            run.finish_task(result)
+        if prune:
+            run.prune(paths)
+        sync_index(kb)
+        run.counts["seconds"] = round(time.perf_counter() - t0, 2)
+        catalog.finish_run(run_id, run.counts)
+        run.emit("done")
+        return {**run.counts, "failures": run.failures, "run_id": run_id}
+
+
+class _Run:
+    """State of one ingest run: classification, catalog writes, counts."""
+
+    def __init__(self, kb: KB, run_id: int, force: bool, passwords: dict[str, str], progress: Progress | None):
+        self.kb = kb
+        self.catalog: Catalog = kb.catalog
+        self.run_id = run_id
+        self.force = force
+        self.passwords = passwords
+        self.progress = progress
+        self.version = _extractor_version()
+        self.limits = {"max_inflate_mb": int(kb.settings["max_inflate_mb"]),
+                       "max_file_mb": int(kb.settings["max_file_mb"])}
+        self.counts = {k: 0 for k in ("added", "updated", "unchanged", "duplicates", "failed", "pruned",
+                                      "passages", "pages")}
+        self.failures: list[dict[str, str]] = []
+        self.total = 0
+        self.done = 0
+        self.since_sync = 0
+        self.task_info: dict[Any, dict[str, Any]] = {}
+
+    def emit(self, event: str, **extra: Any) -> None:
+        if self.progress:
+            self.progress({"event": event, "done": self.done, "total": self.total, **self.counts, **extra})
+
+    def step(self, path: str, status: str) -> None:
+        self.done += 1
+        self.emit("file", path=path, status=status)
+
+    # -- classification -------------------------------------------------------
+    def tasks(self, files: list[Path]):
+        for path in files:
+            key = os.path.abspath(path)
+            try:
+                st = path.stat()
+                if st.st_size > self.limits["max_file_mb"] * 1024 * 1024:
+                    self.fail(key, None, "resource_limit",
+                              f"file is {st.st_size / 2**20:.0f} MiB, over the {self.limits['max_file_mb']} MiB limit")
+                    continue
+                if _is_records(path):
+                    yield from self.record_tasks(path, key, st)
+                    continue
+                sha = file_sha256(path)
+            except FileNotFoundError:
+                self.fail(key, None, "vanished", "file vanished before it could be read")
+                continue
+            except OSError as exc:
+                self.fail(key, None, "unreadable", f"cannot read file: {exc.strerror or exc}")
+                continue
+            except KBError as exc:
+                self.fail(key, None, exc.code, str(exc))
+                continue
+            state = self.catalog.path_state(key)
+            if state is not None and state["sha256"] == sha and not self.force:
+                self.counts["unchanged"] += 1
+                self.step(key, "unchanged")
+                continue
+            existing = self.catalog.doc_by_sha(sha)
+            if existing is not None and not self.force:
+                with self.catalog.transaction():
+                    self.catalog.add_path(existing["id"], key, st.st_mtime, st.st_size)
+                    if state is not None:
+                        self.catalog.delete_if_orphan(state["doc_id"])
+                self.counts["duplicates"] += 1
+                self.step(key, "duplicate")
+                continue
+            failed = self.catalog.failure_for(key)
+            if failed is not None and failed["sha256"] == sha and not self.force and key not in self.passwords:
+                self.counts["failed"] += 1
+                self.failures.append({"path": key, "code": failed["code"], "reason": failed["reason"] + " (unchanged since)"})
+                self.step(key, "failed")
+                continue
+            doc_id = document_id(sha)
+            self.task_info[key] = {"path": key, "sha": sha, "mtime": st.st_mtime, "size": st.st_size,
+                                   "old_doc": state["doc_id"] if state is not None else None}
+            yield key, {"kind": "file", "path": key, "doc_id": doc_id, "sha": sha, "size": st.st_size,
+                        "password": self.passwords.get(key) or self.passwords.get(path.name),
+                        "limits": self.limits, "cached": self.catalog.cache_get(sha, self.version)}
+
+    def record_tasks(self, path: Path, key: str, st: os.stat_result):
+        from indexer.extract import extract_records
+
+        sha = file_sha256(path)
+        prefix = key + "#"
+        known = {p: self.catalog.path_state(p) for p in self.catalog.paths_with_prefix(prefix)}
+        if self.catalog.get_meta(f"records:{key}") == sha and not self.force and known:
+            self.counts["unchanged"] += len(known)
+            self.step(key, "unchanged")
+            return
+        batch: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        for rec in extract_records(path):
+            rkey = prefix + rec.source_id
+            if rkey in seen:
+                continue
+            seen.add(rkey)
+            doc_id = record_doc_id(rec)
+            state = known.get(rkey)
+            if state is not None and state["doc_id"] == doc_id and not self.force:
+                self.counts["unchanged"] += 1
+                continue
+            self.task_info[rkey] = {"path": rkey, "sha": doc_id, "mtime": st.st_mtime, "size": None,
+                                    "old_doc": state["doc_id"] if state is not None else None}
+            batch.append({"doc_id": doc_id, "path": rkey, "source_id": rec.source_id, "title": rec.title,
+                          "text": rec.text, "metadata": rec.metadata, "sha": doc_id,
+                          "format": path.suffix.lstrip(".").lower() or "jsonl"})
+            if len(batch) >= RECORDS_PER_TASK:
+                yield ("records", key, len(seen)), {"kind": "records", "records": batch}
+                batch = []
+        if batch:
+            yield ("records", key, len(seen)), {"kind": "records", "records": batch}
+        gone = [p for p in known if p not in seen]
+        with self.catalog.transaction():
+            for p in gone:
+                if self.catalog.remove_path(p):
+                    self.counts["pruned"] += 1
+            self.catalog.set_meta(f"records:{key}", sha)
+
+    # -- results --------------------------------------------------------------
+    def finish_task(self, result) -> None:
+        key = result.key
+        if isinstance(key, tuple):  # a chunk of records
+            if not result.ok:
+                self.fail(key[1], None, result.code, result.reason)
+                return
+            for built in result.value["docs"]:
+                self.store(built, self.task_info.pop(built["doc"]["path_key"]), None)
+            self.emit("records", path=key[1])
+            return
+        info = self.task_info.pop(key)
+        if not result.ok:
+            self.fail(key, info["sha"], result.code, result.reason)
+            return
+        self.store(result.value["docs"][0], info, result.value.get("extracted"))
+        self.step(key, "ok")
+
+    def store(self, built: dict[str, Any], info: dict[str, Any], extracted: dict | None) -> None:
+        doc = built["doc"]
+        passages = [Passage(**{k: v for k, v in p.items() if k != "id"}) for p in built["passages"]]
+        mentions = [Mention(**m) for m in built["mentions"]]
+        catalog = self.catalog
+        with catalog.transaction():
+            catalog.put_document(doc, passages, mentions)
+            catalog.add_path(doc["id"], info["path"], info["mtime"], info["size"])
+            old = info.get("old_doc")
+            replaced = old is not None and old != doc["id"] and catalog.delete_if_orphan(old) is not None
+            for person in built.get("people", []):
+                _merge_person(catalog, person, doc)
+            if extracted is not None:
+                catalog.cache_put(info["sha"], self.version, extracted)
+        self.counts["updated" if (replaced or old == doc["id"]) else "added"] += 1
+        self.counts["passages"] += len(passages)
+        self.counts["pages"] += doc.get("page_count") or 0
+        self.since_sync += 1
+        if self.since_sync >= INDEX_BATCH_DOCS:
+            sync_index(self.kb)
+            self.since_sync = 0
+
+    def fail(self, path: str, sha: str | None, code: str, reason: str) -> None:
+        with self.catalog.transaction():
+            self.catalog.record_failure(path, sha, code, reason, self.run_id)
+        self.counts["failed"] += 1
+        self.failures.append({"path": path, "code": code, "reason": reason})
+        self.step(path, "failed")
+
+    def prune(self, roots: list[Path]) -> None:
+        """Forget catalog paths under the given roots whose files are gone."""
+        abs_roots = [os.path.abspath(r) for r in roots]
+        for p in self.catalog.all_paths():
+            real = p.split("#", 1)[0] if "#" in p and not os.path.exists(p) else p
+            under = any(real == r or real.startswith(r.rstrip(os.sep) + os.sep) for r in abs_roots)
+            if under and not os.path.exists(real):
+                with self.catalog.transaction():
+                    if self.catalog.remove_path(p):
+                        self.counts["pruned"] += 1
+
+
+def _merge_person(catalog: Catalog, person: dict[str, Any], doc: dict[str, Any]) -> None:
+    old = catalog.get_person(person["id"]) or {}
+    data = {k: v for k, v in old.items() if k not in ("id", "name")}
+    for field in ("affiliations", "titles", "honorifics"):
+        merged = list(data.get(field, []))
+        for v in person.get(field, []) or []:
+            if v not in merged:
+                merged.append(v)
+        data[field] = merged
+    if person.get("honorific") and person["honorific"] not in data["honorifics"]:
+        data["honorifics"].append(person["honorific"])
+    apps = [a for a in data.get("appearances", []) if a.get("doc_id") != doc["id"]]
+    apps.append({"doc_id": doc["id"], "year": doc.get("year"), "title": doc.get("title"),
+                 "roles": person.get("titles", [])})
+    data["appearances"] = apps
+    catalog.put_person(person["id"], person.get("name") or old.get("name") or person["id"], data)
+
+
+def _process_task(payload: dict[str, Any]) -> dict[str, Any]:
+    """Runs in a worker process: extract (unless cached), segment, detect language, tag."""
+    if payload["kind"] == "records":
+        from indexer.documents import build_record
+
+        return {"docs": [build_record(r) for r in payload["records"]]}
+    from indexer.extract import extract
+    from kb.model import Extracted
+
+    cached = payload.get("cached")
+    if cached:
+        extracted = Extracted.from_dict(cached)
+    else:
+        extracted = extract(payload["path"], password=payload.get("password"), limits=payload["limits"])
+    built = build_document(payload["doc_id"], extracted, {
+        "sha256": payload["sha"], "size": payload["size"], "path": payload["path"]})
+    return {"docs": [built], "extracted": None if cached else extracted.to_dict()}
+
+
+def sync_index(kb: KB, progress: Progress | None = None) -> dict[str, int]:
+    """Bring the search index up to date with the catalog: documents marked not indexed are
+    (re)written, deleted documents removed; then they are marked indexed."""
+    catalog = kb.catalog
+    todo, gone = catalog.pending_index_work()
+    if not todo and not gone:
+        return {"indexed": 0, "deleted": 0}
+    index = kb.index
+    for start in range(0, max(len(todo), 1), INDEX_BATCH_DOCS):
+        chunk = todo[start:start + INDEX_BATCH_DOCS]
+        deletes = gone if start == 0 else []
+        records = [r for doc_id in chunk for r in catalog.index_records(doc_id)]
+        index.update_documents(chunk + deletes, records)
+        catalog.mark_indexed(chunk, deletes)
+        if progress:
+            progress({"event": "index", "done": min(start + INDEX_BATCH_DOCS, len(todo)), "total": len(todo)})
+    return {"indexed": len(todo), "deleted": len(gone)}
+
+
+__all__ = ["ingest", "sync_index", "file_sha256", "year_from"]

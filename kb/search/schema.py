@@ -1,0 +1,182 @@
+"""The Whoosh schema of the passage index and the mapping of PassageRecords onto it.
+
+Text goes into one field per analysis chain: ``text`` (English stemming and stop words, also
+used for languages without a Whoosh stemmer), ``text_fr``/``text_es``/``text_ru``/``text_ar``
+(those languages' stemmers) and ``text_cjk`` (character bigrams for Chinese, Japanese and
+Korean). Every chain folds accents, so "communique" finds "communiqué". Keeping each language
+in its own field keeps BM25's length statistics per language honest.
+
+Bump SCHEMA_VERSION whenever a field or an analyzer changes: the index then reports
+``needs_rebuild()`` and ``kb reindex`` rebuilds it from the catalog.
+"""
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Iterator
+
+from whoosh import fields
+from whoosh.analysis import (
+    CharsetFilter,
+    LowercaseFilter,
+    RegexTokenizer,
+    StemFilter,
+    StopFilter,
+    Token,
+    Tokenizer,
+)
+from whoosh.analysis.filters import STOP_WORDS
+from whoosh.lang import NoStopWords, stopwords_for_language
+from whoosh.support.charset import accent_map
+
+SCHEMA_VERSION = 1
+
+# Languages with their own stemmed field; anything else is analysed as English.
+STEMMED_LANGS = ("fr", "es", "ru", "ar")
+CJK_LANGS = ("zh", "ja", "ko")
+TEXT_FIELDS = ("text",) + tuple(f"text_{lang}" for lang in STEMMED_LANGS) + ("text_cjk",)
+# Entity fields hold canonical ids (KOR, undesa, open-data); multi-valued.
+ENTITY_FIELDS = ("country", "region", "org", "person", "topic")
+# Field the query language accepts for `year:` (numeric, ranges) vs. the facet/filter key.
+YEAR_KEY = "year_k"
+
+# Whoosh's short list plus its English list, so question words ("who", "what") drop out.
+ENGLISH_STOPS = frozenset(STOP_WORDS) | frozenset(stopwords_for_language("en"))
+
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+_CJK_RUN = re.compile(rf"[{_CJK}]+|\w+", re.UNICODE)
+
+
+class CJKBigramTokenizer(Tokenizer):
+    """Words for non-CJK runs, overlapping character bigrams for CJK runs (a lone CJK
+    character is its own token). Positions and character offsets are kept so phrases and
+    highlighting work."""
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, CJKBigramTokenizer)
+
+    def __call__(self, value: str, positions: bool = False, chars: bool = False,
+                 keeporiginal: bool = False, removestops: bool = True, start_pos: int = 0,
+                 start_char: int = 0, tokenize: bool = True, mode: str = "", **kwargs: Any) -> Iterator[Token]:
+        t = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        pos = start_pos
+        for m in _CJK_RUN.finditer(value):
+            run = m.group()
+            if re.match(rf"[{_CJK}]", run):
+                pieces = [(run[i:i + 2], m.start() + i) for i in range(max(1, len(run) - 1))]
+            else:
+                pieces = [(run, m.start())]
+            for text, start in pieces:
+                t.text = text
+                t.boost = 1.0
+                t.stopped = False
+                if keeporiginal:
+                    t.original = text
+                if positions:
+                    t.pos = pos
+                    pos += 1
+                if chars:
+                    t.startchar = start_char + start
+                    t.endchar = start_char + start + len(text)
+                yield t
+
+
+def _analyzer(lang: str | None):
+    """Tokenize, lowercase, fold accents, drop stop words, stem. Russian folds after
+    stemming because folding й→и would confuse the Russian stemmer."""
+    tok = RegexTokenizer(r"\w+(?:[.'’]\w+)*")
+    fold = CharsetFilter(accent_map)
+    if lang is None:
+        return tok | LowercaseFilter() | fold | StopFilter(ENGLISH_STOPS) | StemFilter(lang="en")
+    try:
+        stops = StopFilter(stopwords_for_language(lang))
+    except NoStopWords:  # Whoosh has no Arabic stop list; stemming alone still helps
+        stops = StopFilter(frozenset())
+    if lang == "ru":
+        return tok | LowercaseFilter() | stops | StemFilter(lang="ru") | fold
+    return tok | LowercaseFilter() | fold | stops | StemFilter(lang=lang)
+
+
+def plain_analyzer():
+    """No stemming, no stop words: the form used for spelling suggestions."""
+    return RegexTokenizer(r"\w+(?:[.'’]\w+)*") | LowercaseFilter() | CharsetFilter(accent_map)
+
+
+def build_schema() -> fields.Schema:
+    text_fields: dict[str, Any] = {"text": fields.TEXT(analyzer=_analyzer(None), spelling=True)}
+    for lang in STEMMED_LANGS:
+        text_fields[f"text_{lang}"] = fields.TEXT(analyzer=_analyzer(lang))
+    text_fields["text_cjk"] = fields.TEXT(analyzer=CJKBigramTokenizer() | LowercaseFilter() | CharsetFilter(accent_map))
+    keyword = dict(stored=True, commas=True, scorable=False, lowercase=False)
+    return fields.Schema(
+        id=fields.ID(stored=True, unique=True),
+        doc_id=fields.ID(stored=True),
+        ordinal=fields.NUMERIC(int, stored=True),
+        title=fields.TEXT(analyzer=_analyzer(None), stored=True),
+        heading=fields.TEXT(analyzer=_analyzer(None), stored=True),
+        heading_path=fields.STORED(),
+        body=fields.STORED(),
+        path=fields.ID(stored=True),
+        source_id=fields.ID(stored=True),
+        type=fields.ID(stored=True),
+        year=fields.NUMERIC(int, stored=True),
+        year_k=fields.ID(),
+        lang=fields.ID(stored=True),
+        event=fields.ID(stored=True),
+        date=fields.STORED(),
+        page_start=fields.STORED(),
+        page_end=fields.STORED(),
+        **{name: fields.KEYWORD(**keyword) for name in ENTITY_FIELDS},
+        **text_fields,
+    )
+
+
+def text_field_for(lang: str | None) -> str:
+    base = (lang or "").lower().split("-")[0].split("_")[0]
+    if base in STEMMED_LANGS:
+        return f"text_{base}"
+    if base in CJK_LANGS:
+        return "text_cjk"
+    return "text"
+
+
+def _ids(values: Any) -> list[str]:
+    if not values:
+        return []
+    if isinstance(values, str):
+        values = values.split(",")
+    # Commas separate values in a KEYWORD field, so they cannot appear inside one.
+    return [str(v).strip().replace(",", " ") for v in values if str(v).strip()]
+
+
+def record_to_doc(rec: dict[str, Any]) -> dict[str, Any]:
+    """One PassageRecord as the keyword arguments of ``writer.add_document``."""
+    text = rec.get("text") or ""
+    lang = (rec.get("lang") or "").lower() or None
+    field = text_field_for(lang)
+    heading_path = rec.get("heading_path")
+    if heading_path is None:
+        heading_path = [h for h in (rec.get("heading") or "").split(" › ") if h]
+    doc: dict[str, Any] = {
+        "id": str(rec["id"]), "doc_id": str(rec["doc_id"]), "ordinal": int(rec.get("ordinal") or 0),
+        "title": rec.get("title") or "", "heading": rec.get("heading") or " › ".join(heading_path),
+        "heading_path": json.dumps(list(heading_path), ensure_ascii=False),
+        "path": rec.get("path") or "", "type": (rec.get("type") or rec.get("format") or "").lower(),
+        "date": rec.get("date"), "page_start": rec.get("page_start"), "page_end": rec.get("page_end"),
+    }
+    doc["body"] = text  # the stored copy, whatever field indexes it
+    doc[field] = text
+    for key in ("source_id", "event"):
+        if rec.get(key):
+            doc[key] = str(rec[key])
+    if lang:
+        doc["lang"] = lang
+    year = rec.get("year")
+    if year not in (None, ""):
+        doc["year"] = int(year)
+        doc[YEAR_KEY] = str(int(year))
+    for name in ENTITY_FIELDS:
+        ids = _ids(rec.get(name))
+        if ids:
+            doc[name] = ",".join(dict.fromkeys(ids))
+    return doc
