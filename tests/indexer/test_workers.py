@@ -1,0 +1,33 @@
+import os
+import time
+
+from indexer.workers import WorkerPool
+
+
+def _task(kind):
+    if kind == "sleep":
+        time.sleep(30)
+    if kind == "hog":
+        return len(bytearray(3 * 1024 ** 3))
+    if kind == "bug":
+        raise ValueError("parser bug")
+    if kind == "die":
+        os._exit(7)
+    return kind.upper()
+
+
+def test_time_limit_memory_cap_and_crashes_fail_one_task_each_and_the_batch_goes_on():
+    tasks = [(i, k) for i, k in enumerate(["a", "sleep", "hog", "bug", "die", "b", "c"])]
+    t0 = time.monotonic()
+    results = {r.key: r for r in WorkerPool(_task, workers=2, timeout=2, memory_mb=512).run(tasks)}
+    assert time.monotonic() - t0 < 20
+    assert set(results) == set(range(7))
+    assert [results[i].value for i in (0, 5, 6)] == ["A", "B", "C"]
+    assert results[1].code == "resource_limit" and "timed out" in results[1].reason
+    assert results[2].code == "resource_limit" and "memory" in results[2].reason
+    assert results[3].code == "extraction_failed" and "ValueError: parser bug" in results[3].reason
+    assert results[4].code == "worker_crashed" and "exit code 7" in results[4].reason
+
+
+def test_no_tasks_is_fine():
+    assert list(WorkerPool(_task, workers=2).run([])) == []
