@@ -74,7 +74,8 @@ def ingest(paths: Iterable[str | Path], kb: KB, workers: int | None = None, forc
         run.counts["seconds"] = round(time.perf_counter() - t0, 2)
         catalog.finish_run(run_id, run.counts)
         run.emit("done")
-        return {**run.counts, "failures": run.failures, "run_id": run_id}
+        return {**run.counts, "failures": run.failures, "run_id": run_id,
+                "peak_worker_rss_mb": round(run.peak_rss_mb, 1)}
 
 
 class _Run:
@@ -97,6 +98,7 @@ class _Run:
         self.done = 0
         self.since_sync = 0
         self.task_info: dict[Any, dict[str, Any]] = {}
+        self.peak_rss_mb = 0.0
 
     def emit(self, event: str, **extra: Any) -> None:
         if self.progress:
@@ -198,6 +200,7 @@ class _Run:
     # -- results --------------------------------------------------------------
     def finish_task(self, result) -> None:
         key = result.key
+        self.peak_rss_mb = max(self.peak_rss_mb, result.max_rss_mb)
         if isinstance(key, tuple):  # a chunk of records
             if not result.ok:
                 self.fail(key[1], None, result.code, result.reason)
