@@ -24,6 +24,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(ui_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
 
+    from web import errors, security
+
+    errors.register(app)  # problem+json under /api, error.html elsewhere
+    security.register(app)  # CSP, nosniff, Referrer-Policy; CORS for API reads
+
     @app.teardown_appcontext
     def close_kb(exc: BaseException | None) -> None:
         kb = g.pop("kb", None)

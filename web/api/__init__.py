@@ -1,14 +1,14 @@
-"""Blueprint `api`: JSON API v1."""
+"""Blueprint `api`: JSON API v1 at /api/v1.
+
+Each module registers its views on ``bp``; every view's docstring holds its OpenAPI
+operation (YAML after ``---``), from which ``web.api.spec`` builds /api/v1/openapi.json.
+Reads are open; writes need ``Authorization: Bearer <token>`` (kb.auth).
+"""
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
-
-from web import get_kb
+from flask import Blueprint
 
 bp = Blueprint("api", __name__)
 
-
-@bp.get("/health")
-def health():
-    stats = get_kb().stats()
-    return jsonify({"status": "ok", "documents": stats["documents"], "passages": stats["passages"]})
+# Imported for their side effect of adding routes to bp.
+from web.api import documents, entities, meta, search, spec  # noqa: E402,F401

@@ -1,0 +1,175 @@
+"""Entities and countries (read models from kb.dossier) and curation writes."""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import Response, request
+
+from kb import dossier
+from kb.errors import InvalidInputError, NotFoundError
+from kb.model import ENTITY_TYPES
+from web import get_kb
+from web.api import bp
+from web.api.common import check_entity_id, ok, paging, require_token
+
+_ISO3 = re.compile(r"^[A-Za-z]{3}$")
+# action path segment -> (catalog action, JSON body field holding the value)
+CURATION = {"aliases": ("alias", "alias"), "merge": ("merge", "into"), "reject": ("reject", "text")}
+
+
+def _type(type_: str | None) -> str | None:
+    if type_ is not None and type_ not in ENTITY_TYPES:
+        raise InvalidInputError(f"type must be one of {', '.join(ENTITY_TYPES)}")
+    return type_
+
+
+@bp.get("/entities")
+def list_entities() -> Response:
+    """Entities seen in the corpus with mention and document counts.
+    ---
+    get:
+      operationId: listEntities
+      summary: Entities with counts, most mentioned first
+      parameters:
+        - name: type
+          in: query
+          schema: {type: string, enum: [country, region, org, person, topic]}
+        - page
+        - per_page
+      responses:
+        '200':
+          description: One page of entities
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/EntityList'}}
+        '400': BadRequest
+    """
+    kb = get_kb()
+    type_ = _type(request.args.get("type") or None)
+    page, per_page = paging(kb.settings)
+    rows = dossier.entity_index(kb, type_)
+    start = (page - 1) * per_page
+    items = [{"type": r["type"], "id": r["entity_id"], "name": r["name"], "mentions": r["mentions"],
+              "documents": r["documents"], "links": {"self": f"/api/v1/entities/{r['type']}/{r['entity_id']}"}}
+             for r in rows[start:start + per_page]]
+    return ok({"total": len(rows), "page": page, "per_page": per_page, "type": type_, "entities": items})
+
+
+@bp.get("/entities/<type_>/<entity_id>")
+def get_entity(type_: str, entity_id: str) -> Response:
+    """One entity: its record, related entities and passages.
+    ---
+    get:
+      operationId: getEntity
+      summary: An entity's record, related entities, documents and passages
+      parameters:
+        - entity_type
+        - entity_id
+      responses:
+        '200':
+          description: The entity page data
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/EntityPage'}}
+        '400': BadRequest
+        '404': NotFound
+    """
+    kb = get_kb()
+    _type(type_)
+    return ok(dossier.entity_page(kb, type_, check_entity_id(entity_id)))
+
+
+@bp.get("/countries/<iso3>")
+def get_country(iso3: str) -> Response:
+    """A country dossier.
+    ---
+    get:
+      operationId: getCountry
+      summary: A country's dossier (record, documents, practices by topic, organisations, people, peers, indicators)
+      parameters:
+        - name: iso3
+          in: path
+          required: true
+          schema: {type: string, pattern: '^[A-Za-z]{3}$'}
+      responses:
+        '200':
+          description: The dossier data
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/CountryDossier'}}
+        '404': NotFound
+    """
+    if not _ISO3.match(iso3):
+        raise NotFoundError(f"{iso3[:10]!r} is not an ISO 3166 alpha-3 code")
+    return ok(dossier.country_dossier(get_kb(), iso3.upper()))
+
+
+def _curate(type_: str, entity_id: str, action: str) -> Response:
+    kb = get_kb()
+    token = require_token(kb)
+    _type(type_)
+    check_entity_id(entity_id)
+    body: Any = request.get_json(silent=True)
+    name, field = CURATION[action]
+    if not isinstance(body, dict):
+        raise InvalidInputError(f"send a JSON object with {field!r}")
+    value = body.get(field)
+    if action == "reject" and value is None:
+        value = entity_id  # rejecting the entity itself
+    if not isinstance(value, str) or not value.strip() or len(value) > 300:
+        raise InvalidInputError(f"{field!r} must be a non-empty string of at most 300 characters")
+    value = value.strip()
+    if action == "merge":
+        check_entity_id(value)
+        if value == entity_id:
+            raise InvalidInputError("an entity cannot be merged into itself")
+    from kb.facade import KB
+
+    writer = KB(kb.settings)
+    try:
+        with writer.catalog.transaction():
+            seq = writer.catalog.add_curation(name, value, type_, entity_id)
+    finally:
+        writer.close()
+    return ok({"seq": seq, "action": name, "type": type_, "id": entity_id, "value": value,
+               "by": token["name"], "applied": "at the next re-tag (kb reindex)"}, status=201)
+
+
+_CURATION_DOC = """
+    post:
+      operationId: {op}
+      summary: {summary} (needs a token)
+      security: [{{bearer: []}}]
+      parameters:
+        - entity_type
+        - entity_id
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              properties:
+                {field}: {{type: string, minLength: 1, maxLength: 300}}
+      responses:
+        '201':
+          description: Recorded
+          content:
+            application/json: {{schema: {{$ref: '#/components/schemas/Curation'}}}}
+        '400': BadRequest
+        '401': Unauthorized
+        '404': NotFound
+        '503': Unavailable
+"""
+
+
+def _curation_view(action: str, op: str, summary: str) -> None:
+    def view(type_: str, entity_id: str) -> Response:
+        return _curate(type_, entity_id, action)
+
+    view.__name__ = f"curate_{action}"
+    view.__doc__ = f"{summary}.\n    ---" + _CURATION_DOC.format(op=op, summary=summary, field=CURATION[action][1])
+    bp.post(f"/entities/<type_>/<entity_id>/{action}")(view)
+
+
+_curation_view("aliases", "addAlias", "Add an alias to an entity")
+_curation_view("merge", "mergeEntity", "Merge this entity into another ('into')")
+_curation_view("reject", "rejectEntity", "Reject a mention text, or the entity itself")

@@ -1,0 +1,175 @@
+"""OpenAPI components (schemas, parameters, responses) as plain dicts for apispec.
+
+Kept permissive where the read models are rich (entity pages, dossiers): the API promises
+the named fields and their types, and may add fields without a new version.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from kb.export import FORMATS
+from kb.model import ENTITY_TYPES
+
+S = dict[str, Any]
+
+
+def nullable(t: str, **extra: Any) -> S:
+    return {"type": [t, "null"], **extra}
+
+
+OBJ: S = {"type": "object"}
+ARR_OBJ: S = {"type": "array", "items": OBJ}
+
+PROBLEM: S = {
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string", "description": "URI reference naming the problem"},
+        "title": {"type": "string"}, "status": {"type": "integer"}, "detail": {"type": "string"},
+        "code": {"type": "string", "description": "kb's machine code (kb.errors)"},
+        "instance": nullable("string"),
+    },
+}
+
+HIT: S = {
+    "type": "object",
+    "required": ["passage_id", "doc_id", "title", "snippet", "score"],
+    "properties": {
+        "passage_id": {"type": "string"}, "doc_id": {"type": "string"}, "ordinal": {"type": "integer"},
+        "title": {"type": "string"}, "path": {"type": "string"}, "source_id": nullable("string"),
+        "format": {"type": "string"}, "page_start": nullable("integer"), "page_end": nullable("integer"),
+        "heading_path": {"type": "array", "items": {"type": "string"}}, "text": {"type": "string"},
+        "snippet": {"type": "string", "description": "HTML-escaped text with <mark> around matches"},
+        "score": {"type": "number"}, "year": nullable("integer"), "lang": nullable("string"),
+        "entities": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}},
+    },
+}
+
+FACET_VALUE: S = {"type": "object", "required": ["value", "count"],
+                  "properties": {"value": {"type": ["string", "integer"]}, "count": {"type": "integer"}}}
+
+SEARCH_RESULT: S = {
+    "type": "object",
+    "required": ["total", "page", "per_page", "results", "facets"],
+    "properties": {
+        "query": {"type": "string"}, "total": {"type": "integer", "minimum": 0},
+        "page": {"type": "integer"}, "per_page": {"type": "integer"},
+        "next_cursor": nullable("string"), "suggestion": nullable("string"),
+        "took_ms": {"type": "number"}, "truncated": {"type": "boolean"},
+        "results": {"type": "array", "items": {"$ref": "#/components/schemas/Hit"}},
+        "facets": {"type": "object", "additionalProperties": {"type": "array", "items": FACET_VALUE}},
+        "links": OBJ,
+    },
+}
+
+DOCUMENT: S = {
+    "type": "object",
+    "required": ["id", "format"],
+    "properties": {
+        "id": {"type": "string"}, "title": nullable("string"), "format": {"type": "string"},
+        "size": nullable("integer"), "page_count": nullable("integer"), "language": nullable("string"),
+        "year": nullable("integer"), "source_id": nullable("string"), "metadata": OBJ,
+        "ingested_at": {"type": "string"}, "passage_count": {"type": "integer"},
+        "sha256": {"type": "string"}, "file_name": nullable("string"), "links": OBJ,
+    },
+}
+
+PAGED = {"total": {"type": "integer", "minimum": 0}, "page": {"type": "integer"}, "per_page": {"type": "integer"}}
+
+SCHEMAS: dict[str, S] = {
+    "Problem": PROBLEM,
+    "Hit": HIT,
+    "SearchResult": SEARCH_RESULT,
+    "Document": DOCUMENT,
+    "DocumentList": {"type": "object", "required": ["total", "documents"], "properties": {
+        **PAGED, "documents": {"type": "array", "items": {"$ref": "#/components/schemas/Document"}}}},
+    "DocumentView": {"type": "object", "required": ["document", "passages"], "properties": {
+        "document": {"$ref": "#/components/schemas/Document"}, "page_unit": {"type": "string"},
+        "passages": {"type": "array", "items": {"type": "object", "required": ["id", "text"], "properties": {
+            "id": {"type": "string"}, "text": {"type": "string"}, "ordinal": {"type": "integer"},
+            "page_start": nullable("integer"), "page_end": nullable("integer"),
+            "heading_path": {"type": "array", "items": {"type": "string"}}, "mentions": ARR_OBJ}}},
+        "entities": OBJ}},
+    "Entity": {"type": "object", "required": ["type", "id", "mentions"], "properties": {
+        "type": {"type": "string", "enum": list(ENTITY_TYPES)}, "id": {"type": "string"},
+        "name": nullable("string"), "mentions": {"type": "integer"}, "documents": {"type": "integer"},
+        "links": OBJ}},
+    "EntityList": {"type": "object", "required": ["total", "entities"], "properties": {
+        **PAGED, "type": nullable("string"),
+        "entities": {"type": "array", "items": {"$ref": "#/components/schemas/Entity"}}}},
+    "EntityPage": {"type": "object", "required": ["type", "record"], "properties": {
+        "type": {"type": "string"}, "record": OBJ, "totals": OBJ, "related": OBJ,
+        "documents": ARR_OBJ, "passages": ARR_OBJ, "timeline": ARR_OBJ}},
+    "CountryDossier": {"type": "object", "required": ["record"], "properties": {
+        "record": OBJ, "totals": OBJ, "documents": ARR_OBJ, "passages": ARR_OBJ,
+        "organisations": ARR_OBJ, "people": ARR_OBJ, "topics": ARR_OBJ, "peers": ARR_OBJ,
+        "timeline": ARR_OBJ}},
+    "Stats": {"type": "object", "required": ["catalog"], "properties": {"catalog": OBJ, "corpus": OBJ}},
+    "Health": {"type": "object", "required": ["status"], "properties": {
+        "status": {"type": "string", "enum": ["ok", "unavailable"]}, "documents": {"type": "integer"},
+        "passages": {"type": "integer"}, "unindexed": {"type": "integer"}, "index_build": nullable("string")}},
+    "UploadResult": {"type": "object", "required": ["status"], "properties": {
+        "status": {"type": "string", "enum": ["added", "updated", "unchanged"]},
+        "document": {"oneOf": [{"$ref": "#/components/schemas/Document"}, {"type": "null"}]},
+        "summary": nullable("object")}},
+    "Deleted": {"type": "object", "required": ["deleted"], "properties": {"deleted": {"type": "string"}}},
+    "Curation": {"type": "object", "required": ["seq", "action", "value"], "properties": {
+        "seq": {"type": "integer"}, "action": {"type": "string"}, "type": {"type": "string"},
+        "id": {"type": "string"}, "value": {"type": "string"}, "by": {"type": "string"}}},
+}
+
+_FILTER_PATTERN = r"^[\w.:-]+(,[\w.:-]+)*$"
+
+
+def parameters(max_page_size: int, max_query_length: int) -> dict[str, S]:
+    def q(name: str, schema: S, description: str) -> S:
+        return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+
+    params = {
+        "q": q("q", {"type": "string", "maxLength": max_query_length},
+               "Query: words, \"phrases\", AND/OR/NOT, field:value, wildcards"),
+        "sort": q("sort", {"type": "string", "enum": ["relevance", "date", "title"]}, "Result order"),
+        "page": q("page", {"type": "integer", "minimum": 1, "maximum": 100000}, "Page number (small offsets)"),
+        "per_page": q("per_page", {"type": "integer", "minimum": 1, "maximum": max_page_size}, "Results per page"),
+        "cursor": q("cursor", {"type": "string", "maxLength": 500}, "Opaque cursor from next_cursor"),
+        "facets": q("facets", {"type": "string", "enum": ["0", "1"]}, "Include facet counts"),
+        "format": q("format", {"type": "string", "enum": list(FORMATS)},
+                    "json (default) or an export format: every match, streamed, no cap"),
+        "bom": q("bom", {"type": "string", "enum": ["0", "1"]}, "CSV: start with a UTF-8 BOM (Excel)"),
+        "year": q("year", {"type": "string", "pattern": r"^\d{4}(,\d{4})*$"}, "Year(s), comma-separated"),
+        "doc_id": {"name": "id", "in": "path", "required": True,
+                   "schema": {"type": "string", "pattern": r"^[\w.:-]{1,200}$"}, "description": "Document id"},
+        "entity_type": {"name": "type", "in": "path", "required": True,
+                        "schema": {"type": "string", "enum": list(ENTITY_TYPES)}},
+        "entity_id": {"name": "id", "in": "path", "required": True,
+                      "schema": {"type": "string", "pattern": r"^[\w.:-]{1,100}$"},
+                      "description": "Canonical id: KOR, undesa, open-data, a person slug"},
+    }
+    for name in ("country", "region", "org", "person", "topic", "type", "lang"):
+        params[name] = q(name, {"type": "string", "pattern": _FILTER_PATTERN},
+                         f"Filter on {name} (ids, comma-separated or repeated: OR)")
+    return params
+
+
+def _problem(description: str, headers: S | None = None) -> S:
+    out: S = {"description": description,
+              "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+    if headers:
+        out["headers"] = headers
+    return out
+
+
+RETRY_AFTER = {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait"}}
+
+RESPONSES: dict[str, S] = {
+    "BadRequest": _problem("Malformed request or query"),
+    "Unauthorized": _problem("Missing, unknown or revoked token"),
+    "NotFound": _problem("No such resource"),
+    "TooLarge": _problem("Upload larger than upload_max_mb"),
+    "Unsupported": _problem("File type not accepted"),
+    "Unprocessable": _problem("The file could not be read; nothing was changed"),
+    "TooManyRequests": _problem("Export rate exceeded", RETRY_AFTER),
+    "Unavailable": _problem("Busy (another writer) or the index is unavailable", RETRY_AFTER),
+    "MethodNotAllowed": _problem("Wrong HTTP method for this path (see the Allow header)"),
+    "ServerError": _problem("Unexpected error (no details leak)"),
+}

@@ -1,0 +1,145 @@
+"""GET /search: paged JSON results, or a streamed export of every match (format=...)."""
+from __future__ import annotations
+
+import itertools
+import os
+import re
+from typing import Any, Iterator
+from urllib.parse import urlencode
+
+from flask import Response, request, stream_with_context
+
+from kb.errors import InvalidInputError
+from kb.export import CONTENT_TYPES, FORMATS, Provenance, build_id, export, filename
+from kb.search.types import FACET_FIELDS, SearchRequest
+from web import get_kb
+from web.api import bp
+from web.api.common import client_address, export_limiter, int_arg, ok, paging
+
+SORTS = ("relevance", "date", "title")
+_YEAR = re.compile(r"^\d{4}$")
+_VALUE = re.compile(r"^[\w.\-:]{1,100}$")
+
+
+def _filters() -> dict[str, list[str]]:
+    """Repeated parameters or comma-separated values: OR within a field, AND across fields."""
+    filters: dict[str, list[str]] = {}
+    for name in FACET_FIELDS:
+        values = [v.strip() for raw in request.args.getlist(name) for v in raw.split(",") if v.strip()]
+        for v in values:
+            if name == "year" and not _YEAR.match(v):
+                raise InvalidInputError(f"year must be four digits, not {v[:20]!r}")
+            if name != "year" and not _VALUE.match(v):
+                raise InvalidInputError(f"{name}: {v[:40]!r} is not a valid value")
+        if values:
+            filters[name] = list(dict.fromkeys(values))
+    return filters
+
+
+def _flag(name: str, default: bool) -> bool:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw not in ("0", "1", "true", "false"):
+        raise InvalidInputError(f"{name} must be 0 or 1")
+    return raw in ("1", "true")
+
+
+def parse_request(settings: dict[str, Any]) -> tuple[SearchRequest, str]:
+    q = (request.args.get("q") or "").strip()
+    if len(q) > int(settings["max_query_length"]):
+        raise InvalidInputError(f"the query is longer than {settings['max_query_length']} characters")
+    sort = request.args.get("sort") or "relevance"
+    if sort not in SORTS:
+        raise InvalidInputError(f"sort must be one of {', '.join(SORTS)}")
+    fmt = request.args.get("format") or "json"
+    if fmt not in FORMATS:
+        raise InvalidInputError(f"format must be one of {', '.join(FORMATS)}")
+    page, per_page = paging(settings)
+    cursor = request.args.get("cursor") or None
+    if cursor is not None and len(cursor) > 500:
+        raise InvalidInputError("cursor is not valid")
+    req = SearchRequest(q=q, filters=_filters(), page=page, per_page=per_page, cursor=cursor, sort=sort,
+                        facets=_flag("facets", True), facet_limit=int_arg("facet_limit", 10, 0, 1000),
+                        max_per_document=int(settings["max_per_document"]))
+    return req, fmt
+
+
+@bp.get("/search")
+def search() -> Response:
+    """Search passages, or export every match.
+    ---
+    get:
+      operationId: search
+      summary: Search passages (JSON, paged) or export every matching passage (format=csv|jsonl|xlsx|ris|bibtex)
+      description: >
+        The query language and filters of `kb search`. Filters are repeated parameters or
+        comma-separated values (OR within a field, AND across fields). `cursor` (from
+        `next_cursor`) pages without limit; `page` is for small offsets. With `format` other
+        than json the response is a download of every matching passage, streamed, with no cap,
+        recording the query, filters, index build id and export time.
+      parameters:
+        - q
+        - country
+        - region
+        - org
+        - person
+        - topic
+        - type
+        - year
+        - lang
+        - sort
+        - page
+        - per_page
+        - cursor
+        - facets
+        - format
+        - bom
+      responses:
+        '200':
+          description: Results (format=json) or the export file
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/SearchResult'}}
+            text/csv: {schema: {type: string}}
+            application/x-ndjson: {schema: {type: string}}
+            application/vnd.openxmlformats-officedocument.spreadsheetml.sheet: {schema: {type: string, format: binary}}
+            application/x-research-info-systems: {schema: {type: string}}
+            application/x-bibtex: {schema: {type: string}}
+        '400': BadRequest
+        '429': TooManyRequests
+        '503': Unavailable
+    """
+    kb = get_kb()
+    req, fmt = parse_request(kb.settings)
+    if fmt != "json":
+        return _export(kb, req, fmt)
+    result = kb.search(req)
+    body = result.to_dict()
+    for hit in body["results"]:
+        hit["path"] = os.path.basename(hit.get("path") or "")  # server paths stay on the server
+    links = {}
+    if result.next_cursor:
+        args = [(k, v) for k, v in request.args.items(multi=True) if k not in ("cursor", "page")]
+        links["next"] = f"{request.path}?{urlencode(args + [('cursor', result.next_cursor)])}"
+    body["links"] = links
+    return ok(body)
+
+
+def _export(kb: Any, req: SearchRequest, fmt: str) -> Response:
+    export_limiter().hit(client_address(), int(kb.settings["export_rate_per_minute"]))
+    req.facets = False
+    req.highlight = False
+    req.max_per_document = 0  # an export holds every matching passage
+    req.cursor = None
+    hits = iter(kb.index.iter_all(req))
+    # Pull the first hit now so a bad query is a 400, not a broken download.
+    first = list(itertools.islice(hits, 1))
+    prov = Provenance(query=req.q, filters=req.filters, build_id=build_id(kb.index), sort=req.sort)
+    chunks: Iterator[bytes] = export(itertools.chain(first, hits), fmt, prov,
+                                     max_rows=int(kb.settings["export_max_rows"]),
+                                     bom=_flag("bom", False))
+    resp = Response(stream_with_context(chunks), mimetype=CONTENT_TYPES[fmt].split(";")[0])
+    resp.headers["Content-Type"] = CONTENT_TYPES[fmt]
+    resp.headers["Content-Disposition"] = f'attachment; filename="{filename(req.q, fmt)}"'
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
