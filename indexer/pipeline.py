@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -26,6 +27,19 @@ from indexer.workers import WorkerPool
 Progress = Callable[[dict[str, Any]], None]
 INDEX_BATCH_DOCS = 200  # documents written to the catalog between two index commits
 RECORDS_PER_TASK = 100  # records of a JSONL/CSV collection handed to a worker at once
+_CRASH_COUNTS: dict[str, int] = {}
+
+
+def crash_point(name: str) -> None:
+    """Test hook, not a feature: with KB_CRASH_AT=<point>:<n> in the environment this process
+    SIGKILLs itself the n-th time it reaches `point` (extracted, catalog, index, indexed), so
+    tests/reliability/test_crash.py can prove a crash there loses nothing. Unset: a no-op."""
+    spec = os.environ.get("KB_CRASH_AT")
+    if not spec or spec.partition(":")[0] != name:
+        return
+    _CRASH_COUNTS[name] = _CRASH_COUNTS.get(name, 0) + 1
+    if _CRASH_COUNTS[name] >= int(spec.partition(":")[2] or 1):
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
@@ -67,6 +81,7 @@ def ingest(paths: Iterable[str | Path], kb: KB, workers: int | None = None, forc
         pool = WorkerPool(_process_task, workers=workers if workers is not None else int(settings["workers"]),
                           timeout=float(settings["file_timeout"]), memory_mb=int(settings["file_memory_mb"]))
         for result in pool.run(run.tasks(files)):
+            crash_point("extracted")
             run.finish_task(result)
         if prune:
             run.prune(paths)
@@ -230,6 +245,7 @@ class _Run:
                 _merge_person(catalog, person, doc)
             if extracted is not None:
                 catalog.cache_put(info["sha"], self.version, extracted)
+        crash_point("catalog")  # committed to the catalog, not yet to the index
         self.counts["updated" if (replaced or old == doc["id"]) else "added"] += 1
         self.counts["passages"] += len(passages)
         self.counts["pages"] += doc.get("page_count") or 0
@@ -306,7 +322,9 @@ def sync_index(kb: KB, progress: Progress | None = None) -> dict[str, int]:
         chunk = todo[start:start + INDEX_BATCH_DOCS]
         deletes = gone if start == 0 else []
         records = [r for doc_id in chunk for r in catalog.index_records(doc_id)]
+        crash_point("index")
         index.update_documents(chunk + deletes, records)
+        crash_point("indexed")  # the index committed, the catalog not yet told
         catalog.mark_indexed(chunk, deletes)
         if progress:
             progress({"event": "index", "done": min(start + INDEX_BATCH_DOCS, len(todo)), "total": len(todo)})
