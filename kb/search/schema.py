@@ -103,7 +103,7 @@ def plain_analyzer():
 
 
 def build_schema() -> fields.Schema:
-    text_fields: dict[str, Any] = {"text": fields.TEXT(analyzer=_analyzer(None), spelling=True)}
+    text_fields: dict[str, Any] = {"text": fields.TEXT(analyzer=_analyzer(None))}
     for lang in STEMMED_LANGS:
         text_fields[f"text_{lang}"] = fields.TEXT(analyzer=_analyzer(lang))
     text_fields["text_cjk"] = fields.TEXT(analyzer=CJKBigramTokenizer() | LowercaseFilter() | CharsetFilter(accent_map))
@@ -115,6 +115,9 @@ def build_schema() -> fields.Schema:
         title=fields.TEXT(analyzer=_analyzer(None), stored=True),
         heading=fields.TEXT(analyzer=_analyzer(None), stored=True),
         heading_path=fields.STORED(),
+        # Unstemmed words for did-you-mean. Whoosh's own `spelling=True` would also feed
+        # fuzzy queries unstemmed words against the stemmed field, so it stays off.
+        spell=fields.SpellField(plain_analyzer()),
         body=fields.STORED(),
         path=fields.ID(stored=True),
         source_id=fields.ID(stored=True),
@@ -166,6 +169,7 @@ def record_to_doc(rec: dict[str, Any]) -> dict[str, Any]:
     }
     doc["body"] = text  # the stored copy, whatever field indexes it
     doc[field] = text
+    doc["spell"] = text
     for key in ("source_id", "event"):
         if rec.get(key):
             doc[key] = str(rec[key])

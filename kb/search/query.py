@@ -1,0 +1,234 @@
+"""The query language: from a user's string to a Whoosh query (see docs/query-language.md).
+
+Whoosh's parser does the grammar (words, "phrases", AND/OR/NOT, -word, grouping,
+field:value, ranges, word~, prefix*). Around it this module:
+
+* rewrites plain words and adjacent n-grams that name a country or organisation into
+  ``(words OR country:KOR)`` using the entity resolver, so "Korea" finds a KOR-tagged
+  passage that only says "Seoul";
+* maps facet values to their indexed spelling (``country:kor`` = ``country:KOR``) and gives
+  entity terms a constant score (they carry no term statistics);
+* bounds wildcard/fuzzy expansion and query length (InvalidQueryError);
+* decides the default operator: AND for short keyword queries (with OR fallback decided by
+  the caller), OR with a bonus for matching more words for long, question-like queries.
+"""
+from __future__ import annotations
+
+import re
+from itertools import islice
+from typing import Any, Callable, Iterable
+
+from whoosh import query as wq
+from whoosh.qparser import (
+    AndGroup,
+    FuzzyTermPlugin,
+    GtLtPlugin,
+    MultifieldParser,
+    OrGroup,
+    PlusMinusPlugin,
+    SingleQuotePlugin,
+)
+
+from kb.errors import InvalidQueryError
+from kb.search.facets import Columns
+from kb.search.schema import ENGLISH_STOPS, ENTITY_FIELDS, YEAR_KEY
+
+Resolver = Callable[[str], list[tuple[str, str]]]
+
+# Field weights for BM25F: a title or heading hit counts more than a body hit.
+FIELD_BOOSTS = {"title": 2.0, "heading": 1.5}
+# Score of a passage matched only through its entity tags.
+ENTITY_SCORE = 1.5
+# Queries with at least this many plain words are treated as natural language (OR).
+NATURAL_LANGUAGE_WORDS = 5
+OR_BONUS = 0.9  # OrGroup.factory: reward matching more of the words
+MAX_NGRAM = 5
+# Fields whose values are matched case-insensitively against the index vocabulary.
+CASE_MAPPED = set(ENTITY_FIELDS) | {"type", "lang", YEAR_KEY, "doc_id", "source_id", "event"}
+OPERATORS = {"AND", "OR", "NOT", "ANDNOT", "ANDMAYBE"}
+
+_TOKEN = re.compile(r'"[^"]*"?|\(|\)|[^\s()"]+')
+_PLAIN_WORD = re.compile(r"^[^\W_][\w'’.&-]*$", re.UNICODE)
+_EXPLICIT = re.compile(r'"|\(|\)|(^|\s)[-+]|\b(AND|OR|NOT|ANDNOT|ANDMAYBE)\b|\w:|[*~^]')
+
+
+def check_length(q: str, settings: dict[str, Any]) -> None:
+    limit = int(settings.get("max_query_length", 1000))
+    if len(q) > limit:
+        raise InvalidQueryError(f"the query is {len(q)} characters long; the limit is {limit}")
+
+
+def is_plain(q: str) -> bool:
+    """True when the query uses no operator, quote, group, field or wildcard: only then may
+    the default operator be relaxed from AND to OR."""
+    return not _EXPLICIT.search(q)
+
+
+def plain_words(q: str) -> list[str]:
+    return [t for t in _TOKEN.findall(q) if _PLAIN_WORD.match(t) and t not in OPERATORS]
+
+
+def choose_mode(q: str) -> str:
+    """'and' or 'or' for the first attempt (see module doc)."""
+    if is_plain(q) and len(plain_words(q)) >= NATURAL_LANGUAGE_WORDS:
+        return "or"
+    return "and"
+
+
+def _clean(q: str) -> str:
+    # `?` ends questions far more often than it is meant as a one-character wildcard.
+    q = q.replace("?", " ")
+    # Balance quotes: an unclosed phrase runs to the end of the query.
+    if q.count('"') % 2:
+        q += '"'
+    return q
+
+
+def expand_entities(q: str, resolver: Resolver | None) -> str:
+    """Rewrite runs of plain words: the longest n-gram the resolver knows becomes
+    ``((words) OR field:id ...)``."""
+    if resolver is None:
+        return q
+    tokens = _TOKEN.findall(q)
+    out: list[str] = []
+    i = 0
+    while i < len(tokens):
+        if not _is_candidate(tokens[i]):
+            out.append(tokens[i])
+            i += 1
+            continue
+        run_end = i
+        while run_end < len(tokens) and run_end - i < MAX_NGRAM and _is_candidate(tokens[run_end]):
+            run_end += 1
+        for j in range(run_end, i, -1):
+            phrase = " ".join(tokens[i:j])
+            if j - i == 1 and (len(phrase) < 2 or (phrase.lower() in ENGLISH_STOPS and not phrase.isupper())):
+                continue  # "who" is a question word, "WHO" the organisation
+            try:
+                found = [(t, e) for t, e in (resolver(phrase) or []) if t in ENTITY_FIELDS and e]
+            except Exception:  # a broken registry must not break search
+                found = []
+            if found:
+                alts = " OR ".join(f'{t}:"{e}"' for t, e in dict.fromkeys(found))
+                out.append(f"(({phrase}) OR {alts})")
+                i = j
+                break
+        else:
+            out.append(tokens[i])
+            i += 1
+    return " ".join(out)
+
+
+def _only_negative(q: str) -> bool:
+    tokens = [t for t in _TOKEN.findall(q) if t not in "()"]
+    return bool(tokens) and all(t.startswith("-") and len(t) > 1 for t in tokens)
+
+
+def _is_candidate(token: str) -> bool:
+    return bool(_PLAIN_WORD.match(token)) and token not in OPERATORS
+
+
+def make_parser(schema: Any, text_fields: Iterable[str], mode: str) -> MultifieldParser:
+    fields = ["title", "heading", *text_fields]
+    group = OrGroup.factory(OR_BONUS) if mode == "or" else AndGroup
+    parser = MultifieldParser(fields, schema, fieldboosts=FIELD_BOOSTS, group=group)
+    parser.remove_plugin_class(SingleQuotePlugin)  # apostrophes are not quotes here
+    parser.add_plugin(FuzzyTermPlugin())
+    parser.add_plugin(PlusMinusPlugin())
+    parser.add_plugin(GtLtPlugin())
+    return parser
+
+
+def parse(q: str, schema: Any, text_fields: Iterable[str], mode: str, resolver: Resolver | None,
+          columns: Columns, reader: Any, settings: dict[str, Any]) -> wq.Query | None:
+    """The Whoosh query for a user string, or None when it matches everything
+    (empty query). Raises InvalidQueryError for queries that cannot mean anything."""
+    check_length(q, settings)
+    text = _clean(q).strip()
+    if not text:
+        return None
+    if _only_negative(text):
+        # "-word" alone would match nothing; it means "everything except word".
+        text = re.sub(r"(^|\s)-(?=\S)", r"\1NOT ", text)
+    text = expand_entities(text, resolver)
+    parser = make_parser(schema, text_fields, mode)
+    try:
+        parsed = parser.parse(text)
+    except Exception as exc:  # Whoosh's parser is best-effort; anything it throws is bad input
+        raise InvalidQueryError(f"cannot parse the query: {exc}") from exc
+    errors = _errors(parsed)
+    if errors:
+        raise InvalidQueryError(f"cannot parse the query {q!r}: {errors[0]}")
+    limit = int(settings.get("max_wildcard_terms", 2000))
+    try:
+        fixed = parsed.accept(lambda node: _fix(node, columns, reader, limit))
+        fixed = fixed.normalize()
+    except InvalidQueryError:
+        raise
+    except Exception as exc:
+        raise InvalidQueryError(f"cannot parse the query: {exc}") from exc
+    return fixed
+
+
+def _fix(node: wq.Query, columns: Columns, reader: Any, limit: int) -> wq.Query:
+    if isinstance(node, wq.Term) and node.fieldname in CASE_MAPPED and isinstance(node.text, str):
+        term = wq.Term(node.fieldname, columns.actual(node.fieldname, node.text))
+        if node.fieldname in ENTITY_FIELDS:
+            return wq.ConstantScoreQuery(term, ENTITY_SCORE)
+        return term
+    if isinstance(node, wq.MultiTerm) and not isinstance(node, (wq.TermRange, wq.NumericRange)):
+        n = sum(1 for _ in islice(node._btexts(reader), limit + 1))
+        if n > limit:
+            shown = getattr(node, "text", "")
+            raise InvalidQueryError(
+                f"'{shown}' expands to more than {limit} index terms; make it more specific")
+    return node
+
+
+def expanded_terms(q: wq.Query, reader: Any) -> set[tuple[str, Any]]:
+    """(field, text) of every term the query can match, wildcards and fuzzy terms expanded
+    (Whoosh's existing_terms compares str with bytes and finds nothing)."""
+    out: set[tuple[str, Any]] = set()
+    for node in _leaves(q):
+        if isinstance(node, wq.MultiTerm) and not isinstance(node, (wq.TermRange, wq.NumericRange)):
+            out.update((node.fieldname, b) for b in islice(node._btexts(reader), 200))
+        else:
+            out.update(node.terms(phrases=True))
+    return out
+
+
+def _leaves(q: wq.Query) -> Iterable[wq.Query]:
+    if isinstance(q, (wq.Not, wq.AndNot)):
+        yield from _leaves(q.positive if isinstance(q, wq.AndNot) else wq.NullQuery)
+        return
+    kids = list(q.children())
+    if not kids or isinstance(q, wq.MultiTerm):
+        yield q
+    for c in kids:
+        yield from _leaves(c)
+
+
+def _errors(q: wq.Query) -> list[str]:
+    """Whoosh marks what it could not parse with an `error` attribute instead of raising."""
+    found = [str(q.error)] if getattr(q, "error", None) else []
+    for c in q.children():
+        found.extend(_errors(c))
+    return found
+
+
+def filter_query(filters: dict[str, list[str]], columns: Columns) -> wq.Query | None:
+    """AND across fields, OR within a field; scores nothing."""
+    from kb.search.facets import FACET_INDEX_FIELD
+
+    parts = []
+    for facet, values in filters.items():
+        if facet not in FACET_INDEX_FIELD:
+            raise InvalidQueryError(f"unknown filter field {facet!r}; use one of {', '.join(FACET_INDEX_FIELD)}")
+        vals = [str(v) for v in (values if isinstance(values, (list, tuple, set)) else [values]) if str(v)]
+        if not vals:
+            continue
+        name = FACET_INDEX_FIELD[facet]
+        parts.append(wq.Or([wq.Term(name, columns.actual(name, v)) for v in vals]))
+    if not parts:
+        return None
+    return wq.ConstantScoreQuery(wq.And(parts) if len(parts) > 1 else parts[0], 0.0)

@@ -1,0 +1,508 @@
+"""The Whoosh implementation of :class:`kb.search.types.PassageIndex`.
+
+Layout on disk: ``<path>/CURRENT`` names the live generation directory (``gen-0001``…), which
+holds the Whoosh files and ``KB_SCHEMA`` (the schema version it was built with). ``rebuild``
+builds a new generation beside the live one and swaps ``CURRENT`` with one atomic rename, so a
+crash leaves either the old or the new index, never half of one; searchers notice the swap.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Mapping
+
+import numpy as np
+from whoosh import index as windex
+from whoosh import query as wq
+from whoosh.index import LockError
+from whoosh.scoring import BM25F
+
+from kb.errors import BusyError, IndexError_, InvalidInputError
+from kb.search import query as qmod
+from kb.search.cursor import decode_cursor, encode_cursor
+from kb.search.facets import COLUMN_FIELDS, Columns, Vocab, decode_heading_path, decode_list, read_segment
+from kb.search.schema import ENTITY_FIELDS, SCHEMA_VERSION, TEXT_FIELDS, build_schema, plain_analyzer, record_to_doc, text_field_for
+from kb.search.snippets import make_snippet, match_spans
+from kb.search.types import FACET_FIELDS, Hit, PassageRecord, SearchRequest, SearchResult
+
+Resolver = Callable[[str], list[tuple[str, str]]]
+
+# BM25F parameters (tuned on CACM, reported on SciFact: see bench/relevance.py).
+BM25_K1 = 1.2
+BM25_B = 0.75
+# A plain AND query with fewer hits than this is retried as OR (see docs/query-language.md).
+AND_FALLBACK_BELOW = 3
+SUGGEST_BELOW = 3
+SORTS = ("relevance", "date", "title")
+WRITER_MB = 128
+
+
+def open_index(path: Path, settings: Mapping[str, Any], resolver: Resolver | None = None) -> "WhooshIndex":
+    return WhooshIndex(Path(path), settings, resolver)
+
+
+class WhooshIndex:
+    def __init__(self, path: Path, settings: Mapping[str, Any], resolver: Resolver | None = None) -> None:
+        self.path = path
+        self.settings = dict(settings)
+        self.resolver = resolver
+        self.schema = build_schema()
+        self.weighting = BM25F(B=BM25_B, K1=BM25_K1)
+        self._lock = threading.RLock()
+        self._ix: Any = None
+        self._searcher: Any = None
+        self._current_stamp: Any = None
+        self._vocabs: dict[str, Vocab] = {}
+        self._segcache: dict[str, Any] = {}
+        self._columns: tuple[Any, Columns] | None = None
+        self._open(create=True)
+
+    # -- layout ----------------------------------------------------------------
+    def _current_file(self) -> Path:
+        return self.path / "CURRENT"
+
+    def _live_dir(self) -> Path | None:
+        try:
+            name = self._current_file().read_text().strip()
+        except OSError:
+            return None
+        return self.path / name if name else None
+
+    def _stamp(self) -> Any:
+        try:
+            st = self._current_file().stat()
+            return (st.st_mtime_ns, st.st_ino)
+        except OSError:
+            return None
+
+    def _new_generation_dir(self) -> Path:
+        self.path.mkdir(parents=True, exist_ok=True)
+        nums = [int(p.name[4:]) for p in self.path.glob("gen-*") if p.name[4:].isdigit()]
+        d = self.path / f"gen-{max(nums, default=0) + 1:04d}"
+        d.mkdir()
+        return d
+
+    def _publish(self, gen_dir: Path) -> None:
+        tmp = self.path / f"CURRENT.tmp{os.getpid()}"
+        tmp.write_text(gen_dir.name)
+        os.replace(tmp, self._current_file())  # atomic: readers see old or new
+
+    def _open(self, create: bool) -> None:
+        self._close_searcher()
+        live = self._live_dir()
+        if live is None or not live.is_dir():
+            if not create:
+                raise IndexError_(f"no search index at {self.path}")
+            live = self._new_generation_dir()
+            windex.create_in(str(live), self.schema)
+            (live / "KB_SCHEMA").write_text(str(SCHEMA_VERSION))
+            self._publish(live)
+        self._live = live
+        self._current_stamp = self._stamp()
+        try:
+            self._ix = windex.open_dir(str(live), schema=self.schema)
+        except Exception:
+            self._ix = None  # corrupt: needs_rebuild() says so; search raises
+
+    def needs_rebuild(self) -> bool:
+        live = self._live_dir()
+        if live is None or not live.is_dir():
+            return True
+        try:
+            version = int((live / "KB_SCHEMA").read_text().strip())
+        except (OSError, ValueError):
+            return True
+        if version != SCHEMA_VERSION:
+            return True
+        try:
+            windex.open_dir(str(live)).close()
+        except Exception:
+            return True
+        return False
+
+    def _require(self) -> Any:
+        if self._stamp() != self._current_stamp:
+            self._open(create=False)  # another process rebuilt and swapped the index
+        if self._ix is None or self.needs_rebuild_cached():
+            raise IndexError_("the search index is missing, corrupt or of another schema version: run `kb reindex`")
+        return self._ix
+
+    def needs_rebuild_cached(self) -> bool:
+        key = ("nr", self._current_stamp)
+        cached = getattr(self, "_nr", None)
+        if cached is None or cached[0] != key:
+            self._nr = (key, self.needs_rebuild())
+        return self._nr[1]
+
+    # -- writing ---------------------------------------------------------------
+    def _writer(self, ix: Any) -> Any:
+        timeout = float(self.settings.get("lock_timeout", 30.0))
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return ix.writer(limitmb=WRITER_MB, procs=1)
+            except LockError:
+                if time.monotonic() >= deadline:
+                    raise BusyError(f"the search index is locked by another writer (waited {timeout:g}s); "
+                                    "try again when the running ingest or reindex has finished") from None
+                time.sleep(0.05)
+
+    def index_passages(self, records: Iterable[PassageRecord]) -> int:
+        """Add passages; the passages a batch's documents had before are replaced. One
+        writer, committed only when the whole batch went in; otherwise cancelled."""
+        return self.update_documents((), records)
+
+    def delete_document(self, doc_id: str) -> None:
+        self.update_documents([doc_id], ())
+
+    def update_documents(self, doc_ids: Iterable[str], records: Iterable[PassageRecord]) -> int:
+        """In one commit: drop every passage of `doc_ids` and of the documents in `records`,
+        then add `records`. Any exception cancels the writer: the index is left as it was."""
+        with self._lock:
+            ix = self._require()
+            writer = self._writer(ix)
+            n = 0
+            try:
+                seen: set[str] = set()
+                for doc_id in doc_ids:
+                    if doc_id not in seen:
+                        seen.add(doc_id)
+                        writer.delete_by_term("doc_id", doc_id)
+                for rec in records:
+                    doc = record_to_doc(rec)
+                    if doc["doc_id"] not in seen:
+                        seen.add(doc["doc_id"])
+                        writer.delete_by_term("doc_id", doc["doc_id"])
+                    writer.add_document(**doc)
+                    n += 1
+            except BaseException:
+                writer.cancel()
+                raise
+            writer.commit()
+            return n
+
+    def build_id(self) -> str:
+        """Changes with every commit and every rebuild (export provenance)."""
+        with self._lock:
+            ix = self._require()
+            return f"{self._live.name}.{ix.latest_generation()}"
+
+    def rebuild(self, records: Iterable[PassageRecord]) -> int:
+        """Build a fresh generation from `records` and swap it in atomically (kb reindex)."""
+        with self._lock:
+            gen = self._new_generation_dir()
+            n = 0
+            try:
+                ix = windex.create_in(str(gen), self.schema)
+                writer = ix.writer(limitmb=WRITER_MB, procs=1)
+                try:
+                    for rec in records:
+                        writer.add_document(**record_to_doc(rec))
+                        n += 1
+                except BaseException:
+                    writer.cancel()
+                    raise
+                writer.commit(optimize=True)
+                ix.close()
+                (gen / "KB_SCHEMA").write_text(str(SCHEMA_VERSION))
+            except BaseException:
+                shutil.rmtree(gen, ignore_errors=True)
+                raise
+            old = self._live_dir()
+            self._publish(gen)
+            self._open(create=False)
+            if old is not None and old != gen:
+                shutil.rmtree(old, ignore_errors=True)
+            return n
+
+    # -- reading ---------------------------------------------------------------
+    def _searcher_now(self) -> Any:
+        ix = self._require()
+        s = self._searcher
+        if s is None:
+            s = self._searcher = ix.searcher(weighting=self.weighting)
+        elif not s.up_to_date():
+            self._searcher = s = s.refresh()
+        return s
+
+    def _columns_for(self, searcher: Any) -> Columns:
+        reader = searcher.reader()
+        if self._columns is not None and self._columns[0] is reader:
+            return self._columns[1]
+        leaves = reader.leaf_readers()
+        segs = []
+        keep = set()
+        for leaf, _off in leaves:
+            segid = leaf.segment().segment_id() if hasattr(leaf, "segment") else str(id(leaf))
+            keep.add(segid)
+            seg = self._segcache.get(segid)
+            if seg is None:
+                seg = self._segcache[segid] = read_segment(leaf, self._vocabs)
+            segs.append(seg)
+        for segid in list(self._segcache):
+            if segid not in keep:
+                del self._segcache[segid]
+        cols = Columns(leaves, segs, self._vocabs)
+        self._columns = (reader, cols)
+        return cols
+
+    def _text_fields(self, searcher: Any) -> list[str]:
+        # Only language fields that hold something: each extra field costs a lookup per word.
+        names = searcher.reader().indexed_field_names()
+        return [f for f in TEXT_FIELDS if f == "text" or f in names]
+
+    def _match(self, searcher: Any, q: wq.Query | None, fq: wq.Query | None, cols: Columns,
+               scored: bool, deadline: float) -> tuple[np.ndarray, np.ndarray, bool]:
+        """Every matching doc number (and its score) in one pass; stops at the deadline."""
+        if q is None and fq is None:
+            docs = cols.live_docs()
+            return docs, np.zeros(len(docs)), False
+        full = fq if q is None else (q if fq is None else wq.And([q, fq]))
+        docs: list[int] = []
+        scores: list[float] = []
+        truncated = False
+        context = searcher.context(weighting=self.weighting, needs_current=scored)
+        for sub, offset in searcher.leaf_searchers():
+            m = full.matcher(sub, context)
+            i = 0
+            while m.is_active():
+                docs.append(m.id() + offset)
+                if scored:
+                    scores.append(m.score())
+                m.next()
+                i += 1
+                if not i & 511 and time.monotonic() > deadline:
+                    truncated = True
+                    break
+            if truncated:
+                break
+        d = np.asarray(docs, dtype=np.int64)
+        s = np.asarray(scores, dtype=np.float64) if scored else np.zeros(len(d))
+        return d, s, truncated
+
+    def _order(self, docs: np.ndarray, scores: np.ndarray, sort: str, cols: Columns) -> np.ndarray:
+        """Indices into docs in result order."""
+        if sort == "relevance":
+            return np.lexsort((docs, -scores))
+        key = cols.sort_key(sort)[docs]
+        if sort == "date":
+            # Newest first; unknown dates last; then relevance.
+            order = sorted(range(len(docs)), key=lambda i: (key[i] == "", _neg(key[i]), -scores[i], docs[i]))
+        else:
+            order = sorted(range(len(docs)), key=lambda i: (key[i] == "", key[i], docs[i]))
+        return np.asarray(order, dtype=np.int64)
+
+    def _prepare(self, request: SearchRequest) -> dict[str, Any]:
+        if request.sort not in SORTS:
+            raise InvalidInputError(f"sort must be one of {', '.join(SORTS)}, not {request.sort!r}")
+        max_pp = int(self.settings.get("max_page_size", 100))
+        if not 1 <= int(request.per_page) <= max_pp:
+            raise InvalidInputError(f"per_page must be between 1 and {max_pp}")
+        if int(request.page) < 1:
+            raise InvalidInputError("page must be 1 or more")
+        s = self._searcher_now()
+        cols = self._columns_for(s)
+        filters = dict(request.filters or {})
+        fq = qmod.filter_query(filters, cols)
+        if request.doc_id:
+            doc_term = wq.ConstantScoreQuery(wq.Term("doc_id", request.doc_id), 0.0)
+            fq = doc_term if fq is None else wq.And([fq, doc_term])
+        deadline = time.monotonic() + float(self.settings.get("query_time_budget", 2.0))
+        q_text = request.q or ""
+        mode = qmod.choose_mode(q_text)
+        fields = self._text_fields(s)
+        q = qmod.parse(q_text, self.schema, fields, mode, self.resolver, cols, s.reader(), self.settings)
+        scored = request.sort == "relevance" or True  # date/title sorts break ties by relevance
+        docs, scores, truncated = self._match(s, q, fq, cols, scored, deadline)
+        if (mode == "and" and q is not None and len(docs) < AND_FALLBACK_BELOW and not truncated
+                and qmod.is_plain(q_text) and len(qmod.plain_words(q_text)) > 1):
+            q2 = qmod.parse(q_text, self.schema, fields, "or", self.resolver, cols, s.reader(), self.settings)
+            docs2, scores2, truncated = self._match(s, q2, fq, cols, scored, deadline)
+            if len(docs2) > len(docs):
+                q, docs, scores, mode = q2, docs2, scores2, "or"
+        qhash = hashlib.sha1(repr((q_text, sorted((k, sorted(map(str, v))) for k, v in filters.items()),
+                                   request.sort, request.doc_id, request.max_per_document)).encode()).hexdigest()[:12]
+        return {"searcher": s, "cols": cols, "q": q, "docs": docs, "scores": scores, "truncated": truncated,
+                "qhash": qhash, "mode": mode}
+
+    def search(self, request: SearchRequest) -> SearchResult:
+        t0 = time.perf_counter()
+        with self._lock:
+            st = self._prepare(request)
+            s, cols, docs, scores = st["searcher"], st["cols"], st["docs"], st["scores"]
+            per_page = int(request.per_page)
+            offset = (int(request.page) - 1) * per_page
+            if request.cursor:
+                offset = decode_cursor(request.cursor, st["qhash"])
+            cap = 0 if request.doc_id else int(request.max_per_document or 0)
+            picked, next_offset = self._page(docs, scores, request.sort, cols, offset, per_page, cap)
+            terms = self._highlight_terms(st["q"], s) if request.highlight else {}
+            hits = [self._hit(s, int(docs[i]), float(scores[i]), terms) for i in picked]
+            facets = cols.count(docs, FACET_FIELDS, int(request.facet_limit)) if request.facets else {}
+            suggestion = None
+            if request.q and len(docs) < SUGGEST_BELOW:
+                suggestion = self._suggest(request.q, s)
+            return SearchResult(
+                total=int(len(docs)), hits=hits, facets=facets, page=offset // per_page + 1, per_page=per_page,
+                next_cursor=encode_cursor(next_offset, st["qhash"]) if next_offset is not None else None,
+                suggestion=suggestion, query=request.q, took_ms=(time.perf_counter() - t0) * 1000,
+                truncated=bool(st["truncated"]))
+
+    def _page(self, docs: np.ndarray, scores: np.ndarray, sort: str, cols: Columns, offset: int,
+              per_page: int, cap: int) -> tuple[list[int], int | None]:
+        """Walk the ordered results applying the per-document cap; return the indices on the
+        requested page and the offset of the next page (None at the end). Offsets count
+        results after capping, so pages never overlap."""
+        n = len(docs)
+        if n == 0:
+            return [], None
+        want = offset + per_page
+        k = min(n, max(want * 4, 64)) if sort == "relevance" and cap == 0 else n
+        while True:
+            if sort == "relevance" and k < n:
+                part = np.argpartition(-scores, k - 1)[:k]
+                order = part[np.lexsort((docs[part], -scores[part]))]
+            else:
+                order = self._order(docs, scores, sort, cols)
+            picked: list[int] = []
+            per_doc: dict[int, int] = {}
+            pos = 0
+            more = False
+            for i in order:
+                if cap:
+                    dk = int(cols.doc_key[docs[i]])
+                    c = per_doc.get(dk, 0)
+                    if c >= cap:
+                        continue
+                    per_doc[dk] = c + 1
+                if pos >= want:
+                    more = True
+                    break
+                if pos >= offset:
+                    picked.append(int(i))
+                pos += 1
+            if more or k >= n:
+                return picked, (want if more else None)
+            k = min(n, k * 4)
+
+    def iter_all(self, request: SearchRequest) -> Iterator[Hit]:
+        """Every match in result order (no per-document cap), hit objects made lazily."""
+        with self._lock:
+            st = self._prepare(request)
+            s, cols, docs, scores = st["searcher"], st["cols"], st["docs"], st["scores"]
+            order = self._order(docs, scores, request.sort, cols)
+            terms = self._highlight_terms(st["q"], s) if request.highlight else {}
+        for i in order:
+            with self._lock:
+                yield self._hit(s, int(docs[i]), float(scores[i]), terms)
+
+    def _highlight_terms(self, q: wq.Query | None, searcher: Any) -> dict[str, set[str]]:
+        if q is None:
+            return {}
+        out: dict[str, set[str]] = {}
+        for field, text in qmod.expanded_terms(q, searcher.reader()):
+            if field in TEXT_FIELDS:
+                out.setdefault(field, set()).add(text.decode("utf-8") if isinstance(text, bytes) else text)
+        return out
+
+    def _hit(self, searcher: Any, docnum: int, score: float, terms: dict[str, set[str]]) -> Hit:
+        f = searcher.stored_fields(docnum)
+        text = f.get("body") or ""
+        field = text_field_for(f.get("lang"))
+        spans = match_spans(text, self.schema[field].analyzer, terms.get(field, set()))
+        return Hit(
+            passage_id=f["id"], doc_id=f["doc_id"], ordinal=int(f.get("ordinal") or 0), title=f.get("title") or "",
+            path=f.get("path") or "", source_id=f.get("source_id"), format=f.get("type") or "",
+            page_start=f.get("page_start"), page_end=f.get("page_end"),
+            heading_path=decode_heading_path(f.get("heading_path")), text=text,
+            snippet=make_snippet(text, spans), score=round(score, 4), year=f.get("year"), lang=f.get("lang"),
+            entities={k: decode_list(f.get(k)) for k in ENTITY_FIELDS if f.get(k)})
+
+    # -- more like this, suggestions ------------------------------------------
+    def more_like(self, passage_id: str, limit: int = 10) -> list[Hit]:
+        with self._lock:
+            s = self._searcher_now()
+            docnum = s.document_number(id=passage_id)
+            if docnum is None:
+                from kb.errors import NotFoundError
+
+                raise NotFoundError(f"no passage {passage_id!r} in the index")
+            f = s.stored_fields(docnum)
+            field = text_field_for(f.get("lang"))
+            text = " ".join(x for x in (f.get("title"), f.get("heading"), f.get("body")) if x)
+            results = s.more_like(docnum, field, text=text, top=limit, numterms=12)
+            terms: dict[str, set[str]] = {}
+            return [self._hit(s, r.docnum, float(r.score or 0.0), terms) for r in results]
+
+    def suggest(self, q: str) -> str | None:
+        with self._lock:
+            return self._suggest(q, self._searcher_now())
+
+    def _suggest(self, q: str, searcher: Any) -> str | None:
+        """Replace each plain word the index does not know by its nearest known word
+        (edit distance <= 2, most frequent first). None when nothing changes."""
+        qmod.check_length(q, self.settings)
+        reader = searcher.reader()
+        if "spell" not in reader.indexed_field_names():
+            return None
+        corrector = reader.corrector("spell")
+        analyzer = plain_analyzer()
+        changed = False
+        out = []
+        for token in qmod._TOKEN.findall(q):
+            word = token
+            if qmod._is_candidate(token):
+                forms = [t.text for t in analyzer(token)]
+                if len(forms) == 1 and len(forms[0]) > 2 and not reader.frequency("spell", forms[0]):
+                    sug = corrector.suggest(forms[0], limit=1, maxdist=2)
+                    if sug:
+                        word, changed = sug[0], True
+            out.append(word)
+        return " ".join(out) if changed else None
+
+    # -- figures ---------------------------------------------------------------
+    def doc_ids(self) -> dict[str, int]:
+        with self._lock:
+            s = self._searcher_now()
+            cols = self._columns_for(s)
+            live = cols.doc_key[cols.live & (cols.doc_key >= 0)]
+            counts = np.bincount(live, minlength=len(self._vocabs["doc_id"].values)) if len(live) else []
+            values = self._vocabs["doc_id"].values
+            return {values[i]: int(c) for i, c in enumerate(counts) if c}
+
+    def stats(self) -> dict[str, Any]:
+        with self._lock:
+            s = self._searcher_now()
+            size = sum(p.stat().st_size for p in self._live.iterdir() if p.is_file())
+            return {
+                "backend": "whoosh", "schema_version": SCHEMA_VERSION, "passages": s.doc_count(),
+                "documents": len(self.doc_ids()), "segments": len(s.reader().leaf_readers()),
+                "generation": self._ix.latest_generation(), "size_bytes": size,
+                "needs_rebuild": self.needs_rebuild(), "path": str(self.path),
+            }
+
+    def _close_searcher(self) -> None:
+        if self._searcher is not None:
+            self._searcher.close()
+            self._searcher = None
+        self._columns = None
+        self._segcache.clear()
+        if self._ix is not None:
+            self._ix.close()
+            self._ix = None
+
+    def close(self) -> None:
+        with self._lock:
+            self._close_searcher()
+
+
+def _neg(s: str) -> tuple[int, ...]:
+    # Descending order on strings: compare negated code points.
+    return tuple(-ord(c) for c in s)
+
+
+__all__ = ["open_index", "WhooshIndex", "SCHEMA_VERSION", "COLUMN_FIELDS"]
