@@ -41,8 +41,16 @@ class KB:
         if self._index is None:
             from kb.search.whoosh_backend import open_index
 
-            self._index = open_index(self.index_path, self.settings)
+            self._index = open_index(self.index_path, self.settings, resolver=self._resolve_entity)
         return self._index
+
+    def _resolve_entity(self, phrase: str) -> list[tuple[str, str]]:
+        """Query words -> entity ids, so "Korea" also finds KOR-tagged passages. The registry
+        is loaded on the first query that needs it, not when the index opens."""
+        try:
+            return self.registry.resolve(phrase)
+        except ImportError:
+            return []
 
     def close(self) -> None:
         if self._catalog is not None:
