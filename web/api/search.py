@@ -7,9 +7,10 @@ import re
 from typing import Any, Iterator
 from urllib.parse import urlencode
 
-from flask import Response, request, stream_with_context
+from flask import Response, request
 
 from kb.errors import InvalidInputError
+from kb.facade import KB
 from kb.export import CONTENT_TYPES, FORMATS, Provenance, build_id, export, filename
 from kb.search.types import FACET_FIELDS, SearchRequest
 from web import get_kb
@@ -131,15 +132,29 @@ def _export(kb: Any, req: SearchRequest, fmt: str) -> Response:
     req.highlight = False
     req.max_per_document = 0  # an export holds every matching passage
     req.cursor = None
-    hits = iter(kb.index.iter_all(req))
-    # Pull the first hit now so a bad query is a 400, not a broken download.
-    first = list(itertools.islice(hits, 1))
-    prov = Provenance(query=req.q, filters=req.filters, build_id=build_id(kb.index), sort=req.sort)
-    chunks: Iterator[bytes] = export(itertools.chain(first, hits), fmt, prov,
-                                     max_rows=int(kb.settings["export_max_rows"]),
-                                     bom=_flag("bom", False))
-    resp = Response(stream_with_context(chunks), mimetype=CONTENT_TYPES[fmt].split(";")[0])
+    bom = _flag("bom", False)
+    # The stream outlives the request (Flask tears the request's KB down when the view
+    # returns), so the export reads through a KB of its own, closed when the stream ends.
+    own = KB(kb.settings, readonly=True)
+    try:
+        prov = Provenance(query=req.q, filters=req.filters, build_id=build_id(own.index), sort=req.sort)
+        hits = iter(own.index.iter_all(req))
+        # Pull the first hit now so a bad query is a 400, not a broken download.
+        first = list(itertools.islice(hits, 1))
+        chunks = export(itertools.chain(first, hits), fmt, prov,
+                        max_rows=int(kb.settings["export_max_rows"]), bom=bom)
+    except BaseException:
+        own.close()
+        raise
+    resp = Response(_closing(chunks, own), mimetype=CONTENT_TYPES[fmt].split(";")[0])
     resp.headers["Content-Type"] = CONTENT_TYPES[fmt]
     resp.headers["Content-Disposition"] = f'attachment; filename="{filename(req.q, fmt)}"'
     resp.headers["Cache-Control"] = "no-store"
     return resp
+
+
+def _closing(chunks: Iterator[bytes], kb: KB) -> Iterator[bytes]:
+    try:
+        yield from chunks
+    finally:
+        kb.close()
