@@ -283,39 +283,60 @@ def _slug(text: str) -> str:
     return "-".join("".join(ch.lower() if ch.isalnum() else " " for ch in text).split())
 
 
-def regions(kb: Any) -> list[dict[str, Any]]:
-    """Regions with their sub-regions and countries, from the country records."""
+def _region_records(kb: Any) -> dict[str, dict[str, Any]]:
+    reg = _registry(kb)
+    if reg is None:
+        return {}
+    try:
+        return {r["id"]: r for r in map(_as_dict, reg.all("region"))}
+    except Exception:  # noqa: BLE001 - fall back to regions named by the country records
+        return {}
+
+
+def regions(kb: Any, index: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """M49 regions with their sub-regions and countries (with passage counts)."""
+    ids = {r["name"]: rid for rid, r in _region_records(kb).items()}
+    rid = lambda name: ids.get(name) or _slug(name)
     tree: dict[str, dict[str, list[dict[str, Any]]]] = {}
-    for c in country_index(kb):
+    for c in index if index is not None else country_index(kb):
         if c["region"]:
             tree.setdefault(c["region"], {}).setdefault(c["subregion"] or c["region"], []).append(c)
-    return [{"id": _slug(r), "name": r, "passages": sum(c["passages"] for cs in subs.values() for c in cs),
-             "subregions": [{"id": _slug(s), "name": s, "countries": cs,
+    return [{"id": rid(r), "name": r, "passages": sum(c["passages"] for cs in subs.values() for c in cs),
+             "subregions": [{"id": rid(s), "name": s, "countries": cs,
                              "passages": sum(c["passages"] for c in cs)} for s, cs in sorted(subs.items())]}
             for r, subs in sorted(tree.items())]
 
 
 def region_page(kb: Any, region_id: str) -> dict[str, Any]:
-    """A region or sub-region (by slug of its name, or a registry region id): its countries
-    with counts and, when the tagger records region mentions, the region's own page."""
-    for r in regions(kb):
-        for node, parent in [(r, None)] + [(s, r) for s in r["subregions"]]:
+    """A region, sub-region or grouping: its member countries with passage counts, and the
+    passages naming the region itself. NotFoundError when neither the registry nor the
+    country records know it."""
+    index = country_index(kb)
+    by_id = {c["id"]: c for c in index}
+    rec = _region_records(kb).get(region_id)
+    tree = regions(kb, index)
+    parent = subregions = None
+    members: list[dict[str, Any]] = []
+    for r in tree:
+        for node, up in [(r, None)] + [(s, r) for s in r["subregions"]]:
             if node["id"] == region_id:
-                countries = [c for s in node.get("subregions", [node]) for c in s["countries"]]
-                page: dict[str, Any] = {}
-                try:
-                    page = entity_page(kb, "region", region_id)
-                except NotFoundError:
-                    page = {}
-                return {"record": {"id": node["id"], "name": node["name"], "parent": parent and
-                                   {"id": parent["id"], "name": parent["name"]}},
-                        "subregions": node.get("subregions", []),
-                        "countries": sorted(countries, key=lambda c: (-c["passages"], c["name"])),
-                        "passages": page.get("passages", []), "documents": page.get("documents", []),
-                        "timeline": page.get("timeline", [])}
-    page = entity_page(kb, "region", region_id)  # a region known only from mentions
-    return {"record": page["record"], "subregions": [], "countries": page["countries"],
-            "passages": page["passages"], "documents": page["documents"], "timeline": page["timeline"]}
+                parent = up and {"id": up["id"], "name": up["name"]}
+                subregions = [s for s in node.get("subregions", []) if s["id"] != node["id"]]
+                members = [c for s in node.get("subregions", [node]) for c in s["countries"]]
+                name = node["name"]
+    if rec:
+        name = rec["name"]
+        members = [by_id[i] for i in rec.get("members", []) if i in by_id] or members
+    elif not members:
+        raise NotFoundError(f"no region {region_id!r}")
+    cat = kb.catalog
+    return {"record": {"id": region_id, "name": name, "parent": parent,
+                       "aliases": list((rec or {}).get("aliases") or [])},
+            "subregions": subregions or [],
+            "countries": sorted(members, key=lambda c: (-c["passages"], c["name"])),
+            "passages": queries.passages_for(cat, "region", region_id, limit=PASSAGE_LIMIT),
+            "documents": queries.documents_for(cat, "region", region_id),
+            "timeline": queries.timeline(cat, "region", region_id)}
 
 
 def citation(doc: dict[str, Any], url: str) -> dict[str, str]:
