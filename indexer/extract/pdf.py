@@ -64,7 +64,8 @@ def extract(stream: BinaryIO, password: str | None = None, limits: dict | None =
 
     from indexer.extract.pdffonts import ResourceManager
 
-    laparams = LAParams(boxes_flow=None)
+    # A low line_overlap keeps sub/superscripts and maths symbols on their text line.
+    laparams = LAParams(boxes_flow=None, line_overlap=0.1)
     rsrc = ResourceManager(caching=True)  # one per document: fonts are parsed once
     page_rows: list[list[list[_Row]]] = []  # page -> columns/bands -> rows
     no_text: list[int] = []
@@ -295,7 +296,7 @@ def _block(rows: list[_Row], page: int, body: float, heading_sizes: list[float],
     text = rows[0].text
     for row in rows[1:]:
         text = _join(text, row.text)
-    text = " ".join(text.split())
+    text = _clean(text)
     height = round(max(r.height for r in rows), 1)
     words = len(text.split())
     if reliable and height in heading_sizes and words <= 15 and not text.endswith((".", ",", ";")):
@@ -303,6 +304,17 @@ def _block(rows: list[_Row], page: int, body: float, heading_sizes: list[float],
         return Block("heading", text, page=page, level=level)
     kind = "list_item" if _LIST_MARK.match(text) else "paragraph"
     return Block(kind, text, page=page)
+
+
+_CID = re.compile(r"\(cid:\d+\)")
+
+
+def _clean(text: str) -> str:
+    # (cid:N) is pdfminer's placeholder for a glyph it cannot map: noise for search.
+    text = _CID.sub("", text) if "(cid:" in text else text
+    if "\u0338" in text:  # TeX draws "≠" as a slash over "="
+        text = re.sub("\u0338\\s*=", "≠", text).replace("\u0338", "")
+    return " ".join(text.split())
 
 
 def _join(left: str, right: str) -> str:

@@ -24,6 +24,38 @@ except ImportError:  # older pdfminer
         return _g2u[name]
 
 
+# TeX font glyph names missing from the Adobe Glyph List. Extensible pieces of big
+# delimiters map to nothing: they are drawing parts, not characters.
+_TEX_GLYPHS = {
+    "negationslash": "\u0338", "reflexsubset": "⊆", "reflexsuperset": "⊇", "owner": "∋",
+    "mapsto": "↦", "bardbl": "‖", "openbullet": "◦", "asteriskmath": "∗", "Rfractur": "ℜ",
+    "Ifractur": "ℑ", "triangle": "△", "squaresolid": "■", "measuredangle": "∡", "prime": "′",
+    "arrowdblleft": "⇐", "arrowdblright": "⇒", "arrowdblboth": "⇔", "angbracketleft": "⟨",
+    "angbracketright": "⟩", "subsetnoteql": "⊊", "notparallel": "∦", "notexistential": "∄",
+    "summationtext": "∑", "summationdisplay": "∑", "producttext": "∏", "productdisplay": "∏",
+    "integraltext": "∫", "integraldisplay": "∫", "uniontext": "⋃", "uniondisplay": "⋃",
+    "intersectiontext": "⋂", "intersectiondisplay": "⋂", "vextendsingle": "|", "vextenddouble": "‖",
+    "tildewide": "~", "tildewider": "~", "tildewidest": "~", "radicalbig": "√", "radicalBig": "√",
+}
+
+
+def glyph_char(name: str) -> str | None:
+    if name in _TEX_GLYPHS:
+        return _TEX_GLYPHS[name]
+    for size in ("bigg", "Bigg", "big", "Big"):
+        if name.endswith(size):
+            base = name[: -len(size)]
+            return {"parenleft": "(", "parenright": ")", "bracketleft": "[", "bracketright": "]",
+                    "braceleft": "{", "braceright": "}", "angbracketleft": "⟨", "angbracketright": "⟩",
+                    "slash": "/", "backslash": "\\", "radical": "√"}.get(base)
+    if name.endswith(("tp", "bt", "ex", "mid")) and name.startswith(("paren", "brace", "bracket")):
+        return ""
+    try:
+        return name2unicode(name)
+    except (KeyError, ValueError):
+        return None
+
+
 class ResourceManager(PDFResourceManager):
     def get_font(self, objid: object, spec: Any):
         cached = objid and objid in self._cached_fonts
@@ -49,17 +81,21 @@ def _fix_cff_encoding(font: PDFType1Font, spec: Any) -> None:
     if literal_name(stream.get("Subtype")) != "Type1C":
         return
     cff = CFFFont(font.basefont, BytesIO(stream.get_data()))
+    encoding_offset = cff.top_dict.get(16, [0])[0]
+    if encoding_offset in (0, 1):
+        return  # Standard or Expert encoding: pdfminer's default is already right
     builtin: dict[int, str] = {}
-    for code, gid in cff.code2gid.items():
-        name = cff.gid2name.get(gid)
+    # pdfminer reads the CFF encoding table into ``code2gid`` as {gid - 1: code} (the
+    # table lists the code of each glyph from gid 1 on), so we read it that way round.
+    for index, code in cff.code2gid.items():
+        name = cff.gid2name.get(index + 1)
         if not name:
             continue
         if isinstance(name, bytes):
             name = name.decode("latin-1")
-        try:
-            builtin[code] = name2unicode(name)
-        except (KeyError, ValueError):
-            continue
+        char = glyph_char(name)
+        if char is not None:
+            builtin[code] = char
     if not builtin:
         return
     if "Encoding" in spec:
