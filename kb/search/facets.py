@@ -89,7 +89,7 @@ class Columns:
                         else np.zeros(0, np.int32))
         live = np.ones(self.n, dtype=bool)
         for (leaf, off) in leaves:
-            deleted = list(leaf.deleted_docs()) if leaf.has_deletions() else []
+            deleted = list(getattr(leaf, "deleted_docs_set", ())) if leaf.has_deletions() else []
             if deleted:
                 live[np.asarray(deleted, dtype=np.int64) + off] = False
         self.live = live

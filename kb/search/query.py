@@ -134,7 +134,8 @@ def make_parser(schema: Any, text_fields: Iterable[str], mode: str) -> Multifiel
     parser = MultifieldParser(fields, schema, fieldboosts=FIELD_BOOSTS, group=group)
     parser.remove_plugin_class(SingleQuotePlugin)  # apostrophes are not quotes here
     parser.add_plugin(FuzzyTermPlugin())
-    parser.add_plugin(PlusMinusPlugin())
+    # "-" negates only at the start of a word: e-government and open-data stay whole.
+    parser.add_plugin(PlusMinusPlugin(plusexpr=r"(?<![^\s(])\+", minusexpr=r"(?<![^\s(])-"))
     parser.add_plugin(GtLtPlugin())
     return parser
 
@@ -162,7 +163,7 @@ def parse(q: str, schema: Any, text_fields: Iterable[str], mode: str, resolver: 
     limit = int(settings.get("max_wildcard_terms", 2000))
     try:
         fixed = parsed.accept(lambda node: _fix(node, columns, reader, limit))
-        fixed = fixed.normalize()
+        fixed = fixed.normalize().accept(lambda n: use_union(n) if isinstance(n, wq.Or) else n)
     except InvalidQueryError:
         raise
     except Exception as exc:
@@ -198,8 +199,11 @@ def expanded_terms(q: wq.Query, reader: Any) -> set[tuple[str, Any]]:
 
 
 def _leaves(q: wq.Query) -> Iterable[wq.Query]:
-    if isinstance(q, (wq.Not, wq.AndNot)):
-        yield from _leaves(q.positive if isinstance(q, wq.AndNot) else wq.NullQuery)
+    # Terms under a negation are not highlighted.
+    if isinstance(q, wq.Not):
+        return
+    if isinstance(q, wq.AndNot):
+        yield from _leaves(q.a)
         return
     kids = list(q.children())
     if not kids or isinstance(q, wq.MultiTerm):
@@ -216,6 +220,14 @@ def _errors(q: wq.Query) -> list[str]:
     return found
 
 
+def use_union(node: wq.Or) -> wq.Or:
+    """Whoosh's automatic choice for small indexes, the preloaded ArrayUnionMatcher, drops
+    documents whose summed score is not positive (it marks hits by score > 0), so facet
+    totals came out short. The binary tree of union matchers is exact."""
+    node.matcher_type = wq.Or.DEFAULT_MATCHER
+    return node
+
+
 def filter_query(filters: dict[str, list[str]], columns: Columns) -> wq.Query | None:
     """AND across fields, OR within a field; scores nothing."""
     from kb.search.facets import FACET_INDEX_FIELD
@@ -228,7 +240,7 @@ def filter_query(filters: dict[str, list[str]], columns: Columns) -> wq.Query | 
         if not vals:
             continue
         name = FACET_INDEX_FIELD[facet]
-        parts.append(wq.Or([wq.Term(name, columns.actual(name, v)) for v in vals]))
+        parts.append(use_union(wq.Or([wq.Term(name, columns.actual(name, v)) for v in vals])))
     if not parts:
         return None
     return wq.ConstantScoreQuery(wq.And(parts) if len(parts) > 1 else parts[0], 0.0)

@@ -237,7 +237,8 @@ class WhooshIndex:
         segs = []
         keep = set()
         for leaf, _off in leaves:
-            segid = leaf.segment().segment_id() if hasattr(leaf, "segment") else str(id(leaf))
+            seg_obj = leaf.segment() if hasattr(leaf, "segment") else None
+            segid = seg_obj.segment_id() if seg_obj is not None else f"reader-{id(leaf)}"
             keep.add(segid)
             seg = self._segcache.get(segid)
             if seg is None:
@@ -252,7 +253,7 @@ class WhooshIndex:
 
     def _text_fields(self, searcher: Any) -> list[str]:
         # Only language fields that hold something: each extra field costs a lookup per word.
-        names = searcher.reader().indexed_field_names()
+        names = set(searcher.reader().indexed_field_names())
         return [f for f in TEXT_FIELDS if f == "text" or f in names]
 
     def _match(self, searcher: Any, q: wq.Query | None, fq: wq.Query | None, cols: Columns,
