@@ -1,0 +1,441 @@
+"""People: found by rules around honorifics, appositions and table rows; affiliations read
+from the words around the name; merged within a document ("Mr. Aquaro" and "Vincenzo
+Aquaro (DPADM)" are one person).
+
+Works on a tokenised spaCy Doc plus the registry entities already found in it, so it adds
+only a few Python steps per honorific, org or comma: the tagger stays fast.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from spacy.lang.en.stop_words import STOP_WORDS
+
+from kb.entities import person_id
+
+# Honorifics that make the next capitalised words a person's name (and not a country:
+# "Mr. Sudan from the World Bank").
+HONORIFICS = {
+    "Mr.", "Mr", "Ms.", "Ms", "Mrs.", "Mrs", "Miss", "Dr.", "Dr", "Prof.", "Prof", "Professor",
+    "H.E.", "HE", "Sir", "Dame", "Madam", "Madame", "Mme", "Mme.", "M.", "Sr.", "Sra.", "Dña.",
+    "Excellency", "Messrs.", "Mx.",
+}
+# Titles that also work as honorifics when a name follows directly ("Minister Kim").
+TITLES = {
+    "Minister", "Ambassador", "President", "Director", "Secretary-General", "Chairman",
+    "Chairperson", "Chair", "Dean", "Commissioner", "Governor", "Senator", "Judge", "King",
+    "Queen", "Prince", "Princess", "Sheikh", "Emir", "Sultan", "Pope", "Vice-President",
+}
+# Words that begin an apposition that says what a person is ("Darrell West, Vice President of").
+TITLE_WORDS = TITLES | {
+    "Vice", "Deputy", "Assistant", "Associate", "Chief", "Head", "Secretary", "Senior",
+    "Executive", "Manager", "Officer", "Adviser", "Advisor", "Representative", "Professor",
+    "CEO", "CIO", "CTO", "Founder", "Partner", "Researcher", "Coordinator", "Counsellor",
+    "Counselor", "Programme", "Program", "Under-Secretary-General", "Special", "Permanent",
+    "Prime", "Former", "Lead", "Expert", "Consultant", "Staff", "Economist", "Specialist",
+}
+# Capitalised words that are never part of a name.
+NOT_NAME = {w.capitalize() for w in STOP_WORDS} | TITLE_WORDS | {
+    "General", "Presentation", "Session", "Track", "Annex", "Government", "Ministry",
+    "Department", "Office", "National", "International", "United", "Nations", "Global",
+    "Forum", "Republic", "State", "States", "Kingdom", "Council", "Assembly", "Today",
+    "Excellencies", "Excellency", "Distinguished", "Colleagues", "Ladies", "Gentlemen",
+    "Thank", "Madam", "Sir", "Mr", "Ms", "Mrs", "Dr", "Honourable", "Honorable", "Her", "His",
+    "Majesty", "Highness", "Royal", "God", "Allah", "Lord", "Saint", "St",
+}
+PARTICLES = {"de", "van", "von", "da", "di", "del", "der", "den", "bin", "ibn", "al", "el", "la", "le", "dos", "du"}
+LINKS = {"from", "of", "at", "with"}
+MAX_NAME_WORDS = 4
+APPOSITION_WORDS = {"of", "the", "and", "for", "on", "in", "&", "e", "de", "la", "del", "y", "et"}
+
+
+@dataclass
+class PersonHit:
+    """One rule-based sighting of a person, before merging within the document."""
+
+    start: int  # char offsets in the tokenised text
+    end: int
+    words: list[str]  # the name's words as written, honorific excluded
+    honorific: str | None = None
+    affiliations: list[str] = field(default_factory=list)  # org ids
+    countries: list[str] = field(default_factory=list)
+    titles: list[str] = field(default_factory=list)
+    passage: int = 0  # index of the passage (or chunk) within the document
+    source: str = "rule"
+
+    @property
+    def name(self) -> str:
+        return join_name(self.words)
+
+
+def join_name(words: list[str]) -> str:
+    out = ""
+    for w in words:
+        if out and not out.endswith("-") and w != "-" and not w.startswith("-"):
+            out += " "
+        out += w
+    return re.sub(r"\s*-\s*", "-", out).strip()
+
+
+def is_name_word(tok) -> bool:
+    t = tok.text
+    return (len(t) > 1 and t[0].isupper() and t.replace("-", "").replace("'", "").isalpha()
+            and t not in NOT_NAME and not t.isupper())
+
+
+def is_initial(tok) -> bool:
+    return len(tok.text) == 2 and tok.text[0].isupper() and tok.text[1] == "."
+
+
+def read_name(doc, i: int, allow_entity_first: bool = True) -> tuple[int, list[str]]:
+    """Name words from token i on ('Eduardo E. Jean', 'Hyung-Kyu Maeng', 'De Jesus');
+    returns (end token index, words)."""
+    words: list[str] = []
+    j = i
+    n = len(doc)
+    while j < n and len([w for w in words if w != "-"]) < MAX_NAME_WORDS:
+        tok = doc[j]
+        if is_name_word(tok) or (words and is_initial(tok)) or (not words and tok.text in ("De", "Van", "Von", "Al", "El", "Da")):
+            words.append(tok.text.rstrip("-"))
+            if tok.text.endswith("-") and j + 1 < n and is_name_word(doc[j + 1]):
+                words[-1] += "-"
+            j += 1
+        elif (words and tok.text == "-" and not tok.whitespace_ and j + 1 < n and is_name_word(doc[j + 1])
+              and not doc[j - 1].whitespace_):
+            words[-1] += "-"
+            j += 1
+        elif words and tok.text.lower() in PARTICLES and j + 1 < n and is_name_word(doc[j + 1]):
+            words.append(tok.text)
+            j += 1
+        else:
+            break
+    while words and words[-1].lower() in PARTICLES:  # never end on a particle
+        words.pop()
+        j -= 1
+    return j, join_name(words).split()
+
+
+def find_people(doc, ents: dict[int, tuple[int, str, str]], passage: int = 0) -> list[PersonHit]:
+    """Person sightings in a tokenised doc. ``ents`` maps a start token to (end token, type,
+    id) of the registry entities found there."""
+    hits: list[PersonHit] = []
+    taken: set[int] = set()
+    n = len(doc)
+    for i, tok in enumerate(doc):
+        text = tok.text
+        if text in HONORIFICS or (text in TITLES and i + 1 < n and is_name_word(doc[i + 1])):
+            if i in taken:
+                continue
+            j = i + 1
+            while j < n and (doc[j].text in HONORIFICS or doc[j].text in TITLES):
+                j += 1  # "H.E. Mr.", "Minister Dr."
+            end, words = read_name(doc, j)
+            if not words:
+                continue
+            hit = PersonHit(doc[j].idx, doc[end - 1].idx + len(doc[end - 1].text), words,
+                            honorific=_honorific(doc, i, j), passage=passage)
+            taken.update(range(i, end))
+            _affiliation_after(doc, end, ents, hit)
+            _affiliation_before(doc, i, ents, hit)
+            hits.append(hit)
+    # names without honorific: "Vincenzo Aquaro (DPADM)", "Darrell West, Vice President of ..."
+    for i, tok in enumerate(doc):
+        if i in taken or not is_name_word(tok) or i in ents:
+            continue
+        if i > 0 and (is_name_word(doc[i - 1]) or doc[i - 1].text in HONORIFICS):
+            continue  # not the first word of a name
+        if i > 1 and doc[i - 1].lower_ in ("of", "for", "and", "&", "the") and doc[i - 2].text[:1].isupper():
+            continue  # inside a longer name: 'Ministry of Knowledge Economy (MKE)'
+        end, words = read_name(doc, i)
+        if len([w for w in words if not w.endswith(".")]) < 2 or any(k in ents for k in range(i, end)):
+            continue
+        nxt = doc[end].text if end < n else ""
+        nxt2 = doc[end + 1].text if end + 1 < n else ""
+        cue = ((nxt == "(" and end + 1 in ents and ents[end + 1][1] == "org")
+               or (nxt == "," and nxt2 in TITLE_WORDS)
+               or (nxt in ("from", "of") and _org_at(doc, end + 1, ents) is not None))
+        if not cue:
+            continue
+        hit = PersonHit(tok.idx, doc[end - 1].idx + len(doc[end - 1].text), words, passage=passage)
+        taken.update(range(i, end))
+        _affiliation_after(doc, end, ents, hit)
+        hits.append(hit)
+    return hits
+
+
+def _honorific(doc, i: int, j: int) -> str | None:
+    parts = [doc[k].text for k in range(i, j)]
+    hon = [p for p in parts if p in HONORIFICS]
+    return hon[-1] if hon else None
+
+
+def _org_at(doc, k: int, ents) -> str | None:
+    """The org id starting at token k (after an optional 'the')."""
+    e = ents.get(k)
+    if e is None and k < len(doc) and doc[k].lower_ == "the":
+        e = ents.get(k + 1)
+    return e[2] if e and e[1] == "org" else None
+
+
+def _affiliation_after(doc, k: int, ents, hit: PersonHit) -> None:
+    n = len(doc)
+    while k < n and doc[k].text in ("'s", "\u2019s", "'", "\u2019"):
+        k += 1  # "Mr. De Jesus' (UNDESA)"
+    if k >= n:
+        return
+    if doc[k].text == "(":  # "(Director of UNDESA)", "(DPADM)"
+        j = k + 1
+        title: list[str] = []
+        while j < n and doc[j].text != ")" and j - k < 25:
+            e = ents.get(j)
+            if e:
+                _add(hit, e)
+                j = e[0]
+                continue
+            if not hit.affiliations and doc[j].text[:1].isupper():
+                title.append(doc[j].text)
+            j += 1
+        if title:
+            hit.titles.append(" ".join(title))
+        return
+    if doc[k].text == "," and k + 1 < n and doc[k + 1].lower_ in LINKS:
+        k += 1  # "Mr. Sudan, from the World Bank"
+    if doc[k].lower_ in LINKS:
+        org = _org_at(doc, k + 1, ents)
+        if org:
+            _add(hit, ents[k + 1] if k + 1 in ents else ents[k + 2])
+        return
+    if doc[k].text == ",":  # apposition: ", Vice President of the Brookings Institution,"
+        j = k + 1
+        title: list[str] = []
+        while j < n and j - k < 40:
+            e = ents.get(j)
+            if e:
+                _add(hit, e)
+                j = e[0]
+                continue
+            t = doc[j]
+            if t.is_sent_end or t.text in (".", ";", ":"):
+                break
+            if t.text[:1].isupper() or t.text in (",", "(", ")", "/", "-") or t.lower_ in APPOSITION_WORDS:
+                if not hit.affiliations and not hit.countries and t.text[:1].isupper():
+                    title.append(t.text)
+                j += 1
+                continue
+            break
+        if title and (title[0] in TITLE_WORDS):
+            hit.titles.append(" ".join(title))
+
+
+def _affiliation_before(doc, i: int, ents, hit: PersonHit) -> None:
+    """'the Minister of MOPAS, Mr. Hyung-Kyu Maeng' — title and org just before the name."""
+    if i < 3 or doc[i - 1].text != ",":
+        return
+    for start, (end, typ, ent_id) in ents.items():
+        if end == i - 1 and typ == "org" and start >= 1 and doc[start - 1].lower_ == "of":
+            _add(hit, (end, typ, ent_id))
+            k = start - 2
+            words = []
+            while k >= 0 and doc[k].text[:1].isupper() and doc[k].text in TITLE_WORDS:
+                words.insert(0, doc[k].text)
+                k -= 1
+            if words:
+                hit.titles.append(" ".join(words))
+            return
+
+
+def _add(hit: PersonHit, ent: tuple[int, str, str]) -> None:
+    _end, typ, ent_id = ent
+    if typ == "org" and ent_id not in hit.affiliations:
+        hit.affiliations.append(ent_id)
+    elif typ == "country" and ent_id not in hit.countries:
+        hit.countries.append(ent_id)
+
+
+# -- table rows ---------------------------------------------------------------------------
+_NAME_KEYS = {"name", "full name", "participant", "speaker", "person"}
+_FIRST_KEYS = {"first name", "given name", "first"}
+_LAST_KEYS = {"last name", "surname", "family name", "last"}
+_ORG_KEYS = {"organization", "organisation", "affiliation", "agency", "institution", "org"}
+_TITLE_KEYS = {"title", "position", "function", "role", "status"}
+
+
+class TableReader:
+    """Reads participant tables: markdown rows under a header row, or 'Key: value | ...' rows.
+    Keeps the last header seen, so rows split into separate passages still parse."""
+
+    def __init__(self) -> None:
+        self.header: list[str] | None = None
+
+    def rows(self, text: str) -> Iterable[tuple[dict[str, tuple[int, int, str]], int]]:
+        """Yield ({column: (start, end, value)}, line start) for each data row in text."""
+        pos = 0
+        for line in text.splitlines(keepends=True):
+            start = pos
+            pos += len(line)
+            if "|" not in line:
+                continue
+            cells = _cells(line, start)
+            if not cells:
+                continue
+            if all(re.fullmatch(r":?-{2,}:?", c[2]) for c in cells if c[2]):
+                continue  # the |---|---| rule
+            if any(":" in c[2] for c in cells) and any(c[2].split(":", 1)[0].strip().lower() in
+                                                      _NAME_KEYS | _FIRST_KEYS | _LAST_KEYS for c in cells):
+                row = {}
+                for s, e, v in cells:
+                    if ":" in v:
+                        key, val = v.split(":", 1)
+                        off = s + v.index(":") + 1
+                        lead = len(val) - len(val.lstrip())
+                        row[key.strip().lower()] = (off + lead, e, val.strip())
+                yield row, start
+                continue
+            lowered = [c[2].lower() for c in cells]
+            if any(v in _NAME_KEYS | _FIRST_KEYS | _LAST_KEYS for v in lowered):
+                self.header = lowered
+                continue
+            if self.header and len(cells) == len(self.header):
+                yield {h: c for h, c in zip(self.header, cells)}, start
+
+
+def _cells(line: str, offset: int) -> list[tuple[int, int, str]]:
+    body = line.rstrip("\r\n")
+    out = []
+    parts = body.split("|")
+    pos = 0
+    for idx, part in enumerate(parts):
+        if (idx == 0 or idx == len(parts) - 1) and not part.strip():
+            pos += len(part) + 1
+            continue
+        lead = len(part) - len(part.lstrip())
+        out.append((offset + pos + lead, offset + pos + lead + len(part.strip()), part.strip()))
+        pos += len(part) + 1
+    return out
+
+
+def table_person(row: dict[str, tuple[int, int, str]], resolve) -> tuple[PersonHit, str | None] | None:
+    """A person from one parsed table row; resolve(text) -> [(type, id)] maps the org cell."""
+    first = next((row[k] for k in _FIRST_KEYS if k in row), None)
+    last = next((row[k] for k in _LAST_KEYS if k in row), None)
+    full = next((row[k] for k in _NAME_KEYS if k in row), None)
+    if full and full[2]:
+        start, end, name = full
+    elif last and last[2]:
+        start = first[0] if first and first[2] else last[0]
+        end = last[1]
+        name = f"{first[2]} {last[2]}" if first and first[2] else last[2]
+    else:
+        return None
+    name = re.sub(r"\([^)]*\)", " ", name)
+    name = re.sub(r"\s*-\s*", "-", " ".join(name.split()))
+    words = name.split()
+    if not words or not all(w[:1].isupper() or w.lower() in PARTICLES for w in words):
+        return None
+    hit = PersonHit(start, end, words)
+    org_cell = next((row[k] for k in _ORG_KEYS if k in row), None)
+    org_text = None
+    if org_cell and org_cell[2]:
+        org_text = org_cell[2]
+        for typ, ent_id in resolve(org_text):
+            if typ == "org":
+                hit.affiliations.append(ent_id)
+                break
+    title = next((row[k][2] for k in _TITLE_KEYS if k in row and row[k][2]), None)
+    if title:
+        hit.titles.append(title)
+    return hit, org_text
+
+
+# -- merging within a document ------------------------------------------------------------
+def _edit1(a: str, b: str) -> bool:
+    """True when a and b differ by at most one insertion, deletion or substitution."""
+    if abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) > len(b):
+        a, b = b, a
+    i = j = diff = 0
+    while i < len(a) and j < len(b):
+        if a[i] != b[j]:
+            diff += 1
+            if diff > 1:
+                return False
+            if len(a) == len(b):
+                i += 1
+            j += 1
+        else:
+            i += 1
+            j += 1
+    return diff + (len(b) - j) <= 1
+
+
+def _key(word: str) -> str:
+    return word.lower().replace("-", "")
+
+
+def _given(words: list[str]) -> list[str]:
+    """Given names: the words before the surname and its particles ('Robert' of 'Robert de Jesus')."""
+    k = len(words) - 1
+    while k > 0 and words[k - 1].lower() in PARTICLES:
+        k -= 1
+    return [_key(w) for w in words[:k]]
+
+
+def _compatible(short: list[str], full: list[str]) -> bool:
+    s_last, f_last = _key(short[-1]), _key(full[-1])
+    if s_last != f_last and not (len(s_last) >= 6 and _edit1(s_last, f_last)):
+        # Korean order: 'Lee Byungshik' and 'Mr. Byungshik'
+        if not any(_key(w) == s_last for w in full[:-1]) or len(short) > 1:
+            return False
+    given_s, given_f = _given(short), _given(full)
+    if given_s and given_f:
+        return given_s[0] == given_f[0] or given_s[0].rstrip(".") == given_f[0][:1]
+    return True
+
+
+def cluster(hits: list[PersonHit]) -> list[list[PersonHit]]:
+    """Group sightings of the same person; the longest names lead their groups."""
+    order = sorted(range(len(hits)), key=lambda k: (-len(hits[k].words), k))
+    groups: list[list[PersonHit]] = []
+    for k in order:
+        h = hits[k]
+        fits = [g for g in groups if _compatible(h.words, g[0].words)]
+        if len(fits) == 1:
+            fits[0].append(h)
+        elif len(fits) > 1 and len({tuple(g[0].words) for g in fits}) == 1:
+            fits[0].append(h)
+        else:
+            groups.append([h])  # new person, or ambiguous surname ('Mr. Kim' with two Kims)
+    return groups
+
+
+def person_record(group: list[PersonHit]) -> dict[str, Any]:
+    lead = group[0]
+    affiliations: list[str] = []
+    titles: list[str] = []
+    countries: list[str] = []
+    honorific = None
+    for h in group:
+        affiliations += [a for a in h.affiliations if a not in affiliations]
+        titles += [t for t in h.titles if t not in titles]
+        countries += [c for c in h.countries if c not in countries]
+        honorific = honorific or h.honorific
+    return {"id": person_id(lead.name), "name": lead.name, "honorific": honorific,
+            "affiliations": affiliations, "titles": titles, "countries": countries}
+
+
+def merge_person(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
+    """Combine a stored person record with one from another document (lists are unions)."""
+    if not old:
+        return dict(new)
+    out = dict(old)
+    for key in ("affiliations", "titles", "countries", "doc_ids"):
+        merged = list(old.get(key) or [])
+        merged += [v for v in new.get(key) or [] if v not in merged]
+        out[key] = merged
+    out["honorific"] = old.get("honorific") or new.get("honorific")
+    if len(new.get("name", "")) > len(old.get("name", "")):
+        out["name"] = new["name"]
+    return out

@@ -1,0 +1,308 @@
+"""Entity tagging: a spaCy pipeline built from the registry.
+
+``spacy.blank(lang)`` tokenizer, then two entity rulers (names matched on LOWER, acronyms on
+ORTH), then kb's own rules: ambiguity filters for country names (honorifics, given names,
+demonyms, "New Mexico"), people with their affiliations (indexer.people) and, when the
+``spacy_model`` setting names an installed model, its PERSON / ORG / GPE spans merged in
+with the registry winning. One pipeline per language per process, built on first use.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Iterable, Iterator
+
+import spacy
+from spacy.lang.en.stop_words import STOP_WORDS
+from spacy.util import filter_spans
+
+from indexer import people as P
+from kb import settings as settings_mod
+from kb.entities import Registry, load_registry, slugify
+from kb.errors import InvalidInputError
+from kb.model import Mention, Passage
+
+log = logging.getLogger(__name__)
+
+CHUNK_CHARS = 100_000  # below spaCy's max_length; keeps memory per doc small
+MATCH_LANGS = {"en", "fr", "es", "ru", "ar", "zh"}
+SPANS_KEY = "kb"
+
+
+class _Pipe:
+    """A tokenizer with the registry's entity rulers for one language."""
+
+    def __init__(self, registry: Registry, lang: str) -> None:
+        code = lang if lang in MATCH_LANGS else "en"
+        try:
+            self.nlp = spacy.blank(code)
+        except Exception:  # a language spaCy cannot tokenise here: English rules
+            self.nlp = spacy.blank("en")
+        lower, orth = [], []
+        seen: set[tuple[str, str]] = set()
+        for p in registry.patterns():
+            if p["lang"] not in ("*", "en", code):
+                continue
+            text = p["pattern"]
+            key = (p["attr"], text if p["attr"] == "ORTH" else text.lower())
+            if key in seen:
+                continue  # the first entity to claim a surface keeps it (authored forms first)
+            seen.add(key)
+            row = {"label": p["label"], "pattern": text, "id": f"{p['type']}|{p['id']}"}
+            (orth if p["attr"] == "ORTH" else lower).append(row)
+        # spaCy's rule-based entity recogniser (the span ruler behind "entity_ruler"), twice:
+        # names without regard to case, acronyms exactly. Both write candidate spans to
+        # doc.spans[SPANS_KEY]; the longest wins afterwards, so "U.S. Virgin Islands" beats
+        # "U.S." whichever ruler found it.
+        for name, attr, rows in (("names", "LOWER", lower), ("acronyms", "ORTH", orth)):
+            ruler = self.nlp.add_pipe("span_ruler", name=name, config={
+                "spans_key": SPANS_KEY, "annotate_ents": False, "overwrite": False,
+                "phrase_matcher_attr": attr})
+            ruler.add_patterns(rows)
+        self.max_chars = min(CHUNK_CHARS, self.nlp.max_length - 1)
+
+
+class Tagger:
+    """Finds countries, regions, organisations, topics and people in text.
+
+    ``registry``: defaults to the base registry; pass ``load_registry(catalog.curation())``
+    to apply the curator's corrections. ``model``: an installed spaCy model name or path
+    (default: the ``spacy_model`` setting; empty means rules only).
+    """
+
+    def __init__(self, registry: Registry | None = None, model: str | None = None) -> None:
+        self.registry = registry or load_registry()
+        self.model_name = settings_mod.load()["spacy_model"] if model is None else model
+        self._pipes: dict[str, _Pipe] = {}
+        self._model = None
+        self._people: dict[str, dict[str, Any]] = {}
+        rules = self.registry.rules
+        self._person_names = rules["person_names"]
+        self._followers = rules["country_followers"]
+        self._demonym_nouns = rules["demonym_nouns"]
+
+    # -- public API -----------------------------------------------------------
+    def tag(self, text: str, lang: str | None = None) -> list[Mention]:
+        """Mentions in one text; offsets are into ``text``; passage is None."""
+        if not isinstance(text, str):
+            raise InvalidInputError("tag() needs a str")
+        chunks = list(_chunks(text, self._pipe(lang).max_chars))
+        return self._tag_units([(c, off, None) for off, c in chunks], lang)
+
+    def tag_passages(self, passages: list[Passage], lang: str | None = None) -> list[Mention]:
+        """Mentions in the passages of one document; offsets are into each passage's text
+        and Mention.passage is the passage id. People are merged across the document."""
+        units = []
+        for p in passages:
+            for off, c in _chunks(p.text, self._pipe(lang or p.language).max_chars):
+                units.append((c, off, p.id))
+        langs = {lang or p.language for p in passages}
+        one_lang = lang or (langs.pop() if len(langs) == 1 else None)
+        return self._tag_units(units, one_lang)
+
+    def people_of(self, mentions: Iterable[Mention]) -> list[dict[str, Any]]:
+        """Person records {id, name, honorific, affiliations, titles, countries} for the
+        people among ``mentions`` (as last seen by this tagger), for Catalog.put_person."""
+        out, seen = [], set()
+        for m in mentions:
+            if m.type != "person" or m.id in seen:
+                continue
+            seen.add(m.id)
+            out.append(dict(self._people.get(m.id) or {"id": m.id, "name": m.name, "honorific": None,
+                                                       "affiliations": [], "titles": [], "countries": []}))
+        return out
+
+    # -- pipeline -------------------------------------------------------------
+    def _pipe(self, lang: str | None) -> _Pipe:
+        code = (lang or "en").split("-")[0].lower()
+        code = code if code in MATCH_LANGS else "en"
+        if code not in self._pipes:
+            self._pipes[code] = _Pipe(self.registry, code)
+        return self._pipes[code]
+
+    def _model_nlp(self):
+        if not self.model_name:
+            return None
+        if self._model is None:
+            try:
+                self._model = spacy.load(self.model_name, exclude=["lemmatizer", "textcat"])
+            except OSError as exc:
+                raise InvalidInputError(f"spaCy model {self.model_name!r} is not installed: {exc}") from exc
+        return self._model
+
+    def _tag_units(self, units: list[tuple[str, int, str | None]], lang: str | None) -> list[Mention]:
+        """units: (text, offset of text in its passage or document, passage id)."""
+        pipe = self._pipe(lang)
+        reg = self.registry
+        mentions: list[Mention] = []
+        hits: list[tuple[P.PersonHit, int, str | None]] = []  # hit, unit offset, passage id
+        table = P.TableReader()
+        model = self._model_nlp()
+        model_docs = model.pipe(u[0] for u in units) if model is not None else None
+        for (text, off, pid), doc in zip(units, pipe.nlp.pipe(u[0] for u in units)):
+            ents = self._registry_ents(doc)
+            found = P.find_people(doc, {s: (e, t, i) for s, e, t, i in ents})
+            if "|" in text:
+                for row, _line in table.rows(text):
+                    got = P.table_person(row, reg.resolve)
+                    if got:
+                        found.append(got[0])
+            if model_docs is not None:
+                found += self._model_spans(next(model_docs), doc, ents, mentions, off, pid)
+            person_spans = [(h.start, h.end) for h in found if h.honorific or h.source == "model"]
+            for s, e, typ, ent_id in ents:
+                span = doc[s:e]
+                a, b = span.start_char, span.end_char
+                if typ != "org" and any(ps < b and a < pe for ps, pe in person_spans):
+                    continue  # "Mr. Sudan": a person, not a country
+                if reg.is_rejected(typ, ent_id, span.text):
+                    continue
+                rec = reg.get(typ, ent_id)
+                mentions.append(Mention(typ, ent_id, rec["name"] if rec else ent_id, span.text,
+                                        a + off, b + off, pid))
+            hits += [(h, off, pid) for h in found]
+        mentions += self._people_mentions(hits, units)
+        mentions.sort(key=lambda m: (m.passage or "", m.start, m.end))
+        return mentions
+
+    def _registry_ents(self, doc) -> list[tuple[int, int, str, str]]:
+        """Ruler spans after the ambiguity rules: (start token, end token, type, id)."""
+        out = []
+        n = len(doc)
+        spans = filter_spans(doc.spans[SPANS_KEY]) if SPANS_KEY in doc.spans else []
+        covered = {k for sp in spans for k in range(sp.start, sp.end)}
+        for span in spans:
+            label = span.label_
+            if label == "block":
+                continue
+            typ, _, ent_id = span.id_.partition("|")
+            text = span.text
+            if typ != "topic" and text.lower() != text.upper() and not any(ch.isupper() for ch in text):
+                continue  # 'turkey', 'china': names must be capitalised
+            nxt = doc[span.end] if span.end < n else None
+            prev = doc[span.start - 1] if span.start > 0 else None
+            if label == "demonym":
+                # 'Korean government' is Korea; 'Korean food' is not (docs/entities.md)
+                k = span.end
+                if k < n and doc[k].text in ("'s", "\u2019s"):
+                    k += 1
+                if not (k < n and doc[k].lower_ in self._demonym_nouns):
+                    continue
+            elif typ == "country":
+                if prev is not None and prev.text in P.HONORIFICS:
+                    continue
+                if text in self._person_names and self._looks_like_person(span, prev, nxt, covered):
+                    continue
+            out.append((span.start, span.end, typ, ent_id))
+        return out
+
+    def _looks_like_person(self, span, prev, nxt, covered: set[int]) -> bool:
+        """'Michael Jordan', 'Chad Smith', 'Georgia Tech': a given name, not the country."""
+        if prev is not None and prev.text in P.TITLES:
+            return True
+        if (prev is not None and prev.is_title and prev.is_alpha and prev.lower_ not in STOP_WORDS
+                and prev.text not in P.NOT_NAME and prev.i not in covered):
+            return True
+        if (nxt is not None and nxt.is_title and nxt.is_alpha and nxt.lower_ not in STOP_WORDS
+                and nxt.text not in self._followers and nxt.i not in covered):
+            return True
+        return False
+
+    def _model_spans(self, mdoc, doc, ents, mentions, off, pid) -> list[P.PersonHit]:
+        """Statistical PERSON / ORG / GPE spans that no registry span covers."""
+        taken = [(doc[s].idx, doc[e - 1].idx + len(doc[e - 1].text)) for s, e, _t, _i in ents]
+        ent_map = {s: (e, t, i) for s, e, t, i in ents}
+        found: list[P.PersonHit] = []
+        for ent in mdoc.ents:
+            a, b = ent.start_char, ent.end_char
+            if any(x < b and a < y for x, y in taken):
+                continue  # the registry wins where it knows the span
+            if ent.label_ == "PERSON":
+                words = ent.text.split()
+                hit = P.PersonHit(a, b, words, passage=0, source="model")
+                span = doc.char_span(a, b, alignment_mode="expand")
+                if span is not None:
+                    P._affiliation_after(doc, span.end, ent_map, hit)
+                found.append(hit)
+            elif ent.label_ in ("ORG", "GPE", "LOC"):
+                known = [r for r in self.registry.resolve(ent.text)
+                         if r[0] in (("org",) if ent.label_ == "ORG" else ("country", "region"))]
+                if known:
+                    typ, ent_id = known[0]
+                    rec = self.registry.get(typ, ent_id)
+                    name = rec["name"] if rec else ent_id
+                elif ent.label_ == "ORG" and slugify(ent.text):
+                    typ, ent_id, name = "org", slugify(ent.text), ent.text
+                else:
+                    continue
+                if not self.registry.is_rejected(typ, ent_id, ent.text):
+                    mentions.append(Mention(typ, ent_id, name, ent.text, a + off, b + off, pid, "model"))
+            taken.append((a, b))
+        return found
+
+    def _people_mentions(self, hits, units) -> list[Mention]:
+        reg = self.registry
+        out: list[Mention] = []
+        for group in P.cluster([h for h, _o, _p in hits]):
+            record = P.person_record(group)
+            pid_ = reg.canonical("person", record["id"])
+            if reg.is_rejected("person", pid_):
+                continue
+            record["id"] = pid_
+            self._people[pid_] = P.merge_person(self._people.get(pid_), record) if pid_ != record["id"] else record
+            for h in group:
+                off, passage = next((o, p) for hh, o, p in hits if hh is h)
+                text = _unit_text(units, off, passage)[h.start:h.end]
+                if reg.is_rejected("person", pid_, text):
+                    continue
+                out.append(Mention("person", pid_, record["name"], text, h.start + off, h.end + off,
+                                   passage, h.source))
+        return out
+
+
+def _unit_text(units, off: int, passage: str | None) -> str:
+    for text, o, p in units:
+        if o == off and p == passage:
+            return text
+    return ""
+
+
+def _chunks(text: str, limit: int) -> Iterator[tuple[int, str]]:
+    """(offset, chunk) pieces under ``limit`` chars, cut at paragraph, line or sentence ends."""
+    if len(text) <= limit:
+        yield 0, text
+        return
+    pos = 0
+    while pos < len(text):
+        end = min(pos + limit, len(text))
+        if end < len(text):
+            cut = -1
+            for sep in ("\n\n", "\n", ". ", " "):
+                cut = text.rfind(sep, pos + limit // 2, end)
+                if cut != -1:
+                    end = cut + len(sep)
+                    break
+        yield pos, text[pos:end]
+        pos = end
+
+
+def retag_catalog(catalog, tagger: Tagger | None = None) -> int:
+    """Re-tag every stored passage (after a curation change) and replace the mentions and
+    people in the catalog; returns the number of documents re-tagged. The search index is
+    stale afterwards: run `kb reindex`."""
+    tagger = tagger or Tagger(load_registry(catalog.curation()))
+    done = 0
+    for doc_id in catalog.all_doc_ids():
+        rows = catalog.passages(doc_id)
+        passages = [Passage(doc_id=r["doc_id"], ordinal=r["ordinal"], text=r["text"],
+                            heading_path=r["heading_path"], language=r.get("language"), kind=r.get("kind") or "paragraph")
+                    for r in rows]
+        mentions = tagger.tag_passages(passages)
+        with catalog.transaction():
+            catalog.replace_mentions(doc_id, mentions)
+            for person in tagger.people_of(mentions):
+                old = next((p for p in catalog.people() if p["id"] == person["id"]), None)
+                merged = P.merge_person({k: v for k, v in (old or {}).items()}, {**person, "doc_ids": [doc_id]})
+                catalog.put_person(merged["id"], merged["name"],
+                                   {k: v for k, v in merged.items() if k not in ("id", "name")})
+        done += 1
+    return done
