@@ -70,7 +70,7 @@ class Tagger:
     """
 
     def __init__(self, registry: Registry | None = None, model: str | None = None) -> None:
-        self.registry = registry or load_registry()
+        self.registry = registry or load_registry(_stored_curation())
         self.model_name = settings_mod.load()["spacy_model"] if model is None else model
         self._pipes: dict[str, _Pipe] = {}
         self._model = None
@@ -259,6 +259,27 @@ class Tagger:
         return out
 
 
+def _stored_curation() -> list[dict[str, Any]]:
+    """The curator's rows from the catalog in the KB home, so a re-ingest keeps them; none
+    when there is no catalog yet."""
+    from pathlib import Path
+
+    from kb.store import Catalog
+
+    path = Path(settings_mod.load()["home"]) / "catalog.sqlite"
+    if not path.is_file():
+        return []
+    try:
+        cat = Catalog(path, readonly=True)
+        try:
+            return cat.curation()
+        finally:
+            cat.close()
+    except Exception as exc:  # an old or locked catalog must not stop tagging
+        log.warning("could not read curation from %s: %s", path, exc)
+        return []
+
+
 def _unit_text(units, off: int, passage: str | None) -> str:
     for text, o, p in units:
         if o == off and p == passage:
@@ -300,8 +321,7 @@ def retag_catalog(catalog, tagger: Tagger | None = None) -> int:
         with catalog.transaction():
             catalog.replace_mentions(doc_id, mentions)
             for person in tagger.people_of(mentions):
-                old = next((p for p in catalog.people() if p["id"] == person["id"]), None)
-                merged = P.merge_person({k: v for k, v in (old or {}).items()}, {**person, "doc_ids": [doc_id]})
+                merged = P.merge_person(catalog.get_person(person["id"]), {**person, "doc_ids": [doc_id]})
                 catalog.put_person(merged["id"], merged["name"],
                                    {k: v for k, v in merged.items() if k not in ("id", "name")})
         done += 1
