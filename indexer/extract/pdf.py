@@ -35,6 +35,8 @@ class _Row:
     x1: float
     y1: float
     text: str
+    size: float = 0.0  # font size of the line's first character
+    bold: bool = False
 
     @property
     def height(self) -> float:
@@ -151,7 +153,10 @@ def _collect(layout) -> tuple[list[_Row], bool]:
                 if isinstance(line, LTTextLine):
                     text = line.get_text().strip()
                     if text:
-                        rows.append(_Row(line.x0, line.y0, line.x1, line.y1, text.translate(_LIGATURES)))
+                        size, bold = _font(line)
+                        if size < 0:
+                            continue  # rotated text: margin stamps (arXiv ids), axis labels
+                        rows.append(_Row(line.x0, line.y0, line.x1, line.y1, text.translate(_LIGATURES), size, bold))
         elif isinstance(obj, LTFigure):
             stack.extend(obj)
             has_image = True
@@ -160,28 +165,56 @@ def _collect(layout) -> tuple[list[_Row], bool]:
     return rows, has_image
 
 
+def _font(line) -> tuple[float, bool]:
+    """Size and boldness of the line's first letter or digit (bullets use other fonts);
+    size -1 marks rotated text. Looking at one character keeps this pass cheap."""
+    first = None
+    for ch in line:
+        fontname = getattr(ch, "fontname", None)
+        if fontname is None:
+            continue
+        text = ch.get_text()
+        if first is None and not text.isspace():
+            first = ch
+        if text.isalnum():
+            first = ch
+            break
+    if first is None:
+        return 0.0, False
+    if not getattr(first, "upright", True):
+        return -1.0, False
+    name = first.fontname.lower()
+    return round(first.size, 1), "bold" in name or "black" in name or "heavy" in name
+
+
 def _order(lines: list[_Row], width: float) -> list[list[_Row]]:
     """Split into reading-order segments (bands and columns), each a list of merged rows."""
     gutter = _gutter(lines, width)
     if gutter is None:
         return [_merge_rows(lines)]
-    # Lines crossing the gutter (titles, full-width figures) cut the page into bands;
-    # inside a band we read the left column, then the right one.
+    # Lines crossing the gutter (titles, abstracts, full-width figures) cut the page into
+    # bands; inside a band we read the left column, then the right one. Consecutive
+    # spanning lines with no column text between them read as one full-width segment.
     segments: list[list[_Row]] = []
     spanning = sorted((ln for ln in lines if ln.x0 < gutter < ln.x1), key=lambda r: -r.y1)
     rest = [ln for ln in lines if not (ln.x0 < gutter < ln.x1)]
-    cuts = [float("inf")] + [s.y1 for s in spanning] + [float("-inf")]
-    span_iter = iter(spanning)
-    for top, bottom in zip(cuts, cuts[1:]):
+    centers = [float("inf")] + [(s.y0 + s.y1) / 2 for s in spanning] + [float("-inf")]
+    pending: list[_Row] = []
+    for k, (top, bottom) in enumerate(zip(centers, centers[1:])):
         band = [ln for ln in rest if bottom < (ln.y0 + ln.y1) / 2 <= top]
-        left = [ln for ln in band if ln.x1 <= gutter]
-        right = [ln for ln in band if ln.x0 >= gutter]
-        for col in (left, right):
-            if col:
-                segments.append(_merge_rows(col))
-        nxt = next(span_iter, None)
-        if nxt is not None:
-            segments.append([nxt])
+        if band:
+            if pending:
+                segments.append(_merge_rows(pending))
+                pending = []
+            left = [ln for ln in band if ln.x1 <= gutter]
+            right = [ln for ln in band if ln.x0 >= gutter]
+            for col in (left, right):
+                if col:
+                    segments.append(_merge_rows(col))
+        if k < len(spanning):
+            pending.append(spanning[k])
+    if pending:
+        segments.append(_merge_rows(pending))
     return segments
 
 
@@ -222,8 +255,9 @@ def _merge_rows(lines: list[_Row]) -> list[_Row]:
         for prev, part in zip(parts, parts[1:]):
             gap = part.x0 - prev.x1
             text += ("" if gap < 0.15 * max(part.height, 1) else " ") + part.text
+        main = max(parts, key=lambda p: len(p.text))
         merged.append(_Row(min(p.x0 for p in parts), min(p.y0 for p in parts), max(p.x1 for p in parts),
-                           max(p.y1 for p in parts), text))
+                           max(p.y1 for p in parts), text, main.size, main.bold))
     return merged
 
 
@@ -261,11 +295,19 @@ def _drop_running_lines(page_rows: list[list[list[_Row]]]) -> None:
 
 
 def _paragraphs(page_rows: list[list[list[_Row]]]) -> list[Block]:
-    heights = [round(r.height, 1) for segs in page_rows for seg in segs for r in seg for _ in range(len(r.text) // 20 + 1)]
-    body = Counter(heights).most_common(1)[0][0] if heights else 0.0
-    heading_sizes = sorted({h for h in heights if body and h >= body * 1.15}, reverse=True)
-    # Headings only when the body size clearly dominates: otherwise sizes mean nothing.
-    reliable = bool(heights) and Counter(heights)[body] >= 0.4 * len(heights)
+    sizes: Counter = Counter()
+    for segs in page_rows:
+        for seg in segs:
+            for r in seg:
+                sizes[r.size] += len(r.text)
+    total = sum(sizes.values())
+    body = sizes.most_common(1)[0][0] if sizes else 0.0
+    # Heading sizes: clearly larger than the body and rare (headings are a small share of
+    # the text); the three largest such sizes become levels 1-3. Only when the body size
+    # clearly dominates are sizes trusted at all.
+    reliable = bool(total) and sizes[body] >= 0.4 * total
+    heading_sizes = sorted((sz for sz, n in sizes.items() if body and sz >= body * 1.15 and n <= 0.1 * total),
+                           reverse=True)[:3]
     blocks: list[Block] = []
     for pno, segments in enumerate(page_rows, start=1):
         for seg in segments:
@@ -287,8 +329,11 @@ def _breaks(prev: _Row, row: _Row, typical_gap: float, body: float) -> bool:
     h = max(min(prev.height, row.height), 1.0)
     if gap > max(typical_gap * 1.8, 0.5 * h) or gap < -h:
         return True
-    if body and abs(prev.height - row.height) > 0.25 * max(prev.height, row.height) and len(prev.text) > 3:
+    if body and abs(prev.size - row.size) > 0.15 * max(prev.size, row.size, 1) and len(prev.text) > 3:
         return True  # font size change: a heading ends or starts
+    if prev.bold != row.bold and not _LIST_MARK.match(prev.text) and (
+            prev.bold and len(prev.text.split()) <= 12 or row.bold and len(row.text.split()) <= 12):
+        return True  # a bold run-in line (a heading in body size)
     return bool(_LIST_MARK.match(row.text))
 
 
@@ -297,11 +342,14 @@ def _block(rows: list[_Row], page: int, body: float, heading_sizes: list[float],
     for row in rows[1:]:
         text = _join(text, row.text)
     text = _clean(text)
-    height = round(max(r.height for r in rows), 1)
+    size = max(r.size for r in rows)
     words = len(text.split())
-    if reliable and height in heading_sizes and words <= 15 and not text.endswith((".", ",", ";")):
-        level = min(heading_sizes.index(height) + 1, 6)
-        return Block("heading", text, page=page, level=level)
+    headline = (words <= 15 and not text.endswith((".", ",", ";")) and any(c.isalpha() for c in text)
+                and not _LIST_MARK.match(text))
+    if reliable and headline and size in heading_sizes:
+        return Block("heading", text, page=page, level=heading_sizes.index(size) + 1)
+    if reliable and headline and len(rows) <= 2 and all(r.bold for r in rows) and abs(size - body) < 0.15 * body:
+        return Block("heading", text, page=page, level=len(heading_sizes) + 1)
     kind = "list_item" if _LIST_MARK.match(text) else "paragraph"
     return Block(kind, text, page=page)
 
@@ -322,7 +370,12 @@ def _join(left: str, right: str) -> str:
     if left.endswith("-") and len(left) >= 2 and left[-2].isalpha() and right[:1].isalpha():
         word = re.search(r"(\w+)-$", left)
         # "infor-" + "mation" -> "information"; keep "e-" + "government" and "Schwarz-" + "Weiß".
-        if right[0].islower() and word and len(word.group(1)) > 2:
+        if right[0].islower() and word and len(word.group(1)) > 1:
             return left[:-1] + right
         return left + right
+    if _CJK.match(left[-1:]) and _CJK.match(right[:1]):
+        return left + right  # Chinese and Japanese put no spaces between words
     return left + " " + right
+
+
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef]")
