@@ -226,7 +226,11 @@ class WhooshIndex:
         if s is None:
             s = self._searcher = ix.searcher(weighting=self.weighting)
         elif not s.up_to_date():
-            self._searcher = s = s.refresh()
+            # Not s.refresh(): it reuses the reader of a segment whose id did not change and
+            # so misses deletions committed into that segment since. The old searcher is not
+            # closed here: a running export (iter_all) may still read from it; it is freed
+            # when the last reference goes.
+            self._searcher = s = ix.searcher(weighting=self.weighting)
         return s
 
     def _columns_for(self, searcher: Any) -> Columns:
