@@ -59,29 +59,61 @@ def _shape_blocks(shape, page: int) -> list[Block]:
         return blocks
     if getattr(shape, "has_table", False) and shape.has_table:
         for row in shape.table.rows:
-            cells = [" ".join(c.text.split()) for c in row.cells]
-            cells = [c for c in cells if c]
-            if cells:
-                blocks.append(Block("table_row", " | ".join(cells), page=page))
+            blocks.extend(_table_row(shape.table, row, page))
         return blocks
     if getattr(shape, "has_chart", False) and shape.has_chart:
-        chart = shape.chart
+        from indexer.extract.charts import chart_blocks
+
         try:
-            if chart.has_title and chart.chart_title.has_text_frame:
-                text = " ".join(chart.chart_title.text_frame.text.split())
-                if text:
-                    blocks.append(Block("caption", text, page=page, meta={"chart": True}))
-        except (AttributeError, KeyError, ValueError):
+            blocks.extend(chart_blocks(shape.chart_part.blob, page=page))
+        except Exception:  # a chart we cannot read is skipped, the slide text is kept
             pass
         return blocks
     if getattr(shape, "has_text_frame", False) and shape.has_text_frame:
+        number = 0
         for para in shape.text_frame.paragraphs:
-            text = " ".join("".join(r.text for r in para.runs).split()) or " ".join(para.text.split()) if para else ""
+            text = " ".join(para.text.split())
+            ppr = para._p.find(f"{_A}pPr")
+            auto = ppr is not None and ppr.find(f"{_A}buAutoNum") is not None
+            number = number + 1 if auto else 0
             if not text:
                 continue
-            is_list = para.level > 0 or para._p.find(
-                "{http://schemas.openxmlformats.org/drawingml/2006/main}pPr/"
-                "{http://schemas.openxmlformats.org/drawingml/2006/main}buChar") is not None
-            blocks.append(Block("list_item" if is_list else "paragraph", text, page=page,
-                                meta={"level": para.level} if para.level else {}))
+            bullet = ppr is not None and ppr.find(f"{_A}buChar") is not None
+            if auto:
+                text = f"{number}. {text}"  # the number is part of what the reader sees
+            kind = "list_item" if (para.level > 0 or bullet or auto) else "paragraph"
+            blocks.append(Block(kind, text, page=page, meta={"level": para.level} if para.level else {}))
     return blocks
+
+
+_A = "{http://schemas.openxmlformats.org/drawingml/2006/main}"
+
+
+def _table_row(table, row, page: int) -> list[Block]:
+    cells = []
+    for cell in row.cells:
+        if cell.is_spanned:
+            # python-pptx leaves spanned cells empty; repeat the merge origin's text so each
+            # column of the row keeps its value (as the row reads on the slide).
+            origin = _origin_text(table, cell)
+            cells.append(origin)
+        else:
+            cells.append(" ".join(cell.text.split()))
+    cells = [c for c in cells if c]
+    return [Block("table_row", " | ".join(cells), page=page)] if cells else []
+
+
+def _origin_text(table, cell) -> str:
+    tc = cell._tc
+    grid = [[c._tc for c in r.cells] for r in table.rows]
+    for r, row in enumerate(grid):
+        for c, other in enumerate(row):
+            if other is tc:
+                # Walk up/left to the cell whose span covers this one.
+                for rr in range(r, -1, -1):
+                    for cc in range(c, -1, -1):
+                        origin = table.cell(rr, cc)
+                        if origin.is_merge_origin and rr + origin.span_height > r and cc + origin.span_width > c:
+                            return " ".join(origin.text.split())
+                return ""
+    return ""
