@@ -87,16 +87,40 @@ def timeline(cat: Catalog, type_: str, entity_id: str) -> list[dict[str, Any]]:
                  "GROUP BY d.year ORDER BY d.year", (type_, entity_id))
 
 
-def passages_for(cat: Catalog, type_: str, entity_id: str, limit: int = 20) -> list[dict[str, Any]]:
-    rows = _rows(cat,
-                 "SELECT p.id, p.doc_id, p.ordinal, p.text, p.heading_path, p.page_start, p.page_end, "
-                 "d.title, d.year, d.format FROM passages p JOIN documents d ON d.id = p.doc_id "
-                 "WHERE p.id IN (SELECT DISTINCT passage_id FROM mentions WHERE type = ? AND entity_id = ?) "
-                 "ORDER BY d.year DESC, d.title COLLATE NOCASE, p.ordinal LIMIT ?",
-                 (type_, entity_id, limit))
+# Where the entity first occurs in the passage, so a page can show the text around it.
+_AT = ("(SELECT MIN(a.start) FROM mentions a WHERE a.passage_id = p.id AND a.type = ? "
+       "AND a.entity_id = ?) AS at")
+
+
+def excerpt(text: str, at: int | None, before: int = 160, after: int = 300) -> str:
+    """The text around offset `at`, cut at word boundaries, with ellipses where cut."""
+    if at is None or len(text) <= before + after:
+        return text if len(text) <= before + after else text[:before + after].rsplit(" ", 1)[0] + " …"
+    start = max(0, at - before)
+    end = min(len(text), at + after)
+    if start > 0:
+        space = text.find(" ", start, at)
+        start = space + 1 if space != -1 else start
+    if end < len(text):
+        space = text.rfind(" ", at, end)
+        end = space if space != -1 else end
+    return ("… " if start > 0 else "") + text[start:end] + (" …" if end < len(text) else "")
+
+
+def _finish(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for r in rows:
         r["heading_path"] = json.loads(r["heading_path"] or "[]")
+        r["excerpt"] = excerpt(r["text"], r.pop("at", None))
     return rows
+
+
+def passages_for(cat: Catalog, type_: str, entity_id: str, limit: int = 20) -> list[dict[str, Any]]:
+    return _finish(_rows(cat,
+                         "SELECT p.id, p.doc_id, p.ordinal, p.text, p.heading_path, p.page_start, p.page_end, "
+                         f"d.title, d.year, d.format, {_AT} FROM passages p JOIN documents d ON d.id = p.doc_id "
+                         "WHERE p.id IN (SELECT DISTINCT passage_id FROM mentions WHERE type = ? AND entity_id = ?) "
+                         "ORDER BY d.year DESC, d.title COLLATE NOCASE, p.ordinal LIMIT ?",
+                         (type_, entity_id, type_, entity_id, limit)))
 
 
 def passages_by_topic(cat: Catalog, type_: str, entity_id: str, per_topic: int = 5,
@@ -110,15 +134,13 @@ def passages_by_topic(cat: Catalog, type_: str, entity_id: str, per_topic: int =
     for g in groups:
         rows = _rows(cat,
                      "SELECT p.id, p.doc_id, p.ordinal, p.text, p.heading_path, p.page_start, p.page_end, "
-                     "d.title, d.year, d.format FROM passages p JOIN documents d ON d.id = p.doc_id "
+                     f"d.title, d.year, d.format, {_AT} FROM passages p JOIN documents d ON d.id = p.doc_id "
                      "WHERE p.id IN (SELECT m.passage_id FROM mentions m JOIN mentions t "
                      "ON t.passage_id = m.passage_id AND t.type = 'topic' AND t.entity_id = ? "
                      "WHERE m.type = ? AND m.entity_id = ?) "
                      "ORDER BY d.year DESC, d.title COLLATE NOCASE, p.ordinal LIMIT ?",
-                     (g["id"], type_, entity_id, per_topic))
-        for r in rows:
-            r["heading_path"] = json.loads(r["heading_path"] or "[]")
-        g["items"] = rows
+                     (type_, entity_id, g["id"], type_, entity_id, per_topic))
+        g["items"] = _finish(rows)
     return groups
 
 

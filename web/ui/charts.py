@@ -24,7 +24,8 @@ def histogram(series: Iterable[tuple[int, int]], width: int = 560, height: int =
         years = sorted(data)
     top = max(data.values()) or 1
     plot = height - 30
-    step = width / len(years)
+    step = min(width / len(years), 48.0)  # a few years must not become slabs
+    width = max(round(step * len(years)), 120)
     bars = []
     for i, y in enumerate(years):
         n = data.get(y, 0)

@@ -145,7 +145,7 @@ def country(iso3: str) -> str:
     kb = get_kb()
     d = dossier.country_dossier(kb, iso3)
     return render_template("country.html", d=d, hist=charts.histogram(
-        [(t["year"], t["passages"]) for t in d["timeline"]]))
+        [(t["year"], t["passages"]) for t in d["timeline"]], width=320, height=120))
 
 
 def _entity(type_: str, entity_id: str) -> str:
@@ -154,7 +154,7 @@ def _entity(type_: str, entity_id: str) -> str:
     from web.ui.curation import curator_context
 
     return render_template("entity.html", p=page, type=type_, hist=charts.histogram(
-        [(t["year"], t["passages"]) for t in page["timeline"]]), **curator_context())
+        [(t["year"], t["passages"]) for t in page["timeline"]], width=320, height=120), **curator_context())
 
 
 @bp.get("/organisations/<entity_id>")
@@ -177,7 +177,7 @@ def region(region_id: str) -> str:
     kb = get_kb()
     page = dossier.region_page(kb, region_id)
     return render_template("region.html", r=page, hist=charts.histogram(
-        [(t["year"], t["passages"]) for t in page["timeline"]]))
+        [(t["year"], t["passages"]) for t in page["timeline"]], width=320, height=120))
 
 
 @bp.get("/entities")
