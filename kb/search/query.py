@@ -15,8 +15,9 @@ field:value, ranges, word~, prefix*). Around it this module:
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from itertools import islice
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from whoosh import query as wq
 from whoosh.qparser import (
@@ -106,7 +107,7 @@ def expand_entities(q: str, resolver: Resolver | None) -> str:
                 continue  # "who" is a question word, "WHO" the organisation
             try:
                 found = [(t, e) for t, e in (resolver(phrase) or []) if t in ENTITY_FIELDS and e]
-            except Exception:  # a broken registry must not break search
+            except Exception:  # noqa: BLE001 — a broken registry must not break search
                 found = []
             if found:
                 alts = " OR ".join(f'{t}:"{e}"' for t, e in dict.fromkeys(found))

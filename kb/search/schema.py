@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from whoosh import fields
 from whoosh.analysis import (
@@ -107,7 +108,7 @@ def build_schema() -> fields.Schema:
     for lang in STEMMED_LANGS:
         text_fields[f"text_{lang}"] = fields.TEXT(analyzer=_analyzer(lang))
     text_fields["text_cjk"] = fields.TEXT(analyzer=CJKBigramTokenizer() | LowercaseFilter() | CharsetFilter(accent_map))
-    keyword = dict(stored=True, commas=True, scorable=False, lowercase=False)
+    keyword = {"stored": True, "commas": True, "scorable": False, "lowercase": False}
     return fields.Schema(
         id=fields.ID(stored=True, unique=True),
         doc_id=fields.ID(stored=True),

@@ -7,7 +7,8 @@ offsets), so "governments" is marked for a query on "government".
 from __future__ import annotations
 
 import html
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 SNIPPET_CHARS = 320
 

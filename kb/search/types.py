@@ -1,8 +1,9 @@
 """Shapes shared by every search backend, the facade, the CLI, the UI and the API."""
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol, Iterable, Iterator
+from typing import Any, Protocol
 
 # Facet / filter fields, in display order. Entity fields hold canonical ids.
 FACET_FIELDS = ("country", "region", "org", "person", "topic", "type", "year", "lang")

@@ -12,8 +12,9 @@ import os
 import shutil
 import threading
 import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any
 
 import numpy as np
 from whoosh import index as windex
@@ -24,8 +25,23 @@ from whoosh.scoring import BM25F
 from kb.errors import BusyError, IndexError_, InvalidInputError
 from kb.search import query as qmod
 from kb.search.cursor import decode_cursor, encode_cursor
-from kb.search.facets import COLUMN_FIELDS, Columns, Vocab, decode_heading_path, decode_list, read_segment
-from kb.search.schema import ENTITY_FIELDS, SCHEMA_VERSION, TEXT_FIELDS, build_schema, plain_analyzer, record_to_doc, text_field_for
+from kb.search.facets import (
+    COLUMN_FIELDS,
+    Columns,
+    Vocab,
+    decode_heading_path,
+    decode_list,
+    read_segment,
+)
+from kb.search.schema import (
+    ENTITY_FIELDS,
+    SCHEMA_VERSION,
+    TEXT_FIELDS,
+    build_schema,
+    plain_analyzer,
+    record_to_doc,
+    text_field_for,
+)
 from kb.search.snippets import make_snippet, match_spans
 from kb.search.types import FACET_FIELDS, Hit, PassageRecord, SearchRequest, SearchResult
 
@@ -41,7 +57,7 @@ SORTS = ("relevance", "date", "title")
 WRITER_MB = 128
 
 
-def open_index(path: Path, settings: Mapping[str, Any], resolver: Resolver | None = None) -> "WhooshIndex":
+def open_index(path: Path, settings: Mapping[str, Any], resolver: Resolver | None = None) -> WhooshIndex:
     return WhooshIndex(Path(path), settings, resolver)
 
 
@@ -105,8 +121,8 @@ class WhooshIndex:
         self._current_stamp = self._stamp()
         try:
             self._ix = windex.open_dir(str(live), schema=self.schema)
-        except Exception:
-            self._ix = None  # corrupt: needs_rebuild() says so; search raises
+        except Exception:  # noqa: BLE001 — any failure to open means corrupt
+            self._ix = None  # needs_rebuild() says so; search raises IndexError_
 
     def needs_rebuild(self) -> bool:
         live = self._live_dir()
@@ -120,7 +136,7 @@ class WhooshIndex:
             return True
         try:
             windex.open_dir(str(live)).close()
-        except Exception:
+        except Exception:  # noqa: BLE001 — whatever Whoosh throws, the index is unusable
             return True
         return False
 
@@ -352,7 +368,7 @@ class WhooshIndex:
             if request.q and len(docs) < SUGGEST_BELOW:
                 suggestion = self._suggest(request.q, s)
             return SearchResult(
-                total=int(len(docs)), hits=hits, facets=facets, page=offset // per_page + 1, per_page=per_page,
+                total=len(docs), hits=hits, facets=facets, page=offset // per_page + 1, per_page=per_page,
                 next_cursor=encode_cursor(next_offset, st["qhash"]) if next_offset is not None else None,
                 suggestion=suggestion, query=request.q, took_ms=(time.perf_counter() - t0) * 1000,
                 truncated=bool(st["truncated"]))
@@ -510,4 +526,4 @@ def _neg(s: str) -> tuple[int, ...]:
     return tuple(-ord(c) for c in s)
 
 
-__all__ = ["open_index", "WhooshIndex", "SCHEMA_VERSION", "COLUMN_FIELDS"]
+__all__ = ["COLUMN_FIELDS", "SCHEMA_VERSION", "WhooshIndex", "open_index"]

@@ -1,0 +1,60 @@
+"""Batch search: many queries, top-N passages or documents each (TREC-style evaluation,
+bulk lookups). The CLI (`kb search --batch`) and bench/relevance.py call this."""
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from kb.errors import InvalidInputError
+from kb.search.types import SearchRequest
+
+LEVELS = ("passage", "document")
+
+
+def read_queries(lines: Iterable[str]) -> Iterator[tuple[str, str]]:
+    """`qid<TAB>query` lines; blank lines and lines starting with # are skipped."""
+    for n, line in enumerate(lines, 1):
+        line = line.rstrip("\r\n")
+        if not line.strip() or line.startswith("#"):
+            continue
+        qid, sep, query = line.partition("\t")
+        if not sep or not qid.strip():
+            raise InvalidInputError(f"line {n}: expected 'qid<TAB>query'")
+        yield qid.strip(), query.strip()
+
+
+def run_query(index: Any, query: str, limit: int, by: str = "passage",
+              filters: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
+    """Top `limit` results of one query. Document level keeps each document's best passage
+    and reports the document's source_id when it has one (else its doc_id)."""
+    if by not in LEVELS:
+        raise InvalidInputError(f"--by must be one of {', '.join(LEVELS)}")
+    if limit < 1:
+        raise InvalidInputError("the limit must be 1 or more")
+    request = SearchRequest(q=query, filters=filters or {}, facets=False, highlight=False, max_per_document=0)
+    rows: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for hit in index.iter_all(request):
+        if by == "document":
+            if hit.doc_id in seen:
+                continue
+            seen.add(hit.doc_id)
+            rid = hit.source_id or hit.doc_id
+        else:
+            rid = hit.passage_id
+        rows.append({"rank": len(rows) + 1, "id": rid, "score": hit.score, "passage_id": hit.passage_id,
+                     "doc_id": hit.doc_id, "source_id": hit.source_id, "title": hit.title,
+                     "page_start": hit.page_start})
+        if len(rows) >= limit:
+            break
+    return rows
+
+
+def run_batch(index: Any, queries: Iterable[tuple[str, str]], limit: int, by: str = "passage") -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    for qid, query in queries:
+        yield qid, run_query(index, query, limit, by)
+
+
+def trec_lines(qid: str, rows: list[dict[str, Any]], tag: str = "kb") -> Iterator[str]:
+    for r in rows:
+        yield f"{qid} Q0 {r['id']} {r['rank']} {r['score']:.4f} {tag}"

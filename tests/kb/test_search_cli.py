@@ -1,0 +1,88 @@
+"""`kb search` and `kb search --batch` end to end through the CLI entry point."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+
+from indexer.cli import main
+from kb.facade import KB
+
+
+def rec(doc: str, i: int, text: str, source_id: str | None = None, **kw) -> dict:
+    r = {"id": f"{doc}-{i}", "doc_id": doc, "ordinal": i, "text": text, "title": f"Title {doc}", "heading": "",
+         "path": f"{doc}.pdf", "source_id": source_id, "type": "pdf", "year": 2012, "lang": "en",
+         "page_start": i + 1, "page_end": i + 1, "date": None,
+         "country": [], "region": [], "org": [], "person": [], "topic": []}
+    r.update(kw)
+    return r
+
+
+@pytest.fixture
+def home(tmp_path):
+    kb = KB({"home": str(tmp_path)})
+    kb.index.index_passages([
+        rec("a", 0, "open data portal launched", source_id="S1", country=["KOR"]),
+        rec("a", 1, "open data licence and portal rules", source_id="S1", country=["KOR"]),
+        rec("b", 0, "data portal for procurement", country=["FRA"], type="pptx"),
+        rec("c", 0, "broadband in rural areas"),
+    ])
+    kb.close()
+    return str(tmp_path)
+
+
+def test_json_output_has_total_results_facets_suggestion(home, capsys):
+    assert main(["--home", home, "search", "portal", "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["total"] == 3
+    assert {r["passage_id"] for r in data["results"]} == {"a-0", "a-1", "b-0"}
+    assert dict((f["value"], f["count"]) for f in data["facets"]["country"]) == {"KOR": 2, "FRA": 1}
+    assert data["suggestion"] is None
+
+
+def test_filters_and_csv(home, capsys):
+    assert main(["--home", home, "search", "portal", "--country", "FRA", "--country", "KOR", "--type", "pptx",
+                 "--format", "csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert [r["passage_id"] for r in rows] == ["b-0"]
+
+
+def test_table_and_suggestion(home, capsys):
+    assert main(["--home", home, "search", "brodband"]) == 0
+    out = capsys.readouterr()
+    assert "did you mean: broadband" in out.err
+
+
+def test_bad_query_is_a_clean_error(home, capsys):
+    assert main(["--home", home, "search", "year:abc"]) == 2
+    assert "kb: error:" in capsys.readouterr().err
+
+
+def test_batch_trec_by_document_uses_source_id(home, tmp_path, capsys):
+    topics = tmp_path / "q.tsv"
+    topics.write_text("q1\topen data portal\n# comment\n\nq2\tbroadband\n", encoding="utf-8")
+    assert main(["--home", home, "search", "--batch", str(topics), "--format", "trec", "--by", "document"]) == 0
+    lines = [ln.split() for ln in capsys.readouterr().out.splitlines()]
+    q1 = [ln for ln in lines if ln[0] == "q1"]
+    assert [ln[2] for ln in q1] == ["S1", "b"]  # a's best passage only, reported as its source id
+    assert all(ln[1] == "Q0" and ln[5] == "kb" for ln in lines)
+    assert [ln[3] for ln in q1] == ["1", "2"]
+    assert [ln[2] for ln in lines if ln[0] == "q2"] == ["c"]
+
+
+def test_batch_jsonl_by_passage(home, tmp_path, capsys):
+    topics = tmp_path / "q.tsv"
+    topics.write_text("q1\tportal\n", encoding="utf-8")
+    assert main(["--home", home, "search", "--batch", str(topics), "--limit", "2"]) == 0
+    (line,) = capsys.readouterr().out.splitlines()
+    data = json.loads(line)
+    assert data["qid"] == "q1" and len(data["results"]) == 2
+    assert data["results"][0]["rank"] == 1
+
+
+def test_batch_rejects_malformed_lines(home, tmp_path, capsys):
+    topics = tmp_path / "q.tsv"
+    topics.write_text("no tab here\n", encoding="utf-8")
+    assert main(["--home", home, "search", "--batch", str(topics)]) == 2
