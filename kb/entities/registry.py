@@ -21,6 +21,8 @@ from kb.model import ENTITY_TYPES
 DATA = Path(__file__).resolve().parent.parent / "data"
 LANGS = ("en", "fr", "es", "ru", "ar", "zh")
 _POSSESSIVE = re.compile(r"(?:['\u2019]s?)$")
+# UN terminology writes articles after the name: 'Niger (the)', 'Comoras (las)', 'Iran (l')'.
+_ARTICLE = re.compile(r"\s*\((?:the|l'|l\u2019|la|le|les|el|los|las)\)$", re.IGNORECASE)
 
 
 def _load_yaml(name: str) -> dict[str, Any]:
@@ -43,7 +45,7 @@ def case_sensitive(surface: str) -> bool:
 
 def norm_surface(text: str) -> str:
     """The key resolve() looks surfaces up by: trimmed, possessive dropped, case-folded."""
-    text = " ".join(text.split())
+    text = _ARTICLE.sub("", " ".join(text.split()))
     text = _POSSESSIVE.sub("", text) if len(text) > 3 else text
     return text.casefold()
 
