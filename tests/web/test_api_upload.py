@@ -35,7 +35,9 @@ def state(client, home: Path):
     docs = client.get("/api/v1/documents?per_page=100").get_json()
     search = client.get("/api/v1/search?per_page=1").get_json()
     uploads = sorted(p.name for p in (home / "uploads").glob("*")) if (home / "uploads").exists() else []
-    return docs["total"], search["total"], uploads
+    with KB({"home": str(home)}) as kb:
+        failures = kb.catalog.failures()
+    return docs["total"], search["total"], uploads, failures
 
 
 def test_text_upload_is_ingested_and_searchable(env):

@@ -213,12 +213,16 @@ def _ingest_upload(kb: KB, target: Path, sha: str, original_name: str) -> Respon
     writer = _writable_kb(kb)
     try:
         summary = ingest([target], writer, workers=1)
+        failures = summary.get("failures") or []
+        if summary.get("failed") or failures:
+            # The file is not kept, so neither is the failure row about its path.
+            for path in {str(target), str(target.resolve())}:
+                writer.catalog.clear_failure(path)
     except BaseException:
         target.unlink(missing_ok=True)
         raise
     finally:
         writer.close()
-    failures = summary.get("failures") or []
     if summary.get("failed") or failures:
         target.unlink(missing_ok=True)
         reason = failures[0].get("reason") if failures else "the file could not be ingested"
