@@ -15,9 +15,10 @@ import json
 import os
 import re
 import tempfile
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Callable, Iterable, Iterator
+from datetime import UTC, datetime
+from typing import Any
 
 from kb.errors import InvalidInputError
 from kb.search.types import Hit
@@ -53,7 +54,7 @@ class Provenance:
     query: str
     filters: dict[str, list[str]] = field(default_factory=dict)
     build_id: str | None = None
-    exported_at: str = field(default_factory=lambda: datetime.now(timezone.utc).replace(microsecond=0).isoformat())
+    exported_at: str = field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0).isoformat())
     sort: str = "relevance"
     generator: str = "kb"
 
@@ -114,11 +115,9 @@ def write_csv(hits: Iterable[Hit], prov: Provenance, bom: bool = False, comment:
     if comment:
         w.writerow(["# " + prov.line()])
     w.writerow(COLUMNS)
-    n = 0
-    for hit in hits:
+    for n, hit in enumerate(hits, 1):
         row = hit_row(hit)
         w.writerow([neutralise(_cell(row[c])) for c in COLUMNS])
-        n += 1
         if n % _CHUNK_ROWS == 0:
             yield buf.getvalue().encode("utf-8")
             buf.seek(0)
@@ -276,7 +275,7 @@ def write_bibtex(hits: Iterable[Hit], prov: Provenance) -> Iterator[bytes]:
             fields.append(("pages", pages.replace("-", "--")))
         fields.append(("note", f"{d['passages']} matching passage(s) on pages {pages or 'unpaged'}. {prov.line()}"))
         body = ",\n".join(f"  {k} = {{{bib_escape(v)}}}" for k, v in fields)
-        yield f"@{kind}{{{key},\n{body}\n}}\n\n".encode("utf-8")
+        yield f"@{kind}{{{key},\n{body}\n}}\n\n".encode()
 
 
 _WRITERS: dict[str, Callable[..., Iterator[bytes]]] = {
@@ -304,7 +303,7 @@ def build_id(index: Any) -> str | None:
         return str(value)
     try:
         stats = index.stats()
-    except Exception:  # an index without figures still exports; provenance says 'unknown'
+    except Exception:  # noqa: BLE001 - an index without figures still exports; provenance says 'unknown'
         return None
     for key in ("build_id", "build", "generation", "version"):
         if stats.get(key) is not None:

@@ -53,8 +53,7 @@ def run_export(args: argparse.Namespace) -> int:
         chunks = export(kb.index.iter_all(request), args.format, prov, max_rows=max_rows, bom=args.bom)
         if args.output:
             with open(args.output, "wb") as fh:
-                for chunk in chunks:
-                    fh.write(chunk)
+                fh.writelines(chunks)
         else:
             out = sys.stdout.buffer
             for chunk in chunks:

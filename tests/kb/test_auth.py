@@ -40,7 +40,7 @@ def test_missing_or_wrong_token_is_refused(catalog, bad):
 
 
 def test_revoked_token_is_refused(catalog):
-    token_id, token = auth.create_token(catalog, "bot")
+    _token_id, token = auth.create_token(catalog, "bot")
     _, other = auth.create_token(catalog, "keeper")
     assert auth.revoke_token(catalog, "bot") == 1
     with pytest.raises(AuthError):

@@ -53,8 +53,7 @@ def measure(index, fmt: str, filters: dict, out_path) -> tuple[int, bytes]:
     with open(out_path, "wb") as sink:
         tracemalloc.start()
         try:
-            for chunk in export(index.iter_all(request), fmt, prov):
-                sink.write(chunk)
+            sink.writelines(export(index.iter_all(request), fmt, prov))
             _, peak = tracemalloc.get_traced_memory()
         finally:
             tracemalloc.stop()

@@ -4,8 +4,9 @@ exactly the path ingest takes after extraction (no stubs)."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from kb.facade import KB
 from kb.model import Mention, Passage

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 schemathesis = pytest.importorskip("schemathesis")
-from hypothesis import HealthCheck, settings  # noqa: E402
-from schemathesis.checks import (  # noqa: E402
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import (
     content_type_conformance,
     not_a_server_error,
     response_headers_conformance,
@@ -20,10 +20,10 @@ from schemathesis.checks import (  # noqa: E402
     status_code_conformance,
 )
 
-from kb.auth import create_token  # noqa: E402
-from kb.facade import KB  # noqa: E402
-from tests.web.apikit import small_corpus  # noqa: E402
-from web import create_app  # noqa: E402
+from kb.auth import create_token
+from kb.facade import KB
+from tests.web.apikit import small_corpus
+from web import create_app
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance, response_headers_conformance]

@@ -42,8 +42,8 @@ def state(client, home: Path):
 
 def test_text_upload_is_ingested_and_searchable(env):
     client, headers, home = env
-    body = ("Uruguay presented its zygomorphic digital identity programme.\n\n"
-            "The programme covers e-signature for all citizens.\n").encode()
+    body = (b"Uruguay presented its zygomorphic digital identity programme.\n\n"
+            b"The programme covers e-signature for all citizens.\n")
     resp = upload(client, headers, "../../evil name.txt", body)
     assert resp.status_code == 201, resp.data
     data = resp.get_json()

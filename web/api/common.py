@@ -6,7 +6,8 @@ import re
 import threading
 import time
 from collections import deque
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from flask import Response, current_app, json, request
 

@@ -203,7 +203,9 @@ def upload_document() -> Response:
 
 
 def _ingest_upload(kb: KB, target: Path, sha: str, original_name: str) -> Response:
-    from indexer.pipeline import ingest  # web may use indexer for uploads (layering: web -> indexer)
+    # web may use indexer for uploads (layering: web -> indexer); imported late to keep
+    # read-only workers light.
+    from indexer.pipeline import ingest
 
     existing = kb.catalog.doc_by_sha(sha)
     if existing is not None:

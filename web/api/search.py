@@ -4,14 +4,15 @@ from __future__ import annotations
 import itertools
 import os
 import re
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 from urllib.parse import urlencode
 
 from flask import Response, request
 
 from kb.errors import InvalidInputError
-from kb.facade import KB
 from kb.export import CONTENT_TYPES, FORMATS, Provenance, build_id, export, filename
+from kb.facade import KB
 from kb.search.types import FACET_FIELDS, SearchRequest
 from web import get_kb
 from web.api import bp

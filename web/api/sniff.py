@@ -38,6 +38,6 @@ def sniff_format(path: Path, name_hint: str = "") -> str:
             raise UnsupportedFormatError("text that is not UTF-8") from exc
         text = head[: exc.start].decode("utf-8")
     low = text.lstrip("\ufeff \t\r\n").lower()
-    if low.startswith("<!doctype html") or low.startswith("<html") or "<html" in low[:512]:
+    if low.startswith(("<!doctype html", "<html")) or "<html" in low[:512]:
         return "html"
     return _TEXT_HINTS.get(Path(name_hint).suffix.lower(), "txt")
