@@ -78,11 +78,16 @@ def ingest(paths: Iterable[str | Path], kb: KB, workers: int | None = None, forc
         files = list(walk(paths))
         run.total = len(files)
         run.emit("start")
-        pool = WorkerPool(_process_task, workers=workers if workers is not None else int(settings["workers"]),
-                          timeout=float(settings["file_timeout"]), memory_mb=int(settings["file_memory_mb"]))
-        for result in pool.run(run.tasks(files)):
-            crash_point("extracted")
-            run.finish_task(result)
+        tasks = list(run.tasks(files))  # hashing and classification: cheap, and tells if work is left
+        if tasks:
+            # Workers are forked from this process: building the tagger here once means every
+            # worker (and every replacement of a killed one) starts with it ready.
+            warm_up()
+            pool = WorkerPool(_process_task, workers=workers if workers is not None else int(settings["workers"]),
+                              timeout=float(settings["file_timeout"]), memory_mb=int(settings["file_memory_mb"]))
+            for result in pool.run(run.with_cache(tasks)):
+                crash_point("extracted")
+                run.finish_task(result)
         if prune:
             run.prune(paths)
         sync_index(kb)
@@ -171,7 +176,14 @@ class _Run:
                                    "old_doc": state["doc_id"] if state is not None else None}
             yield key, {"kind": "file", "path": key, "doc_id": doc_id, "sha": sha, "size": st.st_size,
                         "password": self.passwords.get(key) or self.passwords.get(path.name),
-                        "limits": self.limits, "cached": self.catalog.cache_get(sha, self.version)}
+                        "limits": self.limits}
+
+    def with_cache(self, tasks: list[tuple[Any, dict[str, Any]]]):
+        """Attach cached extractions as each task is dispatched, not all at once (memory)."""
+        for key, payload in tasks:
+            if payload["kind"] == "file":
+                payload = {**payload, "cached": self.catalog.cache_get(payload["sha"], self.version)}
+            yield key, payload
 
     def record_tasks(self, path: Path, key: str, st: os.stat_result):
         from indexer.extract import extract_records
@@ -240,13 +252,15 @@ class _Run:
             catalog.put_document(doc, passages, mentions)
             catalog.add_path(doc["id"], info["path"], info["mtime"], info["size"])
             old = info.get("old_doc")
-            replaced = old is not None and old != doc["id"] and catalog.delete_if_orphan(old) is not None
+            if old is not None and old != doc["id"]:
+                catalog.delete_if_orphan(old)  # the copy at another path may still hold it
             for person in built.get("people", []):
                 _merge_person(catalog, person, doc)
             if extracted is not None:
                 catalog.cache_put(info["sha"], self.version, extracted)
         crash_point("catalog")  # committed to the catalog, not yet to the index
-        self.counts["updated" if (replaced or old == doc["id"]) else "added"] += 1
+        # Counted by path: a path that held a document before was updated.
+        self.counts["updated" if old is not None else "added"] += 1
         self.counts["passages"] += len(passages)
         self.counts["pages"] += doc.get("page_count") or 0
         self.since_sync += 1
@@ -289,6 +303,14 @@ def _merge_person(catalog: Catalog, person: dict[str, Any], doc: dict[str, Any])
                  "roles": person.get("titles", [])})
     data["appearances"] = apps
     catalog.put_person(person["id"], person.get("name") or old.get("name") or person["id"], data)
+
+
+def warm_up() -> None:
+    from indexer.documents import get_tagger
+    from indexer.language import detect
+
+    get_tagger().tag("Warm-up: the Republic of Korea and UNDESA.", "en")
+    detect("warm up the language model with a sentence")
 
 
 def _process_task(payload: dict[str, Any]) -> dict[str, Any]:
