@@ -48,6 +48,7 @@ NOT_NAME = {w.capitalize() for w in STOP_WORDS} | TITLE_WORDS | {
 PARTICLES = {"de", "van", "von", "da", "di", "del", "der", "den", "bin", "ibn", "al", "el", "la", "le", "dos", "du"}
 LINKS = {"from", "of", "at", "with"}
 MAX_NAME_WORDS = 4
+_CONNECTORS = {"of", "for", "and", "&", "the", "on", "to", "in", "de", "du", "des", "del"}
 APPOSITION_WORDS = {"of", "the", "and", "for", "on", "in", "&", "e", "de", "la", "del", "y", "et"}
 
 
@@ -117,48 +118,81 @@ def read_name(doc, i: int, allow_entity_first: bool = True) -> tuple[int, list[s
     return j, join_name(words).split()
 
 
-def find_people(doc, ents: dict[int, tuple[int, str, str]], passage: int = 0) -> list[PersonHit]:
+def build_matcher(vocab):
+    """A spaCy Matcher for the anchors of the person rules, so that only the few tokens
+    around an honorific or a ', Title' are looked at in Python."""
+    # A PhraseMatcher (hash look-ups) is several times faster than token patterns here.
+    from spacy.matcher import PhraseMatcher
+    from spacy.tokens import Doc
+
+    m = PhraseMatcher(vocab, attr="ORTH")
+    m.add("HON", [Doc(vocab, words=[w]) for w in sorted(HONORIFICS | TITLES)])
+    m.add("APPOS", [Doc(vocab, words=[",", w]) for w in sorted(TITLE_WORDS)])
+    return m
+
+
+def find_people(doc, ents: dict[int, tuple[int, str, str]], passage: int = 0,
+                matcher=None) -> list[PersonHit]:
     """Person sightings in a tokenised doc. ``ents`` maps a start token to (end token, type,
     id) of the registry entities found there."""
+    matcher = matcher or build_matcher(doc.vocab)
     hits: list[PersonHit] = []
     taken: set[int] = set()
     n = len(doc)
-    for i, tok in enumerate(doc):
-        text = tok.text
-        if text in HONORIFICS or (text in TITLES and i + 1 < n and is_name_word(doc[i + 1])):
-            if i in taken:
-                continue
-            j = i + 1
-            while j < n and (doc[j].text in HONORIFICS or doc[j].text in TITLES):
-                j += 1  # "H.E. Mr.", "Minister Dr."
-            end, words = read_name(doc, j)
-            if not words:
-                continue
-            hit = PersonHit(doc[j].idx, doc[end - 1].idx + len(doc[end - 1].text), words,
-                            honorific=_honorific(doc, i, j), passage=passage)
-            taken.update(range(i, end))
-            _affiliation_after(doc, end, ents, hit)
-            _affiliation_before(doc, i, ents, hit)
-            hits.append(hit)
-    # names without honorific: "Vincenzo Aquaro (DPADM)", "Darrell West, Vice President of ..."
-    for i, tok in enumerate(doc):
-        if i in taken or not is_name_word(tok) or i in ents:
+    hon_id = doc.vocab.strings["HON"]
+    ends: set[int] = set()  # token after a name without honorific: '(', ',', 'from'
+    for match_id, i, _e in matcher(doc):
+        if match_id != hon_id:
+            ends.add(i)
             continue
-        if i > 0 and (is_name_word(doc[i - 1]) or doc[i - 1].text in HONORIFICS):
-            continue  # not the first word of a name
-        if i > 1 and doc[i - 1].lower_ in ("of", "for", "and", "&", "the") and doc[i - 2].text[:1].isupper():
+        if i in taken or (doc[i].text not in HONORIFICS and not (i + 1 < n and doc[i + 1].is_title)):
+            continue  # a title ('Minister') counts only before a capitalised word
+        j = i + 1
+        while j < n and (doc[j].text in HONORIFICS or doc[j].text in TITLES):
+            j += 1  # "H.E. Mr.", "Minister Dr."
+        end, words = read_name(doc, j)
+        if not words:
+            continue
+        hit = PersonHit(doc[j].idx, doc[end - 1].idx + len(doc[end - 1].text), words,
+                        honorific=_honorific(doc, i, j), passage=passage)
+        taken.update(range(i, end))
+        _affiliation_after(doc, end, ents, hit)
+        _affiliation_before(doc, i, ents, hit)
+        hits.append(hit)
+    # names without honorific: "Vincenzo Aquaro (DPADM)", "Darrell West, Vice President of ...",
+    # "Ahmed Alkhiary from UNDESA"
+    for s, (_e, typ, _id) in ents.items():
+        if typ != "org" or s < 2:
+            continue
+        before = doc[s - 1].lower_
+        if before in ("(", "from", "of"):
+            ends.add(s - 1)
+        elif before == "the" and doc[s - 2].lower_ in ("from", "of"):
+            ends.add(s - 2)
+    for end in sorted(ends):
+        i = end
+        while i > 0 and (is_name_word(doc[i - 1]) or is_initial(doc[i - 1]) or doc[i - 1].text == "-"
+                         or (doc[i - 1].lower_ in PARTICLES and i - 1 > 0 and is_name_word(doc[i - 2]))):
+            i -= 1
+            if end - i > 2 * MAX_NAME_WORDS:
+                break
+        if i == end or i in taken or i in ents or not is_name_word(doc[i]):
+            continue
+        if i > 0 and doc[i - 1].text in HONORIFICS:
+            continue
+        if i > 1 and doc[i - 1].lower_ in _CONNECTORS and doc[i - 2].text[:1].isupper():
             continue  # inside a longer name: 'Ministry of Knowledge Economy (MKE)'
-        end, words = read_name(doc, i)
-        if len([w for w in words if not w.endswith(".")]) < 2 or any(k in ents for k in range(i, end)):
+        stop, words = read_name(doc, i)
+        if stop != end or len([w for w in words if not w.endswith(".")]) < 2 or any(k in ents for k in range(i, end)):
             continue
-        nxt = doc[end].text if end < n else ""
+        nxt = doc[end].text
         nxt2 = doc[end + 1].text if end + 1 < n else ""
         cue = ((nxt == "(" and end + 1 in ents and ents[end + 1][1] == "org")
                or (nxt == "," and nxt2 in TITLE_WORDS)
                or (nxt in ("from", "of") and _org_at(doc, end + 1, ents) is not None))
         if not cue:
             continue
-        hit = PersonHit(tok.idx, doc[end - 1].idx + len(doc[end - 1].text), words, passage=passage)
+        hit = PersonHit(doc[i].idx, doc[end - 1].idx + len(doc[end - 1].text), words, passage=passage)
         taken.update(range(i, end))
         _affiliation_after(doc, end, ents, hit)
         hits.append(hit)

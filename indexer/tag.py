@@ -59,6 +59,7 @@ class _Pipe:
                 "phrase_matcher_attr": attr})
             ruler.add_patterns(rows)
         self.max_chars = min(CHUNK_CHARS, self.nlp.max_length - 1)
+        self.people_matcher = P.build_matcher(self.nlp.vocab)
 
 
 class Tagger:
@@ -140,14 +141,15 @@ class Tagger:
         model_docs = model.pipe(u[0] for u in units) if model is not None else None
         for (text, off, pid), doc in zip(units, pipe.nlp.pipe(u[0] for u in units)):
             ents = self._registry_ents(doc)
-            found = P.find_people(doc, {s: (e, t, i) for s, e, t, i in ents})
+            found = P.find_people(doc, {s: (e, t, i) for s, e, t, i in ents}, matcher=pipe.people_matcher)
             if "|" in text:
                 for row, _line in table.rows(text):
                     got = P.table_person(row, reg.resolve)
                     if got:
                         found.append(got[0])
             if model_docs is not None:
-                found += self._model_spans(next(model_docs), doc, ents, mentions, off, pid)
+                found += self._model_spans(next(model_docs), doc, ents, mentions, off, pid,
+                                           [(h.start, h.end) for h in found])
             person_spans = [(h.start, h.end) for h in found if h.honorific or h.source == "model"]
             for s, e, typ, ent_id in ents:
                 span = doc[s:e]
@@ -207,9 +209,9 @@ class Tagger:
             return True
         return False
 
-    def _model_spans(self, mdoc, doc, ents, mentions, off, pid) -> list[P.PersonHit]:
-        """Statistical PERSON / ORG / GPE spans that no registry span covers."""
-        taken = [(doc[s].idx, doc[e - 1].idx + len(doc[e - 1].text)) for s, e, _t, _i in ents]
+    def _model_spans(self, mdoc, doc, ents, mentions, off, pid, people) -> list[P.PersonHit]:
+        """Statistical PERSON / ORG / GPE spans that no registry span or rule person covers."""
+        taken = [(doc[s].idx, doc[e - 1].idx + len(doc[e - 1].text)) for s, e, _t, _i in ents] + list(people)
         ent_map = {s: (e, t, i) for s, e, t, i in ents}
         found: list[P.PersonHit] = []
         for ent in mdoc.ents:
