@@ -266,11 +266,20 @@ def _hoverlap(a: _Row, b: _Row) -> bool:
 
 
 def _norm_running(text: str) -> str:
-    return re.sub(r"\d+|\b[ivxlc]+\b", "#", text.lower()).strip()
+    # Letters only: "4 1.1. TOPOLOGISCHE RÄUME" and "1.1. TOPOLOGISCHE RÄUME 5" are one header.
+    return "".join(ch for ch in text.lower() if ch.isalpha())
+
+
+_EDGE_NUMBER = re.compile(r"^\s*(\d{1,4})\s+\S|\S\s+(\d{1,4})\s*$")
 
 
 def _drop_running_lines(page_rows: list[list[list[_Row]]]) -> None:
-    """Remove page numbers and lines repeating at the top or bottom of many pages."""
+    """Remove page numbers and lines repeating at the top or bottom of many pages.
+
+    A top/bottom line is running when its letters repeat there on many pages, or when it
+    starts/ends with a number that advances with the page index (the printed page number:
+    the same offset from the page index on several pages).
+    """
     edges: list[tuple[int, str, _Row]] = []
     for pno, segments in enumerate(page_rows):
         rows = [r for seg in segments for r in seg]
@@ -280,12 +289,24 @@ def _drop_running_lines(page_rows: list[list[list[_Row]]]) -> None:
         bottom = min(rows, key=lambda r: r.y0)
         for row in {id(top): top, id(bottom): bottom}.values():
             edges.append((pno, _norm_running(row.text), row))
-    counts = Counter(key for _, key, _ in edges)
+    counts = Counter(key for _, key, _ in edges if key)
+    offsets: Counter = Counter()
+    edge_offset: dict[int, int] = {}
+    for pno, _, row in edges:
+        m = _EDGE_NUMBER.search(row.text)
+        if m and len(row.text) < 120:
+            offset = int(m.group(1) or m.group(2)) - pno
+            offsets[offset] += 1
+            edge_offset[id(row)] = offset
     pages_with_text = sum(1 for p in page_rows if p)
     threshold = max(3, pages_with_text // 5)
     doomed = set()
     for _, key, row in edges:
-        if _PAGE_NUMBER.match(row.text) or (pages_with_text >= 4 and counts[key] >= threshold and len(key) < 120):
+        if _PAGE_NUMBER.match(row.text):
+            doomed.add(id(row))
+        elif pages_with_text >= 4 and key and counts[key] >= threshold and len(row.text) < 120:
+            doomed.add(id(row))
+        elif pages_with_text >= 4 and id(row) in edge_offset and offsets[edge_offset[id(row)]] >= threshold:
             doomed.add(id(row))
     if not doomed:
         return
@@ -362,7 +383,9 @@ def _clean(text: str) -> str:
     text = _CID.sub("", text) if "(cid:" in text else text
     if "\u0338" in text:  # TeX draws "≠" as a slash over "="
         text = re.sub("\u0338\\s*=", "≠", text).replace("\u0338", "")
-    return " ".join(text.split())
+    # Keep the PDF's line breaks inside a paragraph (as pdftotext does): whitespace is
+    # whitespace to search, and the text stays comparable with the page.
+    return "\n".join(" ".join(line.split()) for line in text.split("\n") if line.strip())
 
 
 def _join(left: str, right: str) -> str:
@@ -375,7 +398,7 @@ def _join(left: str, right: str) -> str:
         return left + right
     if _CJK.match(left[-1:]) and _CJK.match(right[:1]):
         return left + right  # Chinese and Japanese put no spaces between words
-    return left + " " + right
+    return left + "\n" + right
 
 
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef]")
