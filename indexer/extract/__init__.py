@@ -10,8 +10,9 @@ from __future__ import annotations
 import importlib
 import io
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 from kb.errors import EncryptedError, ExtractionError, KBError, UnsupportedFormatError
 from kb.model import Extracted, Record
@@ -208,9 +209,8 @@ def extract_records(source: str | Path | BinaryIO, name: str | None = None,
 
 def _records_as_document(stream: BinaryIO, fmt: str, name: str | None) -> Extracted:
     """`kb extract` on a collection: one title block and one paragraph per record."""
-    from kb.model import Block
-
     from indexer.extract.records import iter_records
+    from kb.model import Block
 
     blocks = []
     for rec in iter_records(stream, fmt, None):

@@ -110,7 +110,7 @@ def _headers_footers(document) -> list[Block]:
                     continue
                 texts = [" ".join(p.text.split()) for p in part.paragraphs]
                 texts += _table_rows_all(part.tables)
-            except Exception:  # headers are a nicety: a broken part must not fail the file
+            except Exception:  # headers are a nicety: a broken part must not fail the file  # noqa: BLE001, S112
                 continue
             for text in texts:
                 if text and text not in seen:

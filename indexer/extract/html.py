@@ -5,9 +5,8 @@ import re
 import warnings
 from typing import BinaryIO
 
-from kb.model import Block, Extracted
-
 from indexer.extract.encoding import decode
+from kb.model import Block, Extracted
 
 _DROP = ("script", "style", "nav", "header", "footer", "aside", "noscript", "form", "template", "svg",
          "iframe", "button", "select", "object", "canvas", "head")

@@ -12,13 +12,13 @@ import re
 import statistics
 from collections import Counter
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any, BinaryIO
-
-from kb.errors import EncryptedError, ExtractionError, NoTextLayerError, ResourceLimitError
-from kb.model import Block, Extracted
 
 from indexer.extract import ocr
 from indexer.extract.pdfmeta import read_info, read_outline
+from kb.errors import EncryptedError, ExtractionError, NoTextLayerError, ResourceLimitError
+from kb.model import Block, Extracted
 
 _LIGATURES = str.maketrans({"ﬀ": "ff", "ﬁ": "fi", "ﬂ": "fl", "ﬃ": "ffi", "ﬄ": "ffl", "ﬅ": "st", "ﬆ": "st"})
 _PAGE_NUMBER = re.compile(r"^\s*(?:(?:page|seite|p\.)\s*)?(?:\d{1,4}|[ivxlcdm]{1,7})(?:\s*(?:/|of|von)\s*\d{1,4})?\s*$",
@@ -74,7 +74,7 @@ def extract(stream: BinaryIO, password: str | None = None, limits: dict | None =
     for number, page in enumerate(pages, start=1):
         try:
             layout = _layout(page, laparams, rsrc)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001
             warnings.append(f"page {number}: unreadable ({_short(exc)})")
             page_rows.append([])
             continue
@@ -200,7 +200,7 @@ def _order(lines: list[_Row], width: float) -> list[list[_Row]]:
     rest = [ln for ln in lines if not (ln.x0 < gutter < ln.x1)]
     centers = [float("inf")] + [(s.y0 + s.y1) / 2 for s in spanning] + [float("-inf")]
     pending: list[_Row] = []
-    for k, (top, bottom) in enumerate(zip(centers, centers[1:])):
+    for k, (top, bottom) in enumerate(pairwise(centers)):
         band = [ln for ln in rest if bottom < (ln.y0 + ln.y1) / 2 <= top]
         if band:
             if pending:
@@ -228,9 +228,9 @@ def _gutter(lines: list[_Row], width: float) -> float | None:
         crossing = sum(1 for ln in lines if ln.x0 < x < ln.x1)
         left = sum(1 for ln in lines if ln.x1 <= x)
         right = sum(1 for ln in lines if ln.x0 >= x)
-        if crossing <= 0.15 * len(lines) and left >= 4 and right >= 4 and min(left, right) >= 0.25 * max(left, right):
-            if best is None or crossing < best[0]:
-                best = (crossing, x)
+        balanced = left >= 4 and right >= 4 and min(left, right) >= 0.25 * max(left, right)
+        if crossing <= 0.15 * len(lines) and balanced and (best is None or crossing < best[0]):
+            best = (crossing, x)
     return None if best is None else best[1]
 
 
@@ -252,7 +252,7 @@ def _merge_rows(lines: list[_Row]) -> list[_Row]:
     for parts in rows:
         parts.sort(key=lambda r: r.x0)
         text = parts[0].text
-        for prev, part in zip(parts, parts[1:]):
+        for prev, part in pairwise(parts):
             gap = part.x0 - prev.x1
             text += ("" if gap < 0.15 * max(part.height, 1) else " ") + part.text
         main = max(parts, key=lambda p: len(p.text))
@@ -302,11 +302,7 @@ def _drop_running_lines(page_rows: list[list[list[_Row]]]) -> None:
     threshold = max(3, pages_with_text // 5)
     doomed = set()
     for _, key, row in edges:
-        if _PAGE_NUMBER.match(row.text):
-            doomed.add(id(row))
-        elif pages_with_text >= 4 and key and counts[key] >= threshold and len(row.text) < 120:
-            doomed.add(id(row))
-        elif pages_with_text >= 4 and id(row) in edge_offset and offsets[edge_offset[id(row)]] >= threshold:
+        if _PAGE_NUMBER.match(row.text) or pages_with_text >= 4 and key and counts[key] >= threshold and len(row.text) < 120 or pages_with_text >= 4 and id(row) in edge_offset and offsets[edge_offset[id(row)]] >= threshold:
             doomed.add(id(row))
     if not doomed:
         return
@@ -332,7 +328,7 @@ def _paragraphs(page_rows: list[list[list[_Row]]]) -> list[Block]:
     blocks: list[Block] = []
     for pno, segments in enumerate(page_rows, start=1):
         for seg in segments:
-            gaps = [a.y0 - b.y1 for a, b in zip(seg, seg[1:]) if a.y0 - b.y1 > -1]
+            gaps = [a.y0 - b.y1 for a, b in pairwise(seg) if a.y0 - b.y1 > -1]
             typical = statistics.median(gaps) if gaps else 0.0
             para: list[_Row] = []
             for row in seg:

@@ -63,7 +63,7 @@ class ResourceManager(PDFResourceManager):
         if not cached and type(font) is PDFType1Font:
             try:
                 _fix_cff_encoding(font, spec)
-            except Exception:  # a font we cannot read keeps pdfminer's guess
+            except Exception:  # a font we cannot read keeps pdfminer's guess  # noqa: BLE001, S110
                 pass
         return font
 

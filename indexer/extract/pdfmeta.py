@@ -41,7 +41,7 @@ def read_info(doc) -> dict[str, Any]:
     out: dict[str, Any] = {}
     try:
         infos = list(doc.info)
-    except Exception:  # a broken Info dict must not cost us the text
+    except Exception:  # a broken Info dict must not cost us the text  # noqa: BLE001
         return out
     for info in infos:
         try:
@@ -57,7 +57,7 @@ def read_info(doc) -> dict[str, Any]:
                 date = pdf_date(_text(info.get(key)))
                 if date and name not in out:
                     out[name] = date
-        except Exception:
+        except Exception:  # noqa: BLE001, S112
             continue
     return out
 
@@ -72,6 +72,6 @@ def read_outline(doc, limit: int = 2000) -> list[dict[str, Any]]:
                 out.append({"level": int(level), "title": text})
             if len(out) >= limit:
                 break
-    except Exception:  # PDFNoOutlines and broken outline trees alike
+    except Exception:  # PDFNoOutlines and broken outline trees alike  # noqa: BLE001
         return out
     return out

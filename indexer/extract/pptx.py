@@ -66,7 +66,7 @@ def _shape_blocks(shape, page: int) -> list[Block]:
 
         try:
             blocks.extend(chart_blocks(shape.chart_part.blob, page=page))
-        except Exception:  # a chart we cannot read is skipped, the slide text is kept
+        except Exception:  # a chart we cannot read is skipped, the slide text is kept  # noqa: BLE001, S110
             pass
         return blocks
     if getattr(shape, "has_text_frame", False) and shape.has_text_frame:

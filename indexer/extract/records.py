@@ -4,12 +4,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-from typing import Any, BinaryIO, Iterator
-
-from kb.errors import ExtractionError, ResourceLimitError
-from kb.model import Record
+from collections.abc import Iterator
+from typing import Any, BinaryIO
 
 from indexer.extract.encoding import decode
+from kb.errors import ExtractionError, ResourceLimitError
+from kb.model import Record
 
 
 def _record(obj: dict[str, Any], where: str) -> Record | None:

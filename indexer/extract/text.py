@@ -4,9 +4,8 @@ from __future__ import annotations
 import re
 from typing import BinaryIO
 
-from kb.model import Block, Extracted
-
 from indexer.extract.encoding import decode
+from kb.model import Block, Extracted
 
 _ATX = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
 _SETEXT = re.compile(r"^\s{0,3}(=+|-+)\s*$")
@@ -47,10 +46,8 @@ def _inline(text: str) -> str:
 
 def _cells(line: str) -> list[str]:
     line = line.strip()
-    if line.startswith("|"):
-        line = line[1:]
-    if line.endswith("|"):
-        line = line[:-1]
+    line = line.removeprefix("|")
+    line = line.removesuffix("|")
     return [_inline(c) for c in re.split(r"(?<!\\)\|", line)]
 
 

@@ -34,7 +34,7 @@ def extract(stream: BinaryIO, password: str | None = None, limits: dict | None =
     max_cells = int(limits.get("max_cells") or DEFAULT_MAX_CELLS)
     try:
         charts = xlsx_sheet_charts(stream)
-    except Exception:  # charts are a bonus; a broken drawing must not cost the cells
+    except Exception:  # charts are a bonus; a broken drawing must not cost the cells  # noqa: BLE001
         charts = {}
     stream.seek(0)
     wb = openpyxl.load_workbook(stream, read_only=True, data_only=True)
@@ -52,7 +52,7 @@ def extract(stream: BinaryIO, password: str | None = None, limits: dict | None =
             for xml in charts.get(ws.title, []):
                 try:
                     sheet_blocks.extend(chart_blocks(xml, meta={"sheet": ws.title}))
-                except Exception:
+                except Exception:  # noqa: BLE001, S112
                     continue
             if sheet_blocks:
                 blocks.append(Block("heading", ws.title, level=1, meta={"sheet": ws.title}))

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from indexer.extract import EXTRACTOR_VERSION, extract, extract_records, is_record_collection, sniff
 from kb.errors import EncryptedError, ExtractionError, ResourceLimitError, UnsupportedFormatError
-from indexer.extract import (EXTRACTOR_VERSION, extract, extract_records, is_record_collection, sniff)
 
 REPO = Path(__file__).resolve().parents[2]
 
