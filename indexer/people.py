@@ -8,8 +8,9 @@ only a few Python steps per honorific, org or comma: the tagger stays fast.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from spacy.lang.en.stop_words import STOP_WORDS
 
@@ -419,10 +420,10 @@ def _given(words: list[str]) -> list[str]:
 
 def _compatible(short: list[str], full: list[str]) -> bool:
     s_last, f_last = _key(short[-1]), _key(full[-1])
-    if s_last != f_last and not (len(s_last) >= 6 and _edit1(s_last, f_last)):
-        # Korean order: 'Lee Byungshik' and 'Mr. Byungshik'
-        if not any(_key(w) == s_last for w in full[:-1]) or len(short) > 1:
-            return False
+    # surnames differ (beyond a typo), unless Korean order: 'Lee Byungshik' and 'Mr. Byungshik'
+    if (s_last != f_last and not (len(s_last) >= 6 and _edit1(s_last, f_last))
+            and (not any(_key(w) == s_last for w in full[:-1]) or len(short) > 1)):
+        return False
     given_s, given_f = _given(short), _given(full)
     if given_s and given_f:
         return given_s[0] == given_f[0] or given_s[0].rstrip(".") == given_f[0][:1]
@@ -436,9 +437,7 @@ def cluster(hits: list[PersonHit]) -> list[list[PersonHit]]:
     for k in order:
         h = hits[k]
         fits = [g for g in groups if _compatible(h.words, g[0].words)]
-        if len(fits) == 1:
-            fits[0].append(h)
-        elif len(fits) > 1 and len({tuple(g[0].words) for g in fits}) == 1:
+        if len(fits) == 1 or len(fits) > 1 and len({tuple(g[0].words) for g in fits}) == 1:
             fits[0].append(h)
         else:
             groups.append([h])  # new person, or ambiguous surname ('Mr. Kim' with two Kims)

@@ -9,7 +9,9 @@ with the registry winning. One pipeline per language per process, built on first
 from __future__ import annotations
 
 import logging
-from typing import Any, Iterable, Iterator
+import sqlite3
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 import spacy
 from spacy.lang.en.stop_words import STOP_WORDS
@@ -18,7 +20,7 @@ from spacy.util import filter_spans
 from indexer import people as P
 from kb import settings as settings_mod
 from kb.entities import Registry, load_registry, slugify
-from kb.errors import InvalidInputError
+from kb.errors import InvalidInputError, KBError
 from kb.model import Mention, Passage
 
 log = logging.getLogger(__name__)
@@ -35,7 +37,7 @@ class _Pipe:
         code = lang if lang in MATCH_LANGS else "en"
         try:
             self.nlp = spacy.blank(code)
-        except Exception:  # a language spaCy cannot tokenise here: English rules
+        except (ImportError, ValueError):  # a language spaCy cannot tokenise here: English rules
             self.nlp = spacy.blank("en")
         lower, orth = [], []
         seen: set[tuple[str, str]] = set()
@@ -58,8 +60,27 @@ class _Pipe:
                 "spans_key": SPANS_KEY, "annotate_ents": False, "overwrite": False,
                 "phrase_matcher_attr": attr})
             ruler.add_patterns(rows)
-        self.max_chars = min(CHUNK_CHARS, self.nlp.max_length - 1)
         self.people_matcher = P.build_matcher(self.nlp.vocab)
+
+
+def _limit(pipe: _Pipe) -> int:
+    """Chunk size: under spaCy's max_length whatever it is set to."""
+    return min(CHUNK_CHARS, pipe.nlp.max_length - 1)
+
+
+_PIPES: dict[tuple[int, str], tuple[Registry, _Pipe]] = {}
+
+
+def _shared_pipe(registry: Registry, lang: str) -> _Pipe:
+    """Pipelines are built once per process per (registry, language): building one takes a
+    second or two, tagging with it milliseconds."""
+    key = (id(registry), lang)
+    hit = _PIPES.get(key)
+    if hit is None or hit[0] is not registry:
+        if len(_PIPES) >= 8:
+            _PIPES.pop(next(iter(_PIPES)))
+        hit = _PIPES[key] = (registry, _Pipe(registry, lang))
+    return hit[1]
 
 
 class Tagger:
@@ -86,7 +107,7 @@ class Tagger:
         """Mentions in one text; offsets are into ``text``; passage is None."""
         if not isinstance(text, str):
             raise InvalidInputError("tag() needs a str")
-        chunks = list(_chunks(text, self._pipe(lang).max_chars))
+        chunks = list(_chunks(text, _limit(self._pipe(lang))))
         return self._tag_units([(c, off, None) for off, c in chunks], lang)
 
     def tag_passages(self, passages: list[Passage], lang: str | None = None) -> list[Mention]:
@@ -94,7 +115,7 @@ class Tagger:
         and Mention.passage is the passage id. People are merged across the document."""
         units = []
         for p in passages:
-            for off, c in _chunks(p.text, self._pipe(lang or p.language).max_chars):
+            for off, c in _chunks(p.text, _limit(self._pipe(lang or p.language))):
                 units.append((c, off, p.id))
         langs = {lang or p.language for p in passages}
         one_lang = lang or (langs.pop() if len(langs) == 1 else None)
@@ -117,7 +138,7 @@ class Tagger:
         code = (lang or "en").split("-")[0].lower()
         code = code if code in MATCH_LANGS else "en"
         if code not in self._pipes:
-            self._pipes[code] = _Pipe(self.registry, code)
+            self._pipes[code] = _shared_pipe(self.registry, code)
         return self._pipes[code]
 
     def _model_nlp(self):
@@ -204,10 +225,7 @@ class Tagger:
         if (prev is not None and prev.is_title and prev.is_alpha and prev.lower_ not in STOP_WORDS
                 and prev.text not in P.NOT_NAME and prev.i not in covered):
             return True
-        if (nxt is not None and nxt.is_title and nxt.is_alpha and nxt.lower_ not in STOP_WORDS
-                and nxt.text not in self._followers and nxt.i not in covered):
-            return True
-        return False
+        return bool(nxt is not None and nxt.is_title and nxt.is_alpha and nxt.lower_ not in STOP_WORDS and nxt.text not in self._followers and nxt.i not in covered)
 
     def _model_spans(self, mdoc, doc, ents, mentions, off, pid, people) -> list[P.PersonHit]:
         """Statistical PERSON / ORG / GPE spans that no registry span or rule person covers."""
@@ -277,7 +295,7 @@ def _stored_curation() -> list[dict[str, Any]]:
             return cat.curation()
         finally:
             cat.close()
-    except Exception as exc:  # an old or locked catalog must not stop tagging
+    except (KBError, sqlite3.Error) as exc:  # an old or locked catalog must not stop tagging
         log.warning("could not read curation from %s: %s", path, exc)
         return []
 

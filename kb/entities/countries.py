@@ -39,9 +39,9 @@ def reading_order(name: str) -> str:
         return name
     base, qualifier = name.split(", ", 1)
     q = qualifier.strip()
-    if q.endswith((" of", " of the", " de", " de la", " del", " du", " des", " de l'")) or q.endswith(" d'"):
+    if q.endswith((" of", " of the", " de", " de la", " del", " du", " des", " de l'", " d'")):
         sep = "" if q.endswith("'") else " "
-        q = q[4:] if q.startswith("The ") else q
+        q = q.removeprefix("The ")
         return f"{q}{sep}{base}"
     return name
 

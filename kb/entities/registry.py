@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import yaml
 
@@ -124,7 +125,7 @@ class Registry:
         return out
 
     # -- curation -------------------------------------------------------------
-    def with_curation(self, rows: Iterable[dict[str, Any]]) -> "Registry":
+    def with_curation(self, rows: Iterable[dict[str, Any]]) -> Registry:
         """A copy with the curator's alias / merge / reject rows applied in order."""
         new = copy.copy(self)
         new._surfaces = list(self._surfaces)

@@ -30,11 +30,11 @@ def tagger() -> Tagger:
 
 def _passages(text: str) -> list[Passage]:
     """Paragraphs as passages (blank-line separated), as a segmenter would cut them."""
-    out, pos = [], 0
+    out, _pos = [], 0
     for m in re.finditer(r"(?:[^\n]|\n(?!\s*\n))+", text):
         if m.group().strip():
             out.append(Passage(doc_id="forum", ordinal=len(out), text=m.group(), char_start=m.start()))
-        pos = m.end()
+        m.end()
     return out
 
 
@@ -70,7 +70,7 @@ def test_organisations_f1(result):
 
 
 def test_people_with_affiliation_recall(result):
-    mentions, people = result
+    _mentions, people = result
     by_id = {p["id"]: p for p in people}
     with_aff = {pid: orgs for pid, orgs in GOLD["people"].items() if orgs}
     hit = [pid for pid, orgs in with_aff.items() if pid in by_id and set(by_id[pid]["affiliations"]) & set(orgs)]
