@@ -38,12 +38,23 @@ def _passages(text: str) -> list[Passage]:
     return out
 
 
-@pytest.fixture(scope="module", params=["text", "passages"])
+def _segmented() -> list[Passage]:
+    """The passages ingest makes: the project's extractor and segmenter (table rows come out
+    as 'First Name: X | Last Name: Y | Organization: Z')."""
+    from indexer.extract import extract
+    from indexer.segment import segment
+
+    return segment("forum", extract(CORPUS / "forum-2012-final-report.md"))[1]
+
+
+@pytest.fixture(scope="module", params=["text", "passages", "segmented"])
 def result(request, tagger):
     if request.param == "text":
         mentions = tagger.tag(TEXT)
-    else:
+    elif request.param == "passages":
         mentions = tagger.tag_passages(_passages(TEXT), "en")
+    else:
+        mentions = tagger.tag_passages(_segmented(), "en")
     return mentions, tagger.people_of(mentions)
 
 
