@@ -6,7 +6,7 @@ request or a CLI command makes one and closes it when done.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from kb import settings as settings_mod
 from kb.errors import NotFoundError
@@ -14,12 +14,17 @@ from kb.store import Catalog
 
 
 class KB:
-    def __init__(self, settings: Mapping[str, Any] | None = None, readonly: bool = False) -> None:
+    def __init__(self, settings: Mapping[str, Any] | None = None, readonly: bool = False,
+                 index_source: Callable[[], Any] | None = None) -> None:
+        """index_source: where to get an already open index instead of opening one (a web
+        worker keeps one per process: opening it costs more than a search). A borrowed
+        index is not closed by close()."""
         self.settings = settings if isinstance(settings, settings_mod.Settings) else settings_mod.load(settings)
         self.home = Path(self.settings["home"])
         self.readonly = readonly
         self._catalog: Catalog | None = None
         self._index = None
+        self._index_source = index_source
 
     # -- resources ------------------------------------------------------------
     @property
@@ -38,6 +43,8 @@ class KB:
 
     @property
     def index(self):  # -> kb.search.types.PassageIndex
+        if self._index is None and self._index_source is not None:
+            self._index = self._index_source()
         if self._index is None:
             from kb.search.whoosh_backend import open_index
 
@@ -58,7 +65,7 @@ class KB:
             self._catalog = None
         if self._index is not None:
             close = getattr(self._index, "close", None)
-            if close:
+            if close and self._index_source is None:
                 close()
             self._index = None
 

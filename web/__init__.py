@@ -1,6 +1,7 @@
 """Flask app factory. Blueprints `ui` (pages) and `api` (/api/v1) are imported inside it."""
 from __future__ import annotations
 
+import threading
 from typing import Any, Mapping
 
 from flask import Flask, g
@@ -39,9 +40,29 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def get_kb() -> KB:
-    """The request's KB facade, opened on first use and closed on teardown."""
+    """The request's KB facade, opened on first use and closed on teardown. Its search index
+    is the process's shared one (see shared_index)."""
     from flask import current_app
 
     if "kb" not in g:
-        g.kb = KB(current_app.config["KB_SETTINGS"], readonly=True)
+        g.kb = KB(current_app.config["KB_SETTINGS"], readonly=True, index_source=shared_index)
     return g.kb
+
+
+_INDEX_LOCK = threading.Lock()
+
+
+def shared_index():  # -> kb.search.types.PassageIndex
+    """One open search index per process, opened on first use. Opening an index (and the
+    entity registry its query resolver loads) costs several times a search, so requests
+    borrow this one; the backend refreshes its searcher when another process commits."""
+    from flask import current_app
+
+    ext = current_app.extensions
+    holder = ext.get("kb_index_holder")
+    if holder is None:
+        with _INDEX_LOCK:
+            holder = ext.get("kb_index_holder")
+            if holder is None:
+                holder = ext["kb_index_holder"] = KB(current_app.config["KB_SETTINGS"], readonly=True)
+    return holder.index

@@ -14,7 +14,7 @@ from kb.errors import InvalidInputError
 from kb.export import CONTENT_TYPES, FORMATS, Provenance, build_id, export, filename
 from kb.facade import KB
 from kb.search.types import FACET_FIELDS, SearchRequest
-from web import get_kb
+from web import get_kb, shared_index
 from web.api import bp
 from web.api.common import client_address, export_limiter, int_arg, ok, paging
 
@@ -135,8 +135,9 @@ def _export(kb: Any, req: SearchRequest, fmt: str) -> Response:
     req.cursor = None
     bom = _flag("bom", False)
     # The stream outlives the request (Flask tears the request's KB down when the view
-    # returns), so the export reads through a KB of its own, closed when the stream ends.
-    own = KB(kb.settings, readonly=True)
+    # returns), so the export reads through a KB of its own, closed when the stream ends;
+    # it borrows the process's index like every request.
+    own = KB(kb.settings, readonly=True, index_source=shared_index)
     try:
         prov = Provenance(query=req.q, filters=req.filters, build_id=build_id(own.index), sort=req.sort)
         hits = iter(own.index.iter_all(req))
