@@ -21,8 +21,9 @@ from kb.errors import EncryptedError, ExtractionError, NoTextLayerError, Resourc
 from kb.model import Block, Extracted
 
 _LIGATURES = str.maketrans({"ﬀ": "ff", "ﬁ": "fi", "ﬂ": "fl", "ﬃ": "ffi", "ﬄ": "ffl", "ﬅ": "st", "ﬆ": "st"})
-_PAGE_NUMBER = re.compile(r"^\s*(?:(?:page|seite|p\.)\s*)?(?:\d{1,4}|[ivxlcdm]{1,7})(?:\s*(?:/|of|von)\s*\d{1,4})?\s*$",
-                          re.IGNORECASE)
+_ROMAN = r"(?=[mdclxvi])m{0,3}(?:c[md]|d?c{0,3})(?:x[cl]|l?x{0,3})(?:i[xv]|v?i{0,3})"
+_PAGE_NUMBER = re.compile(rf"^\s*[-–—]?\s*(?:(?:page|seite|p\.)\s*)?(?:\d{{1,4}}|{_ROMAN})"
+                          r"(?:\s*(?:/|of|von)\s*\d{1,4})?\s*[-–—]?\s*$", re.IGNORECASE)
 _LIST_MARK = re.compile(r"^\s*(?:[•◦▪‣·●○■□–—*-]|\(?[0-9a-zA-Z]{1,3}[.)]|\([ivx]{1,5}\))\s")
 
 
