@@ -31,8 +31,27 @@ class TaskResult:
     max_rss_mb: float = 0.0  # peak RSS of the worker process so far
 
 
-def _worker_main(conn: Connection, fn: Callable[[Any], Any], memory_mb: int) -> None:
+def _die_with_parent() -> None:
+    """Linux: have the kernel SIGKILL this worker when the parent dies. Without it a worker
+    orphaned by a crashed ingest lives on (it holds a copy of the parent's pipe end, so it
+    never sees EOF) and keeps the inherited ingest lock: every later ingest is refused."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _worker_main(conn: Connection, fn: Callable[[Any], Any], memory_mb: int,
+                 parent_end: Connection | None = None, parent_pid: int | None = None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    _die_with_parent()
+    if parent_pid is not None and os.getppid() != parent_pid:
+        return  # the parent died before the death signal was armed
+    if parent_end is not None:
+        parent_end.close()  # so that the parent's death reads as EOF here
     if memory_mb:
         limit = memory_mb * 1024 * 1024
         try:
@@ -74,7 +93,8 @@ def _one_line(text: str, limit: int = 300) -> str:
 class _Worker:
     def __init__(self, ctx: Any, fn: Callable[[Any], Any], memory_mb: int) -> None:
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_worker_main, args=(child, fn, memory_mb), daemon=True)
+        self.proc = ctx.Process(target=_worker_main, args=(child, fn, memory_mb, self.conn, os.getpid()),
+                                daemon=True)
         self.proc.start()
         child.close()
         self.task: tuple[Any, float] | None = None  # (key, deadline)
