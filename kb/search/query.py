@@ -37,7 +37,7 @@ from kb.search.schema import ENGLISH_STOPS, ENTITY_FIELDS, YEAR_KEY
 Resolver = Callable[[str], list[tuple[str, str]]]
 
 # Field weights for BM25F: a title or heading hit counts more than a body hit.
-FIELD_BOOSTS = {"title": 2.0, "heading": 1.5}
+FIELD_BOOSTS = {"title": 1.0, "heading": 1.0}
 # Score of a passage matched only through its entity tags.
 ENTITY_SCORE = 1.5
 # Queries with at least this many plain words are treated as natural language (OR).
@@ -50,7 +50,21 @@ OPERATORS = {"AND", "OR", "NOT", "ANDNOT", "ANDMAYBE"}
 
 _TOKEN = re.compile(r'"[^"]*"?|\(|\)|[^\s()"]+')
 _PLAIN_WORD = re.compile(r"^[^\W_][\w'’.&-]*$", re.UNICODE)
-_EXPLICIT = re.compile(r'"|\(|\)|(^|\s)[-+]|\b(AND|OR|NOT|ANDNOT|ANDMAYBE)\b|\w:|[*~^]')
+# What makes a query "written in the query language": parentheses alone do not (people
+# write "TSS (Time Sharing System)"); quotes, operators, -/+ prefixes, field:value and
+# wildcard/fuzzy/boost marks do.
+_EXPLICIT = re.compile(r'"|(^|[\s(])[-+]|\b(AND|OR|NOT|ANDNOT|ANDMAYBE)\b|\b(?:FIELDS):|[*~^]')
+
+
+def _explicit_re() -> re.Pattern[str]:
+    from kb.search.schema import build_schema
+
+    names = "|".join(sorted(build_schema().names(), key=len, reverse=True))
+    return re.compile(_EXPLICIT.pattern.replace("FIELDS", names))
+
+
+_EXPLICIT = _explicit_re()
+_BOOLEAN = re.compile(r"\b(AND|OR|NOT|ANDNOT|ANDMAYBE)\b")
 
 
 def check_length(q: str, settings: dict[str, Any]) -> None:
@@ -70,8 +84,9 @@ def plain_words(q: str) -> list[str]:
 
 
 def choose_mode(q: str) -> str:
-    """'and' or 'or' for the first attempt (see module doc)."""
-    if is_plain(q) and len(plain_words(q)) >= NATURAL_LANGUAGE_WORDS:
+    """'and' or 'or' for the first attempt (see module doc). Long queries are prose even
+    when they quote a phrase or use a parenthesis; only boolean operators keep AND."""
+    if not _BOOLEAN.search(q) and len(plain_words(q)) >= NATURAL_LANGUAGE_WORDS:
         return "or"
     return "and"
 
@@ -79,6 +94,8 @@ def choose_mode(q: str) -> str:
 def _clean(q: str) -> str:
     # `?` ends questions far more often than it is meant as a one-character wildcard.
     q = q.replace("?", " ")
+    # A lone * (or one glued to punctuation) is not a prefix search: it would expand to every term.
+    q = re.sub(r"(?<!\w)\*+(?!\w)", " ", q)
     # Balance quotes: an unclosed phrase runs to the end of the query.
     if q.count('"') % 2:
         q += '"'
@@ -136,7 +153,7 @@ def make_parser(schema: Any, text_fields: Iterable[str], mode: str) -> Multifiel
     parser.remove_plugin_class(SingleQuotePlugin)  # apostrophes are not quotes here
     parser.add_plugin(FuzzyTermPlugin())
     # "-" negates only at the start of a word: e-government and open-data stay whole.
-    parser.add_plugin(PlusMinusPlugin(plusexpr=r"(?<![^\s(])\+", minusexpr=r"(?<![^\s(])-"))
+    parser.add_plugin(PlusMinusPlugin(plusexpr=r"(?<![^\s(])\+(?=\w)", minusexpr=r"(?<![^\s(])-(?=\w)"))
     parser.add_plugin(GtLtPlugin())
     return parser
 
@@ -156,8 +173,11 @@ def parse(q: str, schema: Any, text_fields: Iterable[str], mode: str, resolver: 
     parser = make_parser(schema, text_fields, mode)
     try:
         parsed = parser.parse(text)
-    except Exception as exc:  # Whoosh's parser is best-effort; anything it throws is bad input
-        raise InvalidQueryError(f"cannot parse the query: {exc}") from exc
+    except Exception:  # noqa: BLE001 — Whoosh trips on some syntax mixes: fall back to words
+        try:
+            parsed = parser.parse(re.sub(r"[^\w\s]", " ", text))
+        except Exception as exc:
+            raise InvalidQueryError(f"cannot parse the query: {exc}") from exc
     errors = _errors(parsed)
     if errors:
         raise InvalidQueryError(f"cannot parse the query {q!r}: {errors[0]}")

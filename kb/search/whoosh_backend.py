@@ -20,10 +20,10 @@ import numpy as np
 from whoosh import index as windex
 from whoosh import query as wq
 from whoosh.index import LockError
-from whoosh.scoring import BM25F
 
 from kb.errors import BusyError, IndexError_, InvalidInputError
 from kb.search import query as qmod
+from kb.search import scoring
 from kb.search.cursor import decode_cursor, encode_cursor
 from kb.search.facets import (
     COLUMN_FIELDS,
@@ -44,12 +44,12 @@ from kb.search.schema import (
 )
 from kb.search.snippets import make_snippet, match_spans
 from kb.search.types import FACET_FIELDS, Hit, PassageRecord, SearchRequest, SearchResult
+from kb.search.whoosh_patches import apply as _apply_patches
+
+_apply_patches()
 
 Resolver = Callable[[str], list[tuple[str, str]]]
 
-# BM25F parameters (tuned on CACM, reported on SciFact: see bench/relevance.py).
-BM25_K1 = 1.2
-BM25_B = 0.75
 # A plain AND query with fewer hits than this is retried as OR (see docs/query-language.md).
 AND_FALLBACK_BELOW = 3
 SUGGEST_BELOW = 3
@@ -67,7 +67,7 @@ class WhooshIndex:
         self.settings = dict(settings)
         self.resolver = resolver
         self.schema = build_schema()
-        self.weighting = BM25F(B=BM25_B, K1=BM25_K1)
+        self.weighting = scoring.weighting()
         self._lock = threading.RLock()
         self._ix: Any = None
         self._searcher: Any = None

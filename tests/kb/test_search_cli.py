@@ -38,7 +38,7 @@ def test_json_output_has_total_results_facets_suggestion(home, capsys):
     data = json.loads(capsys.readouterr().out)
     assert data["total"] == 3
     assert {r["passage_id"] for r in data["results"]} == {"a-0", "a-1", "b-0"}
-    assert dict((f["value"], f["count"]) for f in data["facets"]["country"]) == {"KOR": 2, "FRA": 1}
+    assert {f["value"]: f["count"] for f in data["facets"]["country"]} == {"KOR": 2, "FRA": 1}
     assert data["suggestion"] is None
 
 
