@@ -39,12 +39,15 @@ def year_from(*candidates: Any) -> int | None:
     return None
 
 
-def get_tagger():
+def get_tagger(curation: list[dict[str, Any]] | None = None):
+    """The process's tagger. The ingest parent builds it with the catalog's curation before
+    forking its workers, which inherit it; `curation` given again rebuilds it."""
     global _tagger
-    if _tagger is None:
+    if _tagger is None or curation is not None:
         from indexer.tag import Tagger
+        from kb.entities import load_registry
 
-        _tagger = Tagger()
+        _tagger = Tagger(load_registry(curation or []))
     return _tagger
 
 

@@ -82,7 +82,7 @@ def ingest(paths: Iterable[str | Path], kb: KB, workers: int | None = None, forc
         if tasks:
             # Workers are forked from this process: building the tagger here once means every
             # worker (and every replacement of a killed one) starts with it ready.
-            warm_up()
+            warm_up(catalog.curation())
             pool = WorkerPool(_process_task, workers=workers if workers is not None else int(settings["workers"]),
                               timeout=float(settings["file_timeout"]), memory_mb=int(settings["file_memory_mb"]))
             for result in pool.run(run.with_cache(tasks)):
@@ -305,11 +305,11 @@ def _merge_person(catalog: Catalog, person: dict[str, Any], doc: dict[str, Any])
     catalog.put_person(person["id"], person.get("name") or old.get("name") or person["id"], data)
 
 
-def warm_up() -> None:
+def warm_up(curation: list[dict[str, Any]]) -> None:
     from indexer.documents import get_tagger
     from indexer.language import detect
 
-    get_tagger().tag("Warm-up: the Republic of Korea and UNDESA.", "en")
+    get_tagger(curation).tag("Warm-up: the Republic of Korea and UNDESA.", "en")
     detect("warm up the language model with a sentence")
 
 

@@ -132,3 +132,15 @@ def test_cli_ingest_summary_strict_and_failures(kb_home, tmp_path):
     missing = subprocess.run(kb_cmd + ["ingest", str(tmp_path / "nope")], env=env, capture_output=True,
                              text=True, timeout=120, cwd=REPO)
     assert missing.returncode == 2 and missing.stderr.startswith("kb: error: no such file")
+
+
+def test_curation_stored_in_the_catalog_applies_on_re_ingest(kb, tmp_path):
+    """Curation lives in the KB home's catalog and is used whatever way the home was named."""
+    f = tmp_path / "note.md"
+    f.write_text("# Note\n\nThe e-Notary system of Kazakhstan cut waiting times.\n", encoding="utf-8")
+    ingest([f], kb, workers=1)
+    assert {m["entity_id"] for m in kb.catalog.mentions() if m["type"] == "country"} == {"KAZ"}
+    with kb.catalog.transaction():
+        kb.catalog.add_curation("reject", "Kazakhstan", "country", "KAZ")
+    ingest([f], kb, workers=1, force=True)
+    assert [m for m in kb.catalog.mentions() if m["type"] == "country"] == []
