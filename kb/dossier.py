@@ -101,7 +101,9 @@ def country_record(kb: Any, iso3: str) -> dict[str, Any]:
     fallback = _pycountry_names(iso3)
     names = {lang: names.get(lang) or fallback.get(lang) for lang, _ in UN_LANGUAGES
              if names.get(lang) or fallback.get(lang)}
-    region, subregion = _un_regions().get(iso3, (None, None))
+    region = subregion = None
+    if not (rec.get("region") and rec.get("subregion")):
+        region, subregion = _un_regions().get(iso3, (None, None))
     return {
         "id": iso3,
         "name": _first(rec, "name") or names.get("en") or iso3,
@@ -149,7 +151,8 @@ def country_dossier(kb: Any, iso3: str) -> dict[str, Any]:
     record = country_record(kb, iso3)
     iso3 = record["id"]
     cat = kb.catalog
-    related = queries.co_mentions(cat, "country", iso3, ("org", "person", "topic"), limit=15)
+    hood = queries.Neighbourhood(cat, "country", iso3)
+    related = {t: hood.co_mentions(t) for t in ("org", "person", "topic")}
     counts = queries.mention_counts(cat, "country")
     peers = []
     sub = _name(record["subregion"])
@@ -161,8 +164,8 @@ def country_dossier(kb: Any, iso3: str) -> dict[str, Any]:
         "record": record,
         "totals": queries.entity_totals(cat, "country", iso3),
         "documents": queries.documents_for(cat, "country", iso3),
-        "practices": queries.passages_by_topic(cat, "country", iso3),
-        "passages": queries.passages_for(cat, "country", iso3, limit=PASSAGE_LIMIT),
+        "practices": hood.by_topic(),
+        "passages": hood.passages(PASSAGE_LIMIT),
         "organisations": related["org"],
         "people": related["person"],
         "topics": related["topic"],
@@ -211,7 +214,8 @@ def entity_page(kb: Any, type_: str, entity_id: str) -> dict[str, Any]:
             except Exception:  # noqa: BLE001 - children are a nicety
                 record["children"] = []
     others = tuple(t for t in ("country", "org", "person", "topic") if t != type_ or type_ == "org")
-    related = queries.co_mentions(cat, type_, entity_id, others, limit=15)
+    hood = queries.Neighbourhood(cat, type_, entity_id)
+    related = {t: hood.co_mentions(t) for t in others}
     return {
         "type": type_,
         "record": record,
@@ -219,7 +223,7 @@ def entity_page(kb: Any, type_: str, entity_id: str) -> dict[str, Any]:
         "related": related,
         "countries": related.get("country", []),
         "documents": queries.documents_for(cat, type_, entity_id),
-        "passages": queries.passages_for(cat, type_, entity_id, limit=PASSAGE_LIMIT),
+        "passages": hood.passages(PASSAGE_LIMIT),
         "timeline": queries.timeline(cat, type_, entity_id),
     }
 
@@ -227,7 +231,7 @@ def entity_page(kb: Any, type_: str, entity_id: str) -> dict[str, Any]:
 def entity_index(kb: Any, type_: str | None = None) -> list[dict[str, Any]]:
     if type_ is not None and type_ not in ENTITY_TYPES:
         raise InvalidInputError(f"unknown entity type {type_!r}")
-    return kb.catalog.entity_counts(type_)
+    return queries.entity_counts(kb.catalog, type_)
 
 
 def segments(text: str, mentions: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any] | None]]:

@@ -15,6 +15,7 @@ from kb.search.types import FACET_FIELDS, SearchRequest
 # UI parameter names; `org` etc. are the index's field names.
 FILTER_PARAMS = FACET_FIELDS
 SORTS = ("relevance", "date", "title")
+FACET_LIMIT = 30  # values per facet: the top ones shown, the rest behind "more"
 _YEAR = re.compile(r"^\d{4}$")
 _ID = re.compile(r"^[\w.\-:]{1,100}$")
 _PASSAGE = re.compile(r"^[\w.\-:]{1,200}$")
@@ -53,7 +54,7 @@ def search_request(args: MultiDict, settings: Mapping[str, Any]) -> SearchReques
     per_page = _int(args, "per_page", int(settings["page_size"]), 1, int(settings["max_page_size"]))
     page = _int(args, "page", 1, 1, 10_000)
     return SearchRequest(q=q, filters=filters, page=page, per_page=per_page, sort=sort,
-                         facets=True, facet_limit=0,
+                         facets=True, facet_limit=FACET_LIMIT,
                          max_per_document=int(settings["max_per_document"]))
 
 

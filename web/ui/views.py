@@ -28,8 +28,8 @@ def home() -> str:
     kb = get_kb()
     figures = dossier.corpus_figures(kb)
     return render_template("home.html", figures=figures, regions=dossier.regions(kb),
-                           countries=kb.catalog.entity_counts("country")[:24],
-                           topics=kb.catalog.entity_counts("topic")[:24],
+                           countries=queries.entity_counts(kb.catalog, "country")[:24],
+                           topics=queries.entity_counts(kb.catalog, "topic")[:24],
                            hist=charts.histogram(figures["years"]))
 
 
