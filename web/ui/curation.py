@@ -67,18 +67,11 @@ def signout() -> Any:
     return redirect(_safe_next(request.form.get("next")), code=303)
 
 
-def apply_curation(kb: Any, action: str, type_: str, entity_id: str, value: str) -> None:
-    """Record one curation action. The entities module applies the log when it builds the
-    registry, so the change shows on the next request and in the next re-tag."""
-    try:  # prefer the library's own function when the entities module offers one
-        from kb.entities import curate  # type: ignore[attr-defined]
-    except ImportError:
-        curate = None
-    if curate is not None:
-        curate(kb, action, type_, entity_id, value)
-        return
+def apply_curation(kb: Any, action: str, type_: str, entity_id: str, value: str) -> int:
+    """Record one curation action, as the API does: the registry applies the log when it is
+    built and the tagger at the next re-tag (kb reindex). Returns the log sequence number."""
     with kb.catalog.transaction():
-        kb.catalog.add_curation(action, value, type_, entity_id)
+        return kb.catalog.add_curation(action, value, type_, entity_id)
 
 
 @bp.post("/<section>/<entity_id>/curate")
@@ -94,8 +87,10 @@ def curate_entity(section: str, entity_id: str) -> Any:
     value = (request.form.get("value") or "").strip()
     if action == "reject":
         value = value or (request.form.get("text") or "").strip() or entity_id
-    if not value or len(value) > 200:
-        raise InvalidInputError("give a value of 1 to 200 characters")
+    if not value or len(value) > 300:
+        raise InvalidInputError("give a value of 1 to 300 characters")
+    if action == "merge" and value == entity_id:
+        raise InvalidInputError("an entity cannot be merged into itself")
     kb = get_kb()
     apply_curation(kb, action, type_, entity_id, value)
     return redirect(entity_url(type_, entity_id) + "?curated=" + action, code=303)
