@@ -53,7 +53,7 @@ def test_api_conforms_to_its_openapi(case):
 
 
 @schema.include(method=["POST", "DELETE"]).parametrize()
-@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck))
 def test_writes_with_a_token_conform(case):
     """The same with a valid token, so request bodies reach validation and ingest."""
     case.call_and_validate(checks=CHECKS, headers={"Authorization": f"Bearer {TOKEN}"})
