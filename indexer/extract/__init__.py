@@ -18,7 +18,7 @@ from kb.errors import EncryptedError, ExtractionError, KBError, UnsupportedForma
 from kb.model import Extracted, Record
 
 # Bump when the output of any extractor changes: the catalog caches by (sha256, version).
-EXTRACTOR_VERSION = "1.0.0"
+EXTRACTOR_VERSION = "1.1.0"
 
 FORMATS = ("pdf", "docx", "pptx", "xlsx", "html", "txt", "md", "jsonl", "csv", "doc", "ppt", "xls")
 RECORD_FORMATS = ("jsonl", "csv")

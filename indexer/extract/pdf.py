@@ -87,6 +87,9 @@ def extract(stream: BinaryIO, password: str | None = None, limits: dict | None =
             continue
         page_rows.append(_order(lines, layout.width))
 
+    unreadable = [w for w in warnings if "unreadable" in w]
+    if not any(page_rows) and unreadable and not no_text:
+        raise ExtractionError(f"malformed PDF: no page could be read ({unreadable[0]})")
     if not any(page_rows) and not no_text and pages:
         # No text and no images: still nothing to index; say so plainly.
         no_text = list(range(1, len(pages) + 1))
@@ -133,10 +136,11 @@ def _short(exc: BaseException) -> str:
 
 def _layout(page, laparams, rsrc):
     from pdfminer.converter import PDFPageAggregator
-    from pdfminer.pdfinterp import PDFPageInterpreter
+
+    from indexer.extract.pdffonts import Interpreter
 
     device = PDFPageAggregator(rsrc, laparams=laparams)
-    PDFPageInterpreter(rsrc, device).process_page(page)
+    Interpreter(rsrc, device).process_page(page)
     return device.get_result()
 
 
@@ -188,9 +192,13 @@ def _font(line) -> tuple[float, bool]:
     return round(first.size, 1), "bold" in name or "black" in name or "heavy" in name
 
 
-def _order(lines: list[_Row], width: float) -> list[list[_Row]]:
-    """Split into reading-order segments (bands and columns), each a list of merged rows."""
-    gutter = _gutter(lines, width)
+def _order(lines: list[_Row], width: float, depth: int = 0) -> list[list[_Row]]:
+    """Split into reading-order segments (bands and columns), each a list of merged rows.
+
+    Columns are found by recursive cuts: a vertical gutter splits the text in two, each
+    side may split again (wide pages with three or four columns).
+    """
+    gutter = _gutter(lines, width) if depth < 4 else None
     if gutter is None:
         return [_merge_rows(lines)]
     # Lines crossing the gutter (titles, abstracts, full-width figures) cut the page into
@@ -211,7 +219,7 @@ def _order(lines: list[_Row], width: float) -> list[list[_Row]]:
             right = [ln for ln in band if ln.x0 >= gutter]
             for col in (left, right):
                 if col:
-                    segments.append(_merge_rows(col))
+                    segments.extend(_order(col, width, depth + 1))
         if k < len(spanning):
             pending.append(spanning[k])
     if pending:
@@ -220,18 +228,33 @@ def _order(lines: list[_Row], width: float) -> list[list[_Row]]:
 
 
 def _gutter(lines: list[_Row], width: float) -> float | None:
-    """An x position in the middle of the page that at most a few lines cross."""
+    """An x position that (almost) no line crosses, with prose on both sides.
+
+    Tried from the middle of the text outwards; each side needs a few lines of real
+    width, so the cells of a table do not count as columns.
+    """
     if len(lines) < 8 or width <= 0:
         return None
+    x_lo = min(ln.x0 for ln in lines)
+    x_hi = max(ln.x1 for ln in lines)
+    span = x_hi - x_lo
+    if span < 0.3 * width:
+        return None
     best = None
-    for frac in (0.5, 0.45, 0.55, 0.4, 0.6):
-        x = width * frac
+    for step in range(10, 91, 2):
+        x = x_lo + span * step / 100
         crossing = sum(1 for ln in lines if ln.x0 < x < ln.x1)
-        left = sum(1 for ln in lines if ln.x1 <= x)
-        right = sum(1 for ln in lines if ln.x0 >= x)
-        balanced = left >= 4 and right >= 4 and min(left, right) >= 0.25 * max(left, right)
-        if crossing <= 0.15 * len(lines) and balanced and (best is None or crossing < best[0]):
-            best = (crossing, x)
+        if crossing > 0.1 * len(lines):
+            continue
+        left = [ln.x1 - ln.x0 for ln in lines if ln.x1 <= x]
+        right = [ln.x1 - ln.x0 for ln in lines if ln.x0 >= x]
+        if len(left) < 4 or len(right) < 4:
+            continue
+        if statistics.median(left) < 0.1 * width or statistics.median(right) < 0.1 * width:
+            continue
+        score = (crossing, abs(step - 50))
+        if best is None or score < best[0]:
+            best = (score, x)
     return None if best is None else best[1]
 
 

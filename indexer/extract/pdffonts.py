@@ -11,7 +11,7 @@ from io import BytesIO
 from typing import Any
 
 from pdfminer.pdffont import CFFFont, PDFType1Font
-from pdfminer.pdfinterp import PDFResourceManager
+from pdfminer.pdfinterp import PDFPageInterpreter, PDFResourceManager
 from pdfminer.pdftypes import dict_value, resolve1, stream_value
 from pdfminer.psparser import literal_name
 
@@ -118,3 +118,19 @@ def _difference_codes(encoding: dict) -> set[int]:
             codes.add(code)
             code += 1
     return codes
+
+
+class Interpreter(PDFPageInterpreter):
+    """A page interpreter that survives broken colour spaces.
+
+    pdfminer reads every colour space of a page's resources up front and fails the whole
+    page on one malformed ICC profile (no /N). Colours do not matter for text: on failure
+    we read the resources again without their colour spaces.
+    """
+
+    def init_resources(self, resources: Any) -> None:
+        try:
+            super().init_resources(resources)
+        except Exception:  # noqa: BLE001 - any colour-space defect
+            cleaned = {k: v for k, v in dict_value(resources).items() if k != "ColorSpace"}
+            super().init_resources(cleaned)
