@@ -124,6 +124,20 @@ class Columns:
             out[facet] = ranked[:limit] if limit else ranked
         return out
 
+    def lengths(self, field: str) -> np.ndarray:
+        """Per-docnum length of `field` (Whoosh's one-byte approximation, decoded)."""
+        key = "len:" + field
+        arr = self._sort.get(key)
+        if arr is None:
+            parts = []
+            for seg, (leaf, _) in zip(self.segments, self.leaves):
+                cached = seg.sort_keys.get(key)
+                if cached is None:
+                    cached = seg.sort_keys[key] = _read_lengths(leaf, field, seg.n)
+                parts.append(cached)
+            arr = self._sort[key] = np.concatenate(parts) if parts else np.zeros(0)
+        return arr
+
     def sort_key(self, name: str) -> np.ndarray:
         """Per-docnum sort keys read from stored fields once per generation: `date`
         (ISO string, year as fallback; '' when unknown) and `title` (case-folded)."""
@@ -137,6 +151,19 @@ class Columns:
                 parts.append(cached)
             key = self._sort[name] = np.concatenate(parts) if parts else np.zeros(0, dtype=object)
         return key
+
+
+def _read_lengths(leaf: Any, field: str, n: int) -> np.ndarray:
+    from whoosh.codec.whoosh3 import LENGTHS_COLUMN
+
+    from kb.search.engine import byte_lengths
+
+    perdoc = getattr(leaf, "_perdoc", None)
+    reader = perdoc._cached_reader(f"_{field}_len", LENGTHS_COLUMN) if perdoc is not None else None
+    if reader is None:
+        return np.zeros(n)
+    raw = np.fromiter((reader[i] for i in range(n)), dtype=np.uint8, count=n)
+    return byte_lengths(raw)
 
 
 def _read_sort_key(leaf: Any, name: str, n: int) -> np.ndarray:

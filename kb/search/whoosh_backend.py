@@ -25,6 +25,7 @@ from kb.errors import BusyError, IndexError_, InvalidInputError
 from kb.search import query as qmod
 from kb.search import scoring
 from kb.search.cursor import decode_cursor, encode_cursor
+from kb.search.engine import Engine
 from kb.search.facets import (
     COLUMN_FIELDS,
     Columns,
@@ -277,33 +278,16 @@ class WhooshIndex:
         return [f for f in TEXT_FIELDS if f == "text" or f in names]
 
     def _match(self, searcher: Any, q: wq.Query | None, fq: wq.Query | None, cols: Columns,
-               scored: bool, deadline: float) -> tuple[np.ndarray, np.ndarray, bool]:
-        """Every matching doc number (and its score) in one pass; stops at the deadline."""
+               deadline: float) -> tuple[np.ndarray, np.ndarray, bool]:
+        """Every matching doc number and its score (kb.search.engine); stops at the deadline."""
         if q is None and fq is None:
-            docs = cols.live_docs()
+            docs = cols.live_docs().astype(np.int64)
             return docs, np.zeros(len(docs)), False
         full = fq if q is None else (q if fq is None else wq.And([q, fq]))
-        docs: list[int] = []
-        scores: list[float] = []
-        truncated = False
-        context = searcher.context(weighting=self.weighting, needs_current=scored)
-        for sub, offset in searcher.leaf_searchers():
-            m = full.matcher(sub, context)
-            i = 0
-            while m.is_active():
-                docs.append(m.id() + offset)
-                if scored:
-                    scores.append(m.score())
-                m.next()
-                i += 1
-                if not i & 511 and time.monotonic() > deadline:
-                    truncated = True
-                    break
-            if truncated:
-                break
-        d = np.asarray(docs, dtype=np.int64)
-        s = np.asarray(scores, dtype=np.float64) if scored else np.zeros(len(d))
-        return d, s, truncated
+        w = self.weighting
+        eng = Engine(searcher, cols, float(w.K1), float(w.B), deadline)
+        docs, scores = eng.run(full)
+        return docs, scores, eng.truncated
 
     def _order(self, docs: np.ndarray, scores: np.ndarray, sort: str, cols: Columns) -> np.ndarray:
         """Indices into docs in result order."""
@@ -332,17 +316,17 @@ class WhooshIndex:
         if request.doc_id:
             doc_term = wq.ConstantScoreQuery(wq.Term("doc_id", request.doc_id), 0.0)
             fq = doc_term if fq is None else wq.And([fq, doc_term])
-        deadline = time.monotonic() + float(self.settings.get("query_time_budget", 2.0))
         q_text = request.q or ""
         mode = qmod.choose_mode(q_text)
         fields = self._text_fields(s)
         q = qmod.parse(q_text, self.schema, fields, mode, self.resolver, cols, s.reader(), self.settings)
-        scored = request.sort == "relevance" or True  # date/title sorts break ties by relevance
-        docs, scores, truncated = self._match(s, q, fq, cols, scored, deadline)
+        # The budget starts after parsing: the first query also loads the entity registry.
+        deadline = time.monotonic() + float(self.settings.get("query_time_budget", 2.0))
+        docs, scores, truncated = self._match(s, q, fq, cols, deadline)
         if (mode == "and" and q is not None and len(docs) < AND_FALLBACK_BELOW and not truncated
                 and qmod.is_plain(q_text) and len(qmod.plain_words(q_text)) > 1):
             q2 = qmod.parse(q_text, self.schema, fields, "or", self.resolver, cols, s.reader(), self.settings)
-            docs2, scores2, truncated = self._match(s, q2, fq, cols, scored, deadline)
+            docs2, scores2, truncated = self._match(s, q2, fq, cols, deadline)
             if len(docs2) > len(docs):
                 q, docs, scores, mode = q2, docs2, scores2, "or"
         qhash = hashlib.sha1(repr((q_text, sorted((k, sorted(map(str, v))) for k, v in filters.items()),
