@@ -286,3 +286,36 @@ def test_curation_needs_sign_in_and_records_actions(ui):
                        data={"csrf": csrf, "action": "explode", "value": "x"}).status_code == 400
     nxt = client.post("/curate/signin", data={"csrf": csrf, "token": token, "next": "//evil.example/"})
     assert nxt.headers["Location"].endswith("/") and "evil.example" not in nxt.headers["Location"]
+
+
+# -- real third-party texts ------------------------------------------------------
+@pytest.mark.shared
+def test_pages_render_with_ungd_speeches(shared, tmp_path):
+    """Three General Debate speeches through the real pipeline: every kind of page renders
+    for the entities the tagger found in them."""
+    from indexer.pipeline import ingest
+    from web import create_app
+
+    src = shared / "texts" / "ungd-2024" / "txt"
+    picked = tmp_path / "ungd"
+    picked.mkdir()
+    for name in ("KAZ", "KOR", "BRA"):
+        for f in sorted(src.glob(f"{name}*.txt"))[:1]:
+            (picked / f.name).write_bytes(f.read_bytes())
+    home = tmp_path / "home"
+    with KB({"home": str(home)}) as kb:
+        summary = ingest([picked], kb, workers=1)
+        assert summary["added"] == len(list(picked.iterdir())) == 3
+        counts = {t: kb.catalog.entity_counts(t)[:3] for t in ("country", "org", "person", "topic")}
+        docs = kb.catalog.all_doc_ids()
+    client = create_app({"home": str(home)}).test_client()
+    routes = {"country": "countries", "org": "organisations", "person": "people", "topic": "topics"}
+    urls = ["/", "/countries/", "/entities", "/search?q=climate", "/search?q=climate&sort=date&page=1"]
+    urls += [f"/{routes[t]}/{e['entity_id']}" for t, rows in counts.items() for e in rows]
+    urls += [f"/documents/{d}" for d in docs]
+    assert counts["country"], "the tagger found no country in the speeches"
+    for url in urls:
+        r = client.get(url)
+        assert r.status_code == 200, (url, r.status_code)
+    kaz = client.get("/countries/KAZ").get_data(as_text=True)
+    assert "Kazakhstan" in kaz and "Central Asia" in kaz

@@ -10,10 +10,6 @@ MAP_CLASSES = ((0, "c0", "none"), (1, "c1", "1"), (3, "c2", "2–5"), (6, "c3", 
 REGION_ORDER = ("Africa", "Americas", "Asia", "Europe", "Oceania")
 
 
-def bar_width(count: int, top: int, full: int = 100) -> int:
-    return max(1, round(full * count / top)) if top and count else 0
-
-
 def histogram(series: Iterable[tuple[int, int]], width: int = 560, height: int = 140) -> dict[str, Any]:
     """Bars for (year, count) with every year in the span present, so gaps are visible."""
     data = dict(series)

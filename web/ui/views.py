@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import UTC
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Response, render_template, request, url_for
 
@@ -62,27 +63,21 @@ def _run_search(kb: Any) -> dict[str, Any]:
             ctx["chips"].append({"field": f, "value": v, "label": names.get((f, v), v),
                                  "remove": query_string(args, drop=(f, v), page=None)})
     if result is not None:
+        # the current query without `page`, encoded once: facet links append one pair to it
+        base = urlencode([(k, v) for k, v in args.items(multi=True) if k != "page" and v != ""])
         for f in FACET_FIELDS:
             values = result.facets.get(f) or []
             if not values:
                 continue
             top = max(c for _, c in values) or 1
-            items = [{"value": v, "count": c, "label": names.get((f, v), v), "w": charts.bar_width(c, top),
-                      "active": v in req.filters.get(f, []),
-                      "href": _add_filter(args, f, v),
-                      "remove": query_string(args, drop=(f, v), page=None)} for v, c in values]
+            active = set(req.filters.get(f, []))
+            items = [{"value": v, "count": c, "label": names.get((f, v), v), "w": round(60 * c / top),
+                      "active": v in active,
+                      "href": query_string(args, drop=(f, v), page=None) if v in active
+                      else base + ("&" if base else "") + urlencode([(f, v)])} for v, c in values]
             ctx["facets"].append({"field": f, "top": items[:FACET_TOP], "more": items[FACET_TOP:]})
         ctx["pages"] = _paging(req, result.total)
     return ctx
-
-
-def _add_filter(args: Any, field: str, value: str) -> str:
-    items = [(k, v) for k, v in args.items(multi=True) if k != "page" and v != ""]
-    if (field, value) not in items:
-        items.append((field, value))
-    from urllib.parse import urlencode
-
-    return urlencode(items)
 
 
 def _paging(req: SearchRequest, total: int) -> dict[str, Any]:
