@@ -19,7 +19,7 @@ from tests.reliability.generators import good_docs, text_pdf
 # A few real third-party documents of different formats (read from ../shared, never copied
 # into the repository; copied into a tmp folder at test time).
 SHARED_PICKS = ["docx/dl__word_sample.docx", "pptx/dl__powerpoint_sample.pptx", "html/uns__fake-html-cp1252.html",
-                "pdf/dl__multi_page.pdf"]
+]
 
 
 def kb_env(home: Path, **extra: str) -> dict[str, str]:
@@ -137,10 +137,13 @@ def assert_complete(home: Path, folder: Path, markers: dict[str, str]) -> dict[s
     from indexer.documents import document_id
     from indexer.pipeline import file_sha256
 
-    res = run_kb(home, "check", "--format", "json")
-    report = json.loads(res.stdout) if res.stdout.strip().startswith("{") else {}
-    assert res.returncode == 0 and report.get("ok") and report.get("pending") == 0, \
-        f"kb check failed: rc={res.returncode} {res.stdout[-800:]} {res.stderr[-800:]}"
+    from kb.facade import KB
+    from kb.maintenance import check
+    from kb.search.types import SearchRequest
+
+    with KB({"home": str(home)}) as kb:  # what `kb check` runs, without a process start
+        report = check(kb)
+    assert report["ok"] and report["pending"] == 0, f"kb check failed: {report}"
     cat = catalog_state(home)
     files = sorted(p for p in folder.iterdir() if p.is_file())
     for f in files:
@@ -156,9 +159,6 @@ def assert_complete(home: Path, folder: Path, markers: dict[str, str]) -> dict[s
     assert max(idx.values(), default=1) == 1, f"passages indexed twice: {[p for p, n in idx.items() if n > 1][:5]}"
     assert set(idx) == set(cat["passages"]), (f"index/catalog differ: {len(set(idx) - set(cat['passages']))} orphans, "
                                               f"{len(set(cat['passages']) - set(idx))} missing")
-    from kb.facade import KB
-    from kb.search.types import SearchRequest
-
     with KB({"home": str(home)}) as kb:
         for name, marker in markers.items():
             hits = kb.search(SearchRequest(q=marker)).hits
@@ -171,3 +171,26 @@ def assert_complete(home: Path, folder: Path, markers: dict[str, str]) -> dict[s
 def crash_input(tmp_path) -> tuple[Path, dict[str, str]]:
     folder = tmp_path / "input"
     return folder, build_input(folder)
+
+
+@pytest.fixture(scope="module")
+def ingested(tmp_path_factory) -> tuple[Path, dict[str, str], Path]:
+    """An input folder and a home holding it fully ingested (built once per module)."""
+    root = tmp_path_factory.mktemp("ingested")
+    folder, home = root / "input", root / "home"
+    markers = build_input(folder)
+    res = run_kb(home, "ingest", "--workers", "1", str(folder))
+    assert res.returncode == 0, res.stderr[-1500:]
+    return folder, markers, home
+
+
+@pytest.fixture
+def home_copy(ingested, tmp_path):
+    """A private copy of the ingested home; input files changed by the test are restored."""
+    folder, markers, home = ingested
+    saved = {p: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+    copy = tmp_path / "home"
+    shutil.copytree(home, copy)
+    yield folder, markers, copy
+    for p, data in saved.items():
+        p.write_bytes(data)
