@@ -62,6 +62,14 @@ def _is_records(path: Path) -> bool:
     return is_record_collection(path)
 
 
+def _utf8_name(path: str) -> bool:
+    try:
+        path.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
 def ingest(paths: Iterable[str | Path], kb: KB, workers: int | None = None, force: bool = False,
            prune: bool = False, passwords: dict[str, str] | None = None,
            progress: Progress | None = None) -> dict[str, Any]:
@@ -132,6 +140,12 @@ class _Run:
     def tasks(self, files: list[Path]):
         for path in files:
             key = os.path.abspath(path)
+            if not _utf8_name(key):
+                # SQLite text is UTF-8: such a name cannot be a catalog key (it crashed the
+                # whole batch); refuse this one file with a reason instead.
+                self.fail(os.fsencode(key).decode("utf-8", "backslashreplace"), None, "invalid_input",
+                          "file name is not valid UTF-8; rename the file to ingest it")
+                continue
             try:
                 st = path.stat()
                 if st.st_size > self.limits["max_file_mb"] * 1024 * 1024:
