@@ -252,11 +252,26 @@ def segments(text: str, mentions: list[dict[str, Any]]) -> list[tuple[str, dict[
     return out
 
 
-def document_view(kb: Any, doc_id: str) -> dict[str, Any]:
+PART_SIZE = 250  # passages per document page: a 800-row spreadsheet is several pages
+
+
+def part_of(ordinal: int) -> int:
+    """The 1-based part of a document view that holds passage `ordinal`."""
+    return ordinal // PART_SIZE + 1
+
+
+def document_view(kb: Any, doc_id: str, part: int = 1) -> dict[str, Any]:
+    """A document with the passages of one part (PART_SIZE passages) in order, each split
+    into (text, mention|None) segments; NotFoundError for an unknown id or part."""
     doc = kb.catalog.get_document(doc_id)
     if doc is None:
         raise NotFoundError(f"no document {doc_id!r}")
-    passages = queries.passages_with_mentions(kb.catalog, doc_id)
+    total = queries.passage_count(kb.catalog, doc_id)
+    parts = max(1, -(-total // PART_SIZE))
+    if not 1 <= part <= parts:
+        raise NotFoundError(f"document {doc_id!r} has {parts} part(s), not {part}")
+    first = (part - 1) * PART_SIZE
+    passages = queries.passages_with_mentions(kb.catalog, doc_id, first, first + PART_SIZE - 1)
     unit = "slide" if doc.get("format") in ("pptx", "ppt") else "page"
     last_page = None
     for p in passages:
@@ -265,7 +280,9 @@ def document_view(kb: Any, doc_id: str) -> dict[str, Any]:
         p["marker"] = p["page_start"] if p["page_start"] is not None and p["page_start"] != last_page else None
         if p["page_start"] is not None:
             last_page = p["page_end"] or p["page_start"]
-    return {"document": doc, "passages": passages, "page_unit": unit,
+    return {"document": doc, "passages": passages, "page_unit": unit, "total_passages": total,
+            "part": part, "parts": [{"n": n, "first": (n - 1) * PART_SIZE,
+                                     "last": min(n * PART_SIZE, total) - 1} for n in range(1, parts + 1)],
             "entities": queries.document_entities(kb.catalog, doc_id)}
 
 

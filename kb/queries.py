@@ -230,17 +230,36 @@ def passages_by_topic(cat: Catalog, type_: str, entity_id: str, per_topic: int =
     return Neighbourhood(cat, type_, entity_id).by_topic(per_topic, topics)
 
 
-def passages_with_mentions(cat: Catalog, doc_id: str) -> list[dict[str, Any]]:
-    """A document's passages in order, each with its mentions sorted by offset."""
-    passages = cat.passages(doc_id)
+def passages_with_mentions(cat: Catalog, doc_id: str, first: int = 0,
+                           last: int | None = None) -> list[dict[str, Any]]:
+    """A document's passages with ordinal in [first, last], in order, each with its
+    mentions sorted by offset."""
+    hi = (1 << 62) if last is None else last
+    passages = [_passage(r) for r in cat.db.execute(
+        "SELECT * FROM passages WHERE doc_id = ? AND ordinal BETWEEN ? AND ? ORDER BY ordinal",
+        (doc_id, first, hi))]
     by_passage: dict[str, list[dict[str, Any]]] = {}
-    for r in cat.db.execute("SELECT passage_id, type, entity_id, name, text, start, end FROM mentions "
-                            "WHERE doc_id = ? ORDER BY passage_id, start, end DESC", (doc_id,)):
+    for r in cat.db.execute(
+            "SELECT m.passage_id, m.type, m.entity_id, m.name, m.text, m.start, m.end "
+            "FROM passages p CROSS JOIN mentions m ON m.passage_id = p.id "
+            "WHERE p.doc_id = ? AND p.ordinal BETWEEN ? AND ? ORDER BY m.start, m.end DESC",
+            (doc_id, first, hi)):
         by_passage.setdefault(r[0], []).append(
             {"type": r[1], "id": r[2], "name": r[3], "text": r[4], "start": r[5], "end": r[6]})
     for p in passages:
         p["mentions"] = by_passage.get(p["id"], [])
     return passages
+
+
+def passage_count(cat: Catalog, doc_id: str) -> int:
+    return cat.db.execute("SELECT COUNT(*) FROM passages WHERE doc_id = ?", (doc_id,)).fetchone()[0]
+
+
+def _passage(row: Any) -> dict[str, Any]:
+    d = dict(row)
+    d["heading_path"] = json.loads(d["heading_path"] or "[]")
+    d["ocr"] = bool(d["ocr"])
+    return d
 
 
 def document_entities(cat: Catalog, doc_id: str, limit: int = 20) -> dict[str, list[dict[str, Any]]]:

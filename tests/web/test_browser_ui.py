@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO, SHARED
-from tests.web.test_ui_pages import XSS_DOC, build_home
+from tests.web.test_ui_pages import LONG_DOC, XSS_DOC, build_home
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = REPO / "test-artifacts"
@@ -36,7 +36,7 @@ def server(tmp_path_factory):
     egdi = SHARED / "data" / "egov" / "egdi"
     indicators = str(egdi) if egdi.is_dir() else ""
     kb = build_home(home, indicators)
-    report = next(d for d in kb.catalog.all_doc_ids() if d != XSS_DOC)
+    report = next(d for d in kb.catalog.all_doc_ids() if d not in (XSS_DOC, LONG_DOC))
     kb.close()
     app = create_app({"home": str(home), "indicators": indicators})
     srv = make_server("127.0.0.1", 0, app, threaded=True)

@@ -15,6 +15,7 @@ from tests.conftest import CORPUS, SHARED
 
 XSS = '<script>alert(1)</script>"><img src=x onerror=alert(2)>'
 XSS_DOC = "xss0000000000001"
+LONG_DOC = "long000000000001"  # more passages than one document page shows
 REPORT = CORPUS / "forum-2012-final-report.md"
 
 # Surface forms for the stand-in tagger, used only while indexer.tag is not in the tree.
@@ -65,6 +66,16 @@ def _hostile(kb: KB, home: Path) -> None:
         kb.catalog.put_person("evil-person", f"Mr {XSS}", {"affiliations": [f"Org {XSS}"]})
 
 
+def _long(kb: KB) -> None:
+    passages = [Passage(LONG_DOC, i, f"Ledger row {i}: entry ledgerkey{i} for Kazakhstan.", ["Ledger"], None, None,
+                        kind="table_row") for i in range(260)]
+    mentions = [Mention("country", "KAZ", "Kazakhstan", "Kazakhstan", p.text.index("Kazakh"),
+                        p.text.index("Kazakh") + 10, p.id) for p in passages]
+    with kb.catalog.transaction():
+        kb.catalog.put_document({"id": LONG_DOC, "sha256": "e" * 64, "title": "Long ledger", "format": "xlsx",
+                                 "year": 2011}, passages, mentions)
+
+
 def build_home(home: Path, indicators: str = "") -> KB:
     """Ingest corpus/ with the real pipeline; fall back to catalog writes while a stage of
     the pipeline is missing. Then add the hostile document and bring the index up to date."""
@@ -84,6 +95,7 @@ def build_home(home: Path, indicators: str = "") -> KB:
             kb.catalog.put_document(doc, passages, mentions)
             kb.catalog.add_path(doc["id"], str(REPORT), REPORT.stat().st_mtime, REPORT.stat().st_size)
     _hostile(kb, home)
+    _long(kb)
     sync_index(kb)
     return kb
 
@@ -96,7 +108,7 @@ def ui(tmp_path_factory):
     from web import create_app
 
     app = create_app({"home": str(home), "indicators": str(egdi) if egdi.is_dir() else "", "TESTING": True})
-    report_id = next(d for d in kb.catalog.all_doc_ids() if d != XSS_DOC)
+    report_id = next(d for d in kb.catalog.all_doc_ids() if d not in (XSS_DOC, LONG_DOC))
     yield {"client": app.test_client(), "kb": kb, "report": report_id, "egdi": egdi.is_dir(), "app": app}
     kb.close()
 
@@ -163,7 +175,7 @@ def test_search_atom_feed(ui):
 def test_document_page_passages_mentions_citation(ui):
     doc_id = ui["report"]
     body = _get(ui, f"/documents/{doc_id}")
-    n = ui["kb"].catalog.count_passages() - 2
+    n = len(ui["kb"].catalog.passages(doc_id))
     assert body.count('class="passage ') == n
     assert 'id="p-0"' in body and f'id="p-{n - 1}"' in body
     assert 'class="mention m-country" href="/countries/KAZ"' in body
@@ -225,6 +237,20 @@ def test_unknown_ids_are_404_pages(ui, url):
 def test_bad_parameters_are_400_pages(ui, url):
     body = _get(ui, url, 400)
     assert "<h1>400" in body
+
+
+def test_long_document_is_shown_in_parts(ui):
+    first = _get(ui, f"/documents/{LONG_DOC}")
+    assert first.count('class="passage ') == 250 and 'id="p-249"' in first and 'id="p-250"' not in first
+    assert 'href="?part=2"' in first and "251–260" in first
+    second = _get(ui, f"/documents/{LONG_DOC}?part=2")
+    assert second.count('class="passage ') == 10 and 'id="p-250"' in second and 'id="p-259"' in second
+    hits = _get(ui, "/search?q=ledgerkey255")
+    assert f'href="/documents/{LONG_DOC}?part=2#p-255"' in hits
+    assert f'href="/documents/{LONG_DOC}#p-5"' in _get(ui, "/search?q=ledgerkey5")
+    _get(ui, f"/documents/{LONG_DOC}?part=3", 404)
+    _get(ui, f"/documents/{LONG_DOC}?part=0", 400)
+    _get(ui, f"/documents/{LONG_DOC}?part=abc", 400)
 
 
 # -- XSS -----------------------------------------------------------------------

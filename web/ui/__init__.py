@@ -7,8 +7,10 @@ which the search backend guarantees to be escaped text with ``<mark>`` only.
 from __future__ import annotations
 
 import secrets
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from flask import Blueprint, Flask, request
 from flask.blueprints import BlueprintSetupState
@@ -22,9 +24,8 @@ ENTITY_LABELS = {"country": "Countries", "org": "Organisations", "person": "Peop
                  "lang": "Language"}
 
 
+@lru_cache(maxsize=8192)
 def entity_url(type_: str, entity_id: str) -> str:
-    from urllib.parse import quote
-
     return f"/{ENTITY_ROUTES.get(type_, type_)}/{quote(str(entity_id), safe='')}"
 
 
@@ -46,12 +47,21 @@ def _secret_key(app: Flask) -> str:
         return key
 
 
+def passage_url(doc_id: str, ordinal: int) -> str:
+    """Link to one passage: its document's part (beyond the first) and its anchor."""
+    from kb.dossier import part_of
+
+    part = part_of(int(ordinal))
+    return (f"/documents/{quote(str(doc_id), safe='')}" + (f"?part={part}" if part > 1 else "")
+            + f"#p-{int(ordinal)}")
+
+
 @bp.record_once
 def _setup(state: BlueprintSetupState) -> None:
     app = state.app
     if not app.secret_key:
         app.secret_key = _secret_key(app)
-    app.jinja_env.globals.update(entity_url=entity_url, ENTITY_LABELS=ENTITY_LABELS)
+    app.jinja_env.globals.update(entity_url=entity_url, passage_url=passage_url, ENTITY_LABELS=ENTITY_LABELS)
 
 
 @bp.app_template_filter("qs")

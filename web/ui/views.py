@@ -13,6 +13,7 @@ from kb.model import ENTITY_TYPES
 from kb.search.types import FACET_FIELDS, SearchRequest
 from web import get_kb
 from web.ui import ENTITY_ROUTES, bp, charts
+from web.ui.html import passage_html
 from web.ui.params import FILTER_PARAMS, like_param, query_string, search_request
 
 FACET_TOP = 8  # facet values shown before "more"
@@ -119,7 +120,13 @@ def search_atom() -> Response:
 @bp.get("/documents/<doc_id>")
 def document(doc_id: str) -> str:
     kb = get_kb()
-    view = dossier.document_view(kb, doc_id)
+    raw = request.args.get("part") or "1"
+    if not raw.isdigit() or not 1 <= int(raw) <= 100_000:
+        raise InvalidInputError(f"part must be a positive whole number, not {raw[:20]!r}")
+    view = dossier.document_view(kb, doc_id, int(raw))
+    tags: dict = {}
+    for p in view["passages"]:
+        p["html"] = passage_html(p["segments"], tags)
     url = request.url_root.rstrip("/") + url_for("ui.document", doc_id=doc_id)
     cite = dossier.citation(view["document"], url)
     return render_template("document.html", **view, cite=cite, page_url=url,
