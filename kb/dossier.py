@@ -175,6 +175,17 @@ def country_dossier(kb: Any, iso3: str) -> dict[str, Any]:
     }
 
 
+def _org_ref(kb: Any, value: Any) -> dict[str, Any]:
+    """An affiliation as {id, name}: people records name organisations by registry id; a
+    free-text affiliation keeps its text and no id (so no link to a page that is not there)."""
+    if isinstance(value, dict):
+        return {"id": value.get("id"), "name": value.get("name") or value.get("id"), "role": value.get("role")}
+    text = str(value)
+    rec = registry_record(kb, "org", text)
+    name = _first(rec, "name") or queries.entity_name(kb.catalog, "org", text)
+    return {"id": text if name else None, "name": name or text, "role": None}
+
+
 def entity_page(kb: Any, type_: str, entity_id: str) -> dict[str, Any]:
     if type_ not in ENTITY_TYPES:
         raise InvalidInputError(f"unknown entity type {type_!r}")
@@ -193,9 +204,10 @@ def entity_page(kb: Any, type_: str, entity_id: str) -> dict[str, Any]:
               "aliases": [a for a in (_first(rec, "aliases", "synonyms") or []) if a != name],
               "acronyms": list(_first(rec, "acronyms", "acronym") or []),
               "kind": _first(rec, "kind"), "country": _first(rec, "country"),
-              "honorific": _first(rec, "honorific"),
-              "affiliations": list(_first(rec, "affiliations", "affiliation", "orgs") or []),
-              "roles": list(_first(rec, "roles", "role") or []),
+              "honorific": _first(rec, "honorific") or ", ".join(rec.get("honorifics") or []) or None,
+              "affiliations": [_org_ref(kb, a) for a in (_first(rec, "affiliations", "affiliation", "orgs") or [])],
+              "roles": list(_first(rec, "roles", "role", "titles") or []),
+              "appearances": [a for a in (rec.get("appearances") or []) if isinstance(a, dict)],
               "parent": None, "children": []}
     if isinstance(record["acronyms"], str):
         record["acronyms"] = [record["acronyms"]]
