@@ -349,3 +349,17 @@ def test_pages_render_with_ungd_speeches(shared, tmp_path):
         assert r.status_code == 200, (url, r.status_code)
     kaz = client.get("/countries/KAZ").get_data(as_text=True)
     assert "Kazakhstan" in kaz and "Central Asia" in kaz
+
+
+def test_export_and_feed_links_work(ui):
+    """Every export link on a results page is answered by the API with its format."""
+    body = _get(ui, "/search?q=cloud+computing&country=KAZ&sort=date")
+    links = [h.replace("&amp;", "&") for h in re.findall(r'href="(/api/v1/search\?[^"]+)"', body)]
+    assert len(links) == 5
+    types = {"csv": "text/csv", "jsonl": "application/x-ndjson", "ris": "application/x-research-info-systems",
+             "bibtex": "application/x-bibtex", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+    for href in links:
+        assert "country=KAZ" in href and "sort=date" in href
+        r = ui["client"].get(href)
+        fmt = href.rsplit("format=", 1)[1]
+        assert r.status_code == 200 and r.mimetype == types[fmt], (href, r.status_code)
