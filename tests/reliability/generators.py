@@ -10,7 +10,6 @@ import io
 import os
 import random
 import struct
-import zipfile
 import zlib
 from functools import lru_cache
 from pathlib import Path
@@ -186,8 +185,8 @@ def text_pdf(lines: list[str]) -> bytes:
         for ln in lines) + b" ET"
     return make_pdf([b"<< /Type /Catalog /Pages 2 0 R >>",
                      b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-                     b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
-                     b"/Resources << /Font << /F1 5 0 R >> >> >>",
+                     (b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+                     b"/Resources << /Font << /F1 5 0 R >> >> >>"),
                      b"<< /Length %d >>" % len(ops),
                      b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"], {4: ops})
 
@@ -214,7 +213,7 @@ def pdf_huge_stream() -> bytes:
     raw = _spaces_deflate()
     co = zlib.compressobj(6, zlib.DEFLATED, -15)
     tail = co.compress(b" BT ET") + co.flush()
-    crc_unused, adler = _spaces_checksums()
+    _crc_unused, adler = _spaces_checksums()
     adler = zlib.adler32(b" BT ET", adler)
     flate = b"\x78\x9c" + raw + tail + struct.pack(">I", adler)
     objstm = b"1 0 2 10 "

@@ -70,20 +70,20 @@ def write_report(result: dict[str, Any], out: Path) -> None:
         "",
         "Generated from a real run by `python -m tests.reliability.hostile_run` (the same run",
         "`tests/reliability/test_hostile.py` asserts on). One `kb ingest --workers 2` over the",
-        f"generated cases, three well-formed controls and every file of `../shared/docs`, with a",
+        "generated cases, three well-formed controls and every file of `../shared/docs`, with a",
         f"per-file time limit of {FILE_TIMEOUT} s and the default {FILE_MEMORY_MB} MiB address-space cap per worker.",
         "",
-        f"Whole batch: {result['seconds']:.1f} s wall, exit code {result['returncode']}; "
+        (f"Whole batch: {result['seconds']:.1f} s wall, exit code {result['returncode']}; "
         f"{s.get('added', 0)} added, {s.get('failed', 0)} failed; peak worker RSS "
-        f"{s.get('peak_worker_rss_mb', 0)} MiB. Every control document was ingested and is searchable.",
+        f"{s.get('peak_worker_rss_mb', 0)} MiB. Every control document was ingested and is searchable."),
         "",
         "| case | outcome | reason (one line, as `kb failures` shows it) |",
         "|---|---|---|",
     ]
     for case, (code, reason) in result["outcomes"].items():
         lines.append(f"| {case} | {code} | {reason.replace('|', '/')} |")
-    lines += ["", "A file that vanishes between the folder walk and its reading fails as `vanished` "
-              "(\"file vanished before it could be read\"); see `test_a_file_that_vanishes_mid_ingest`.", ""]
+    lines += ["", ("A file that vanishes between the folder walk and its reading fails as `vanished` "
+              "(\"file vanished before it could be read\"); see `test_a_file_that_vanishes_mid_ingest`."), ""]
     if result["shared"]:
         lines += ["## ../shared/docs", "", "| file | outcome | reason |", "|---|---|---|"]
         for name, (code, reason) in result["shared"].items():

@@ -51,7 +51,7 @@ def _wait_for_lock_holder(home: Path, pid: int, timeout: float = 60) -> None:
 def test_searches_are_served_without_error_while_an_ingest_runs(base):
     from web import create_app
 
-    home, first, second, markers1, markers2 = base
+    home, _first, second, markers1, markers2 = base
     app = create_app({"home": str(home), "TESTING": True})
     client = app.test_client()
     errors: list[str] = []
@@ -98,7 +98,7 @@ def test_searches_are_served_without_error_while_an_ingest_runs(base):
 
 
 def test_a_second_ingest_refuses_with_a_clear_message_or_waits(base, tmp_path):
-    home, first, second, markers1, markers2 = base
+    home, first, _second, _markers1, _markers2 = base
     extra = tmp_path / "extra"
     good_docs(extra, n=3, tag="extra")
     holder = subprocess.Popen(kb_cmd("ingest", "--workers", "1", "--force", str(first)), cwd=REPO,

@@ -16,8 +16,14 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO
-from tests.reliability.conftest import (assert_complete, assert_consistent_after_kill, catalog_state, kb_cmd,
-                                        kb_env, run_kb)
+from tests.reliability.conftest import (
+    assert_complete,
+    assert_consistent_after_kill,
+    catalog_state,
+    kb_cmd,
+    kb_env,
+    run_kb,
+)
 
 pytestmark = pytest.mark.slow
 SIGKILLED = -signal.SIGKILL

@@ -9,10 +9,10 @@ import shutil
 
 import pytest
 
+from indexer.pipeline import ingest
 from kb.facade import KB
 from kb.maintenance import check
 from kb.search.types import SearchRequest
-from indexer.pipeline import ingest
 from tests.conftest import SHARED
 from tests.reliability import hostile_run
 from tests.reliability.generators import good_docs

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from indexer.pipeline import ingest
 from kb.auth import create_token
 from kb.facade import KB
-from indexer.pipeline import ingest
 
 XSS = "<img src=x onerror=window.__xss=1><script>window.__xss=2</script><svg onload=window.__xss=3>"
 ATTR = "\" onmouseover=window.__xss=4 x=\""
