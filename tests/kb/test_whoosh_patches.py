@@ -1,0 +1,23 @@
+import random
+
+from kb.search.types import SearchRequest
+from kb.search.whoosh_backend import open_index
+from kb.settings import load
+
+
+def rec(doc, i, text):
+    return {"id": f"{doc}-{i}", "doc_id": doc, "ordinal": i, "text": text, "title": "t", "heading": "",
+            "heading_path": [], "path": "", "source_id": None, "type": "txt", "year": 2012, "lang": "en",
+            "event": None, "date": None, "page_start": 1, "page_end": 1, "country": [], "region": [],
+            "org": [], "person": [], "topic": []}
+
+
+def test_writers_after_a_reseeded_random_do_not_reuse_a_segment_name(tmp_path):
+    """hypothesis re-seeds `random` per example; whoosh's own segment names then repeat and
+    the second commit failed with an AssertionError in create_compound_file."""
+    index = open_index(tmp_path / "ix", load({"home": str(tmp_path)}, environ={}))
+    for n in range(3):
+        random.seed(0)
+        index.update_documents([], [rec(f"d{n}", 0, f"broadband number {n}")])
+    assert index.search(SearchRequest(q="broadband")).total == 3
+    index.close()
