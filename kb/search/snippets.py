@@ -13,13 +13,37 @@ from typing import Any
 SNIPPET_CHARS = 320
 
 
+# analyzer id -> (analyzer, {word: analysed forms}). Running the analyzer chain over every
+# word of every hit was ~80% of a search's time (bench/load.py); words repeat, so each
+# word's forms are computed once. Valid because every filter of our analyzers works word by
+# word (kb.search.schema); the analyzer is held so that its id cannot be reused.
+_WORD_FORMS: dict[int, tuple[Any, dict[str, tuple[str, ...]]]] = {}
+_WORD_FORMS_MAX = 100_000
+
+
 def match_spans(text: str, analyzer: Any, terms: set[str]) -> list[tuple[int, int]]:
     if not terms or not text:
         return []
+    items = getattr(analyzer, "items", None)
+    expr = getattr(items[0], "expression", None) if items else None
+    if expr is None or getattr(items[0], "gaps", False):
+        spans = [(tok.startchar, tok.endchar)
+                 for tok in analyzer(text, chars=True, mode="index", removestops=False) if tok.text in terms]
+        return _merge(spans)
+    entry = _WORD_FORMS.get(id(analyzer))
+    if entry is None or entry[0] is not analyzer:
+        entry = _WORD_FORMS[id(analyzer)] = (analyzer, {})
+    forms_of = entry[1]
+    if len(forms_of) > _WORD_FORMS_MAX:
+        forms_of.clear()
     spans = []
-    for tok in analyzer(text, chars=True, mode="index", removestops=False):
-        if tok.text in terms:
-            spans.append((tok.startchar, tok.endchar))
+    for m in expr.finditer(text):
+        word = m.group(0)
+        forms = forms_of.get(word)
+        if forms is None:
+            forms = forms_of[word] = tuple(t.text for t in analyzer(word, mode="index", removestops=False))
+        if any(f in terms for f in forms):
+            spans.append((m.start(), m.end()))
     return _merge(spans)
 
 
