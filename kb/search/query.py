@@ -10,7 +10,8 @@ field:value, ranges, word~, prefix*). Around it this module:
   entity terms a constant score (they carry no term statistics);
 * bounds wildcard/fuzzy expansion and query length (InvalidQueryError);
 * decides the default operator: AND for short keyword queries (with OR fallback decided by
-  the caller), OR with a bonus for matching more words for long, question-like queries.
+  the caller), OR for long, question-like queries (BM25 ranks passages with more of the
+  words first).
 """
 from __future__ import annotations
 
@@ -42,7 +43,6 @@ FIELD_BOOSTS = {"title": 1.0, "heading": 1.0}
 ENTITY_SCORE = 1.5
 # Queries with at least this many plain words are treated as natural language (OR).
 NATURAL_LANGUAGE_WORDS = 5
-OR_BONUS = 0.9  # OrGroup.factory: reward matching more of the words
 MAX_NGRAM = 5
 # Fields whose values are matched case-insensitively against the index vocabulary.
 CASE_MAPPED = set(ENTITY_FIELDS) | {"type", "lang", YEAR_KEY, "doc_id", "source_id", "event"}
@@ -148,7 +148,7 @@ def _is_candidate(token: str) -> bool:
 
 def make_parser(schema: Any, text_fields: Iterable[str], mode: str) -> MultifieldParser:
     fields = ["title", "heading", *text_fields]
-    group = OrGroup.factory(OR_BONUS) if mode == "or" else AndGroup
+    group = OrGroup if mode == "or" else AndGroup
     parser = MultifieldParser(fields, schema, fieldboosts=FIELD_BOOSTS, group=group)
     parser.remove_plugin_class(SingleQuotePlugin)  # apostrophes are not quotes here
     parser.add_plugin(FuzzyTermPlugin())

@@ -13,7 +13,7 @@ from whoosh.scoring import BM25F
 
 # Tuned on CACM, reported on SciFact (bench/relevance.py --tune).
 K1 = 0.9
-B = 0.4
+B = 0.3
 
 
 class LuceneBM25(BM25F):
