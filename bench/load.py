@@ -2,8 +2,8 @@
 load generator (threads, one keep-alive http.client connection each) with a mix of search,
 faceted search, document and country-page requests: first idle, then while an ingest of new
 documents runs in another process. Reports req/s, p50/p99 and errors per phase and request
-kind; the baseline measured in the same run is GET /api/v1/health under the same load (the
-cost of gunicorn + Flask alone), so "x health" is what the search work adds.
+kind; the baseline measured in the same run is a static file (GET /static/favicon.svg) under
+the same load: the cost of gunicorn + Flask + the load generator alone on this machine.
 
 Demo KB: corpus/ plus, when present, ../shared/texts/ungd-2024 (192 speeches).
 Options (after the bench name): --seconds N (default 60, also KB_LOAD_SECONDS), --connections N
@@ -116,7 +116,7 @@ def _url(kind: str, rnd: random.Random, doc_ids: list[str]) -> str:
         return f"/api/v1/documents/{rnd.choice(doc_ids)}" if doc_ids else "/api/v1/documents"
     if kind == "country":
         return f"/countries/{rnd.choice(COUNTRIES)}"
-    return "/api/v1/health"
+    return "/static/favicon.svg"
 
 
 def _load(port: int, seconds: float, connections: int, doc_ids: list[str], kinds=MIX) -> dict:
@@ -192,7 +192,7 @@ def _report(label: str, res: dict, baseline_rps: float | None) -> dict:
         row(kind, k["rps"], k["p50_ms"], k["p99_ms"], k["errors"])
     row("all", out["rps"], out["p50_ms"], out["p99_ms"], out["errors"])
     if baseline_rps:
-        row("search req/s  (x health baseline)", out["search_rps"], f"{out['search_rps'] / baseline_rps:.2f}")
+        row("search req/s  (x static-file baseline)", out["search_rps"], f"{out['search_rps'] / baseline_rps:.2f}")
     for s in res["samples"]:
         print(f"    error sample: {s}")
     return out
@@ -230,9 +230,9 @@ def run(args: list[str]) -> None:
         try:
             doc_ids = _targets(port)
             _load(port, 3, opts.connections, doc_ids)  # warm every worker
-            base = _load(port, min(10.0, opts.seconds), opts.connections, doc_ids, kinds=(("health", 1.0),))
-            base_rps = len(base["lat"]["health"]) / base["seconds"]
-            results["baseline_health"] = _report("baseline: GET /api/v1/health", base, None)
+            base = _load(port, min(10.0, opts.seconds), opts.connections, doc_ids, kinds=(("static", 1.0),))
+            base_rps = len(base["lat"]["static"]) / base["seconds"]
+            results["baseline_static"] = _report("baseline: GET /static/favicon.svg", base, None)
             results["idle"] = _report("idle", _load(port, opts.seconds, opts.connections, doc_ids), base_rps)
 
             batch = tmp / "batch"
