@@ -133,13 +133,14 @@ def run_queries(ix: Any, queries: list[tuple[str, str]], depth: int) -> dict[str
     return {qid: [r["id"] for r in run_query(ix, q, depth, by="document")] for qid, q in queries}
 
 
-def configure(ix: Any, k1: float, b: float, title: float, _unused: float = 0.0) -> None:
+def configure(ix: Any, k1: float, b: float, title: float, combine: bool = False) -> None:
+    from kb.search import engine, scoring
     from kb.search import query as qmod
-    from kb.search import scoring
 
     ix.weighting = scoring.weighting(k1, b)
     ix._searcher = None
     qmod.FIELD_BOOSTS["title"] = title
+    engine.COMBINE_FIELDS = combine
 
 
 def baselines() -> dict[str, Any]:
@@ -164,15 +165,16 @@ def run(args: list[str]) -> None:
         if tune:
             # Title weights below 1 are not tried: the product needs title words to count at
             # least as much as body words.
-            grid = [(k1, b, t) for k1 in (0.9, 1.2) for b in (0.3, 0.4, 0.75) for t in (1.0, 1.5, 2.0)]
+            grid = [(k1, b, t, c) for k1 in (0.9, 1.2) for b in (0.3, 0.4, 0.75) for t in (1.0, 1.5, 2.0)
+                    for c in (False, True)]
             scored = []
-            for k1, b, t in grid:
-                configure(c_ix, k1, b, t)
+            for k1, b, t, c in grid:
+                configure(c_ix, k1, b, t, c)
                 m = evaluate(run_queries(c_ix, c_queries, 1000), c_qrels)
-                scored.append((m["MAP"], k1, b, t))
-                print(f"  tune CACM k1={k1} b={b} title={t}: MAP {m['MAP']:.4f}", flush=True)
+                scored.append((m["MAP"], k1, b, t, c))
+                print(f"  tune CACM k1={k1} b={b} title={t} bm25f={c}: MAP {m['MAP']:.4f}", flush=True)
             best = max(scored)
-            print(f"best on CACM: MAP {best[0]:.4f} with k1={best[1]} b={best[2]} title={best[3]}")
+            print(f"best on CACM: MAP {best[0]:.4f} with k1={best[1]} b={best[2]} title={best[3]} bm25f={best[4]}")
             configure(c_ix, *best[1:])
         t1 = time.perf_counter()
         cm = evaluate(run_queries(c_ix, c_queries, 1000), c_qrels)

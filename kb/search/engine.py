@@ -29,6 +29,12 @@ _EMPTY = (np.zeros(0, np.int64), np.zeros(0, np.float64))
 _BYTE_LEN = np.array([byte_to_length(i) for i in range(256)], dtype=np.float64)
 
 
+# True: one word's matches in title, heading and text are combined before BM25 saturation
+# (BM25F proper); False: each field is scored on its own and the scores added. Chosen on
+# CACM by bench/relevance.py.
+COMBINE_FIELDS = False
+
+
 class Timeout(Exception):
     pass
 
@@ -83,7 +89,18 @@ class Engine:
         if isinstance(q, wq.And):
             return self._and(q.subqueries)
         if isinstance(q, wq.Or):
-            return _union([self._eval(c) for c in q.subqueries])
+            if not COMBINE_FIELDS:
+                return _union([self._eval(c) for c in q.subqueries])
+            # Whoosh's normalize() flattens nested ORs, so the per-field terms of every word
+            # may sit in one OR: group them back by term text, one BM25F group per word.
+            groups: dict[Any, list[wq.Term]] = {}
+            others = []
+            for c in q.subqueries:
+                if isinstance(c, wq.Term) and self._scorable(c.fieldname):
+                    groups.setdefault(c.text, []).append(c)
+                else:
+                    others.append(c)
+            return _union([self._bm25f(g) for g in groups.values()] + [self._eval(c) for c in others])
         if isinstance(q, (wq.Prefix, wq.Wildcard, wq.FuzzyTerm, wq.Regex)):
             return self._expanded(q)
         return self._whoosh(q)
@@ -146,6 +163,39 @@ class Engine:
         lengths = self._lengths(field)[ids]
         norm = self.k1 * ((1 - self.b) + self.b * lengths / avgfl)
         return ids, boost * idf * (tf * (self.k1 + 1)) / (tf + norm)
+
+    def _scorable(self, field: str) -> bool:
+        return field in self.reader.schema and self.reader.schema[field].scorable
+
+    def _bm25f(self, terms: list[wq.Term]) -> tuple[np.ndarray, np.ndarray]:
+        """One word searched in several fields, scored as BM25F: the fields' length-normalised
+        frequencies, weighted by field boost, are added before saturation."""
+        try:
+            self._check_time()
+        except Timeout:
+            return _EMPTY
+        parts = []
+        for t in terms:
+            fieldobj = self.reader.schema[t.fieldname]
+            btext = t.text if isinstance(t.text, bytes) else fieldobj.to_bytes(t.text)
+            f_ids, f_tf = [], []
+            for leaf, offset in self.leaves:
+                ids, tf = _leaf_postings(leaf, t.fieldname, btext)
+                if len(ids):
+                    f_ids.append(ids + offset)
+                    f_tf.append(tf)
+            if not f_ids:
+                continue
+            ids, tf = np.concatenate(f_ids), np.concatenate(f_tf)
+            avgfl, _ = self._stats(t.fieldname)
+            norm = (1 - self.b) + self.b * self._lengths(t.fieldname)[ids] / avgfl
+            parts.append((ids, t.boost * tf / norm))
+        if not parts:
+            return _EMPTY
+        ids, pseudo = _union(parts)
+        df = len(ids)
+        idf = log(1.0 + (self._n - df + 0.5) / (df + 0.5))
+        return ids, idf * pseudo * (self.k1 + 1) / (self.k1 + pseudo)
 
     def _lengths(self, field: str) -> np.ndarray:
         return self.columns.lengths(field)
