@@ -27,6 +27,7 @@ from indexer.workers import WorkerPool
 Progress = Callable[[dict[str, Any]], None]
 INDEX_BATCH_DOCS = 200  # documents written to the catalog between two index commits
 RECORDS_PER_TASK = 100  # records of a JSONL/CSV collection handed to a worker at once
+WORKER_SETUP_GRACE = 30.0  # extra seconds for a worker's first file: it also builds the tagger
 _CRASH_COUNTS: dict[str, int] = {}
 
 
@@ -92,7 +93,8 @@ def ingest(paths: Iterable[str | Path], kb: KB, workers: int | None = None, forc
             # worker (and every replacement of a killed one) starts with it ready.
             warm_up(catalog.curation())
             pool = WorkerPool(_process_task, workers=workers if workers is not None else int(settings["workers"]),
-                              timeout=float(settings["file_timeout"]), memory_mb=int(settings["file_memory_mb"]))
+                              timeout=float(settings["file_timeout"]), memory_mb=int(settings["file_memory_mb"]),
+                          setup_grace=WORKER_SETUP_GRACE)
             for result in pool.run(run.with_cache(tasks)):
                 crash_point("extracted")
                 run.finish_task(result)

@@ -98,6 +98,8 @@ class _Worker:
         self.proc.start()
         child.close()
         self.task: tuple[Any, float] | None = None  # (key, deadline)
+        self.fresh = True  # no task yet: the first one also pays the process's one-time setup
+        self.allowed = 0.0  # seconds the current task may take
 
     def kill(self) -> None:
         try:
@@ -110,8 +112,13 @@ class _Worker:
 
 class WorkerPool:
     def __init__(self, fn: Callable[[Any], Any], workers: int = 0, timeout: float = 120.0,
-                 memory_mb: int = 1024) -> None:
+                 memory_mb: int = 1024, setup_grace: float = 0.0) -> None:
+        """setup_grace: extra seconds for the first task of each (new) worker process, which
+        also builds what `fn` caches per process (the tagger: seconds, more on a loaded
+        machine). Without it a small file could time out only for being a worker's first,
+        and the failure would stick until the file changes."""
         self.fn = fn
+        self.setup_grace = setup_grace
         self.size = workers or os.cpu_count() or 1
         self.timeout = timeout
         self.memory_mb = memory_mb
@@ -131,7 +138,10 @@ class WorkerPool:
                         except StopIteration:
                             exhausted = True
                             break
-                        w.task = (key, time.monotonic() + self.timeout)
+                        grace = self.setup_grace if w.fresh else 0.0
+                        w.fresh = False
+                        w.task = (key, time.monotonic() + self.timeout + grace)
+                        w.allowed = self.timeout + grace
                         w.conn.send((key, payload))
                 busy = [w for w in workers if w.task is not None]
                 if not busy:
@@ -159,8 +169,8 @@ class WorkerPool:
                         yield TaskResult(key, ok, value, err_code, reason, seconds, rss)
                     elif now >= deadline:
                         yield TaskResult(key, False, code="resource_limit",
-                                         reason=f"timed out after {self.timeout:g} s; worker killed",
-                                         seconds=self.timeout)
+                                         reason=f"timed out after {w.allowed:g} s; worker killed",
+                                         seconds=w.allowed)
                         workers[i] = self._replace(w)
         finally:
             for w in workers:
