@@ -13,7 +13,9 @@ so a handful of French passages are not normalised against the English ones.
 """
 from __future__ import annotations
 
+import threading
 import time
+from collections import OrderedDict
 from math import log
 from typing import Any
 
@@ -232,9 +234,59 @@ class Engine:
         return a[order], np.asarray(scores, dtype=np.float64)[order]
 
 
+class _PostingsCache:
+    """Decoded postings by (segment id, field, term), least recently used out first.
+
+    Unpickling a block (ids, frequencies *and* positions) is most of a query's cost, and
+    segments never change once written, so decoded arrays stay valid until their segment is
+    merged away (then they simply age out). Bounded in bytes."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self.items: OrderedDict[tuple, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: tuple) -> tuple[np.ndarray, np.ndarray] | None:
+        with self.lock:
+            hit = self.items.get(key)
+            if hit is not None:
+                self.items.move_to_end(key)
+            return hit
+
+    def put(self, key: tuple, value: tuple[np.ndarray, np.ndarray]) -> None:
+        size = value[0].nbytes + value[1].nbytes
+        if size > self.max_bytes // 8:
+            return
+        with self.lock:
+            if key in self.items:
+                return
+            self.items[key] = value
+            self.bytes += size
+            while self.bytes > self.max_bytes and self.items:
+                _, (a, b) = self.items.popitem(last=False)
+                self.bytes -= a.nbytes + b.nbytes
+
+
+POSTINGS_CACHE = _PostingsCache(96 << 20)
+
+
 def _leaf_postings(leaf: Any, field: str, btext: bytes) -> tuple[np.ndarray, np.ndarray]:
     """(local doc ids, term frequencies) of one term in one segment, deleted docs included
     (the caller masks them with the live-document array)."""
+    seg = leaf.segment() if hasattr(leaf, "segment") else None
+    key = (seg.segment_id(), field, btext) if seg is not None else None
+    if key is not None:
+        hit = POSTINGS_CACHE.get(key)
+        if hit is not None:
+            return hit
+    value = _read_postings(leaf, field, btext)
+    if key is not None:
+        POSTINGS_CACHE.put(key, value)
+    return value
+
+
+def _read_postings(leaf: Any, field: str, btext: bytes) -> tuple[np.ndarray, np.ndarray]:
     try:
         m = leaf.postings(field, btext)
     except TermNotFound:
