@@ -1,6 +1,7 @@
 """Page server times (issue 5): p50/p95 of /, /search (plain and faceted), /documents/<id>,
-/countries/<ISO3> and /countries/ through the Flask test client, against /api/v1/health
+/countries/<ISO3> and /countries/ through the Flask test client, against a static file
 measured in the same run as the floor (the ratio says what the page adds to Flask itself).
+Warm (page cache filled) and cold (emptied before each request) are both reported.
 
 The KB: corpus/ plus the 192 UN General Debate 2024 speeches of ../shared/texts, ingested
 with the real pipeline (real passages, real tagger mentions), then re-labelled copies of
@@ -65,10 +66,16 @@ def _build(home: Path, target: int) -> tuple[str, int]:
         return label + (f" x{copies + 1}" if copies else ""), round(time.perf_counter() - t0)
 
 
-def _time(client, url: str, n: int) -> tuple[float, float]:
+def _time(client, url: str, n: int, cold: bool = False) -> tuple[float, float]:
+    """p50/p95 in ms. cold: the per-process page cache (kb.queries.cached) is emptied before
+    every request, as on the first visit after an ingest."""
+    from kb import queries
+
     client.get(url)  # warm: first-use caches (registry, indicators) are not page time
     samples = []
     for _ in range(n):
+        if cold:
+            queries._CACHE.clear()
         t0 = time.perf_counter()
         r = client.get(url)
         samples.append((time.perf_counter() - t0) * 1000)
@@ -98,7 +105,7 @@ def run(args: list[str]) -> None:
     app = create_app({"home": str(home), "indicators": str(egdi) if egdi.is_dir() else ""})
     client = app.test_client()
     n = int(os.environ.get("KB_BENCH_WEB_N", "40"))
-    base50, base95 = _time(client, "/api/v1/health", n)
+    base50, base95 = _time(client, "/static/style.css", n)
     pages = [("/", "/"), ("/search (plain)", "/search?q=government"),
              ("/search (faceted)", f"/search?q=government&country={country}&sort=date"),
              ("/search (filter only)", f"/search?country={country}"),
@@ -106,17 +113,21 @@ def run(args: list[str]) -> None:
              ("/documents/<id> (median size)", f"/documents/{typical}"),
              (f"/countries/{country}", f"/countries/{country}"), ("/countries/", "/countries/"),
              ("/topics/<top topic>", "/topics/" + (_top(home, "topic") or "cloud-computing"))]
-    row("page", "p50 ms", "p95 ms", "x health", "goal")
-    row("/api/v1/health (baseline)", f"{base50:.1f}", f"{base95:.1f}", "1.0", "")
+    print(f"  {n} requests per page; 'cold' empties the page cache before each request")
+    row("page", "p50 ms", "p95 ms", "cold p50", "cold p95", "x floor", "goal p95")
+    row("/static/style.css (floor)", f"{base50:.1f}", f"{base95:.1f}", "", "", "1.0", "")
     results = {}
     for name, url in pages:
         p50, p95 = _time(client, url, n)
-        results[name] = {"p50_ms": round(p50, 1), "p95_ms": round(p95, 1)}
-        row(name, f"{p50:.1f}", f"{p95:.1f}", f"{p50 / base50:.1f}", "ok" if p95 <= GOAL_MS else "SLOW")
+        c50, c95 = _time(client, url, max(5, n // 4), cold=True)
+        results[name] = {"p50_ms": round(p50, 1), "p95_ms": round(p95, 1),
+                         "cold_p50_ms": round(c50, 1), "cold_p95_ms": round(c95, 1)}
+        row(name, f"{p50:.1f}", f"{p95:.1f}", f"{c50:.1f}", f"{c95:.1f}", f"{p50 / base50:.0f}",
+            "ok" if p95 <= GOAL_MS else "SLOW")
     out = REPO / "bench-out"
     out.mkdir(exist_ok=True)
     (out / "web.json").write_text(json.dumps({"kb": label, "passages": stats["passages"],
-                                              "baseline_p50_ms": round(base50, 2), "pages": results}, indent=1))
+                                              "floor_p50_ms": round(base50, 2), "pages": results}, indent=1))
 
 
 def _top(home: Path, type_: str) -> str | None:
