@@ -84,9 +84,9 @@ def write_report(result: dict[str, Any], out: Path) -> None:
         lines.append(f"| {case} | {code} | {reason.replace('|', '/')} |")
     lines += ["", ("A file that vanishes between the folder walk and its reading fails as `vanished` "
               "(\"file vanished before it could be read\"); see `test_a_file_that_vanishes_mid_ingest`."), "",
-              "Known cost: the per-file timer also runs while a worker builds its tagger for its first file",
-              "(about 5 s, more on a loaded machine), so with this short limit a small file that happens to be",
-              "a worker's first can time out (the 901-byte HTML below); with the default 120 s it does not.", ""]
+              "The first file of each worker process gets `WORKER_SETUP_GRACE` (30 s) more, since it also pays",
+              "the tagger build (5-9 s here). Before that fix, this run failed a 901-byte HTML file as timed out",
+              "for being a replacement worker's first, and the failure stuck until the file changed.", ""]
     if result["shared"]:
         lines += ["## ../shared/docs", "", "| file | outcome | reason |", "|---|---|---|"]
         for name, (code, reason) in result["shared"].items():
