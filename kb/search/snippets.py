@@ -36,15 +36,18 @@ def match_spans(text: str, analyzer: Any, terms: set[str]) -> list[tuple[int, in
     forms_of = entry[1]
     if len(forms_of) > _WORD_FORMS_MAX:
         forms_of.clear()
-    spans = []
-    for m in expr.finditer(text):
-        word = m.group(0)
+    # Which distinct words match (findall runs in C), then where they are.
+    words = set(expr.findall(text)) if expr.groups == 0 else {m.group(0) for m in expr.finditer(text)}
+    hit = set()
+    for word in words:
         forms = forms_of.get(word)
         if forms is None:
             forms = forms_of[word] = tuple(t.text for t in analyzer(word, mode="index", removestops=False))
-        if any(f in terms for f in forms):
-            spans.append((m.start(), m.end()))
-    return _merge(spans)
+        if not terms.isdisjoint(forms):
+            hit.add(word)
+    if not hit:
+        return []
+    return _merge([m.span() for m in expr.finditer(text) if m.group(0) in hit])
 
 
 def _merge(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
