@@ -79,6 +79,9 @@ def test_phrase_and_stemming(index):
     assert ids(index, '"digital divide"') == ["c-0"]
     assert "b-0" in ids(index, "publishing dataset")  # stems: publish, dataset
     assert ids(index, '"divide digital"') == []
+    assert ids(index, '"open government data portals"') == ["b-0"]  # positions checked word by word
+    assert ids(index, '"open data government"') == []
+    assert ids(index, '"the digital divide"') == ["c-0"]  # stop words are dropped from phrases
 
 
 def test_operators(index):
