@@ -165,9 +165,9 @@ def _country_dossier(kb: Any, record: dict[str, Any]) -> dict[str, Any]:
     peers = []
     sub = _name(record["subregion"])
     if sub:
-        peers = [{"id": c["id"], "name": c["name"], "passages": counts.get(c["id"], 0)}
+        peers = [{"id": c["id"], "name": c["name"], "mentions": counts.get(c["id"], 0)}
                  for c in _all_countries(kb) if c.get("subregion") == sub and c["id"] != iso3]
-        peers.sort(key=lambda p: (-p["passages"], p["name"]))
+        peers.sort(key=lambda p: (-p["mentions"], p["name"]))
     return {
         "record": record,
         "totals": queries.entity_totals(cat, "country", iso3),
@@ -314,16 +314,16 @@ def document_view(kb: Any, doc_id: str, part: int = 1) -> dict[str, Any]:
 
 
 def country_index(kb: Any) -> list[dict[str, Any]]:
-    """Every known country with its region, sub-region and passage count (the map's data)."""
+    """Every known country with its region, sub-region and mention count (the map's data)."""
     counts = queries.mention_counts(kb.catalog, "country")
     out = [{"id": c["id"], "name": c["name"], "region": c.get("region"), "subregion": c.get("subregion"),
-            "passages": counts.get(c["id"], 0)} for c in _all_countries(kb)]
+            "mentions": counts.get(c["id"], 0)} for c in _all_countries(kb)]
     known = {c["id"] for c in out}
     # countries the tagger found that the reference list lacks still get a row
     for iso3, n in counts.items():
         if iso3 not in known:
             out.append({"id": iso3, "name": queries.entity_name(kb.catalog, "country", iso3) or iso3,
-                        "region": None, "subregion": None, "passages": n})
+                        "region": None, "subregion": None, "mentions": n})
     return sorted(out, key=lambda c: c["name"])
 
 
@@ -349,9 +349,9 @@ def regions(kb: Any, index: list[dict[str, Any]] | None = None) -> list[dict[str
     for c in index if index is not None else country_index(kb):
         if c["region"]:
             tree.setdefault(c["region"], {}).setdefault(c["subregion"] or c["region"], []).append(c)
-    return [{"id": rid(r), "name": r, "passages": sum(c["passages"] for cs in subs.values() for c in cs),
+    return [{"id": rid(r), "name": r, "mentions": sum(c["mentions"] for cs in subs.values() for c in cs),
              "subregions": [{"id": rid(s), "name": s, "countries": cs,
-                             "passages": sum(c["passages"] for c in cs)} for s, cs in sorted(subs.items())]}
+                             "mentions": sum(c["mentions"] for c in cs)} for s, cs in sorted(subs.items())]}
             for r, subs in sorted(tree.items())]
 
 
@@ -381,7 +381,7 @@ def region_page(kb: Any, region_id: str) -> dict[str, Any]:
     return {"record": {"id": region_id, "name": name, "parent": parent,
                        "aliases": list((rec or {}).get("aliases") or [])},
             "subregions": subregions or [],
-            "countries": sorted(members, key=lambda c: (-c["passages"], c["name"])),
+            "countries": sorted(members, key=lambda c: (-c["mentions"], c["name"])),
             "passages": queries.passages_for(cat, "region", region_id, limit=PASSAGE_LIMIT),
             "documents": queries.documents_for(cat, "region", region_id),
             "timeline": queries.timeline(cat, "region", region_id)}

