@@ -254,3 +254,20 @@ def test_per_query_time_is_bounded(home):
     r = c.get(f"/api/v1/search?q={q}")
     assert r.status_code in (200, 400)
     assert time.perf_counter() - t0 < 5.0
+
+
+def test_atom_feed_is_well_formed_with_payloads_as_text(client):
+    import xml.etree.ElementTree as ET
+
+    for q in (MARKER, XSS):
+        r = client.get("/search.atom?q=" + urllib.parse.quote(q))
+        assert r.status_code in (200, 400), r.status_code
+        if r.status_code != 200:
+            continue
+        body = r.get_data()
+        root = ET.fromstring(body)  # raises on markup injected into the XML
+        tags = {el.tag.rsplit("}", 1)[-1] for el in root.iter()}
+        assert not tags & {"script", "img", "svg", "iframe"}, tags
+        assert b"<script" not in body and b"<img" not in body
+        if q == MARKER:
+            assert b"window.__xss" in body, "the feed does not carry the payload text: vacuous"
