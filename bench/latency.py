@@ -172,16 +172,17 @@ def run(args: list[str]) -> None:
 
     def fts_search(q: str, filt: tuple[str, str] | None = None) -> Callable[[], Any]:
         if filt:
-            sql = ("SELECT rowid, bm25(fts) FROM fts WHERE fts MATCH ? AND rowid IN "
-                   "(SELECT rid FROM facets WHERE field = ? AND value = ?) ORDER BY rank LIMIT 20")
+            # A join, not `rowid IN (subquery)`: SQLite ran the latter for minutes per query.
+            sql = ("SELECT fts.rowid, bm25(fts) FROM fts JOIN facets f ON f.rid = fts.rowid "
+                   "WHERE fts MATCH ? AND f.field = ? AND f.value = ? ORDER BY bm25(fts) LIMIT 20")
             params: tuple = (fts_match(q), filt[0], filt[1])
         else:
             sql, params = "SELECT rowid, bm25(fts) FROM fts WHERE fts MATCH ? ORDER BY rank LIMIT 20", (fts_match(q),)
         return lambda: db.execute(sql, params).fetchall()
 
     def fts_grouped(q: str) -> Callable[[], Any]:
-        sql = ("SELECT field, value, COUNT(*) FROM facets WHERE rid IN (SELECT rowid FROM fts WHERE fts MATCH ?) "
-               "GROUP BY field, value")
+        sql = ("SELECT f.field, f.value, COUNT(*) FROM fts JOIN facets f ON f.rid = fts.rowid "
+               "WHERE fts MATCH ? GROUP BY f.field, f.value")
         return lambda: db.execute(sql, (fts_match(q),)).fetchall()
 
     cases: dict[str, tuple[list[Callable[[], Any]], list[Callable[[], Any]]]] = {
