@@ -322,11 +322,24 @@ class _PostingsCache:
 POSTINGS_CACHE = _PostingsCache(96 << 20)
 
 
+def _leaf_folder(leaf: Any) -> str | None:
+    st = getattr(leaf, "_storage", None)
+    for cand in (st, getattr(st, "b", None), getattr(st, "a", None)):
+        folder = getattr(cand, "folder", None)
+        if folder:
+            return str(folder)
+    return None
+
+
 def _leaf_postings(leaf: Any, field: str, btext: bytes) -> tuple[np.ndarray, np.ndarray]:
     """(local doc ids, term frequencies) of one term in one segment, deleted docs included
     (the caller masks them with the live-document array)."""
     seg = leaf.segment() if hasattr(leaf, "segment") else None
-    key = (seg.segment_id(), field, btext) if seg is not None else None
+    # Segment ids are unique within one index folder only: a copied home (backup, restore,
+    # tests) holds the same ids, so the folder is part of the key (found by
+    # tests/reliability: a search on one copy returned another copy's postings).
+    folder = _leaf_folder(leaf)
+    key = (folder, seg.segment_id(), field, btext) if seg is not None and folder else None
     if key is not None:
         hit = POSTINGS_CACHE.get(key)
         if hit is not None:
