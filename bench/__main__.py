@@ -2,7 +2,7 @@
 
 Each module in BENCHES has ``run(args) -> None`` printing its own table; a module whose
 inputs are missing (../shared absent, no pdftotext) prints why and returns.
-`python -m bench NAME...` runs only those.
+`python -m bench NAME... [--option ...]` runs only those, passing the options on.
 """
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ BENCHES = ("ingest", "tagging", "relevance", "latency", "web", "api", "load")
 
 
 def main(argv: list[str]) -> int:
-    names = argv or list(BENCHES)
+    # Bare words name benchmarks; everything from the first option on goes to the modules.
+    split = next((i for i, a in enumerate(argv) if a.startswith("-")), len(argv))
+    names, options = argv[:split] or list(BENCHES), argv[split:]
     for name in names:
         try:
             module = importlib.import_module(f"bench.{name}")
@@ -25,7 +27,7 @@ def main(argv: list[str]) -> int:
             raise
         print(f"\n== {name} ==", flush=True)
         t0 = time.perf_counter()
-        module.run(argv)
+        module.run(options)
         print(f"-- {name} done in {time.perf_counter() - t0:.1f}s", flush=True)
     return 0
 
