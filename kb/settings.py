@@ -54,6 +54,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_wildcard_terms", 2000, "Most index terms a wildcard or fuzzy term may expand to.", 10, 100000),
     Setting("page_size", 20, "Default number of results per page.", 1, 100),
     Setting("max_page_size", 100, "Largest number of results per page.", 1, 1000),
+    Setting("search_cache_size", 256, "Search results kept per process (LRU, emptied by any index commit); 0 turns the cache off.", 0, 100000),
     Setting("max_per_document", 3, "At most this many passages of one document per results page (0: no limit).", 0, 1000),
     Setting("export_rate_per_minute", 30, "Exports one client may start per minute (HTTP API).", 1, 100000),
     Setting("export_max_rows", 0, "Most rows one export may hold; 0 means no cap.", 0, 100000000),

@@ -34,6 +34,7 @@ from kb.search.facets import (
     decode_list,
     read_segment,
 )
+from kb.search.result_cache import ResultCache, copy_result, request_key
 from kb.search.schema import (
     ENTITY_FIELDS,
     SCHEMA_VERSION,
@@ -76,6 +77,7 @@ class WhooshIndex:
         self._vocabs: dict[str, Vocab] = {}
         self._segcache: dict[str, Any] = {}
         self._columns: tuple[Any, Columns] | None = None
+        self.result_cache = ResultCache(int(self.settings.get("search_cache_size", 0)))
         self._open(create=True)
 
     # -- layout ----------------------------------------------------------------
@@ -301,7 +303,7 @@ class WhooshIndex:
             order = sorted(range(len(docs)), key=lambda i: (key[i] == "", key[i], docs[i]))
         return np.asarray(order, dtype=np.int64)
 
-    def _prepare(self, request: SearchRequest) -> dict[str, Any]:
+    def _prepare(self, request: SearchRequest, searcher: Any = None) -> dict[str, Any]:
         if request.sort not in SORTS:
             raise InvalidInputError(f"sort must be one of {', '.join(SORTS)}, not {request.sort!r}")
         max_pp = int(self.settings.get("max_page_size", 100))
@@ -309,7 +311,7 @@ class WhooshIndex:
             raise InvalidInputError(f"per_page must be between 1 and {max_pp}")
         if int(request.page) < 1:
             raise InvalidInputError("page must be 1 or more")
-        s = self._searcher_now()
+        s = searcher if searcher is not None else self._searcher_now()
         cols = self._columns_for(s)
         filters = dict(request.filters or {})
         fq = qmod.filter_query(filters, cols)
@@ -337,25 +339,40 @@ class WhooshIndex:
     def search(self, request: SearchRequest) -> SearchResult:
         t0 = time.perf_counter()
         with self._lock:
-            st = self._prepare(request)
-            s, cols, docs, scores = st["searcher"], st["cols"], st["docs"], st["scores"]
-            per_page = int(request.per_page)
-            offset = (int(request.page) - 1) * per_page
-            if request.cursor:
-                offset = decode_cursor(request.cursor, st["qhash"])
-            cap = 0 if request.doc_id else int(request.max_per_document or 0)
-            picked, next_offset = self._page(docs, scores, request.sort, cols, offset, per_page, cap)
-            terms = self._highlight_terms(st["q"], s) if request.highlight else {}
-            hits = [self._hit(s, int(docs[i]), float(scores[i]), terms) for i in picked]
-            facets = cols.count(docs, FACET_FIELDS, int(request.facet_limit)) if request.facets else {}
-            suggestion = None
-            if request.q and len(docs) < SUGGEST_BELOW:
-                suggestion = self._suggest(request.q, s)
-            return SearchResult(
-                total=len(docs), hits=hits, facets=facets, page=offset // per_page + 1, per_page=per_page,
-                next_cursor=encode_cursor(next_offset, st["qhash"]) if next_offset is not None else None,
-                suggestion=suggestion, query=request.q, took_ms=(time.perf_counter() - t0) * 1000,
-                truncated=bool(st["truncated"]))
+            s = self._searcher_now()
+            # The build this searcher reads: any commit or rebuild changes it (see result_cache).
+            build = (self._live.name, s.reader().generation(), id(s))
+            key = request_key(request)
+            cached = self.result_cache.get(build, key)
+            if cached is not None:
+                return copy_result(cached, (time.perf_counter() - t0) * 1000)
+            result = self._search(request, s, t0)
+            # A cut-short result depends on timing, not on the request: never cached.
+            if not result.truncated and self.result_cache.size:
+                self.result_cache.put(build, key, result)
+                return copy_result(result, result.took_ms)
+            return result
+
+    def _search(self, request: SearchRequest, s: Any, t0: float) -> SearchResult:
+        st = self._prepare(request, s)
+        s, cols, docs, scores = st["searcher"], st["cols"], st["docs"], st["scores"]
+        per_page = int(request.per_page)
+        offset = (int(request.page) - 1) * per_page
+        if request.cursor:
+            offset = decode_cursor(request.cursor, st["qhash"])
+        cap = 0 if request.doc_id else int(request.max_per_document or 0)
+        picked, next_offset = self._page(docs, scores, request.sort, cols, offset, per_page, cap)
+        terms = self._highlight_terms(st["q"], s) if request.highlight else {}
+        hits = [self._hit(s, int(docs[i]), float(scores[i]), terms) for i in picked]
+        facets = cols.count(docs, FACET_FIELDS, int(request.facet_limit)) if request.facets else {}
+        suggestion = None
+        if request.q and len(docs) < SUGGEST_BELOW:
+            suggestion = self._suggest(request.q, s)
+        return SearchResult(
+            total=len(docs), hits=hits, facets=facets, page=offset // per_page + 1, per_page=per_page,
+            next_cursor=encode_cursor(next_offset, st["qhash"]) if next_offset is not None else None,
+            suggestion=suggestion, query=request.q, took_ms=(time.perf_counter() - t0) * 1000,
+            truncated=bool(st["truncated"]))
 
     def _page(self, docs: np.ndarray, scores: np.ndarray, sort: str, cols: Columns, offset: int,
               per_page: int, cap: int) -> tuple[list[int], int | None]:
