@@ -51,7 +51,8 @@ def run(args: list[str]) -> None:
     work = Path(tempfile.mkdtemp(prefix="kb-bench-pdf-"))
     for p in sorted(pdf_dir.glob("*.pdf")):
         shutil.copy(p, work / p.name)
-    files = sorted(str(p) for p in work.glob("*.pdf"))
+    # Largest first in both the baseline and the pipeline (which schedules that way).
+    files = [str(p) for p in sorted(work.glob("*.pdf"), key=lambda p: -p.stat().st_size)]
     pages = sum(_pdf_pages(f) for f in files)
     print(f"  {len(files)} PDFs, {pages} pages")
     row("", "seconds", "pages/s", "ratio")

@@ -88,6 +88,9 @@ def ingest(paths: Iterable[str | Path], kb: KB, workers: int | None = None, forc
         run.total = len(files)
         run.emit("start")
         tasks = list(run.tasks(files))  # hashing and classification: cheap, and tells if work is left
+        # Largest files first: one big PDF started last would leave the other workers idle
+        # at the end (longest-processing-time-first scheduling).
+        tasks.sort(key=lambda t: -(t[1].get("size") or 0))
         if tasks:
             # Workers are forked from this process: building the tagger here once means every
             # worker (and every replacement of a killed one) starts with it ready.
