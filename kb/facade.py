@@ -12,6 +12,17 @@ from kb import settings as settings_mod
 from kb.errors import NotFoundError
 from kb.store import Catalog
 
+# Catalog files (path, device, inode) this process has opened with migrations and PRAGMAs.
+_PREPARED: set[tuple[str, int, int]] = set()
+
+
+def _file_key(path: Path) -> tuple[str, int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (str(path), st.st_dev, st.st_ino)
+
 
 class KB:
     def __init__(self, settings: Mapping[str, Any] | None = None, readonly: bool = False,
@@ -38,7 +49,16 @@ class KB:
     @property
     def catalog(self) -> Catalog:
         if self._catalog is None:
-            self._catalog = Catalog(self.catalog_path, timeout=float(self.settings["lock_timeout"]))
+            # A read-only facade (one per web request) skips the schema check and the journal
+            # PRAGMAs when this process already prepared this very file (same inode): they were
+            # a third of a document request's SQL. WAL mode is stored in the file itself.
+            key = _file_key(self.catalog_path)
+            quick = self.readonly and key is not None and key in _PREPARED
+            self._catalog = Catalog(self.catalog_path, timeout=float(self.settings["lock_timeout"]), readonly=quick)
+            if not quick:
+                key = _file_key(self.catalog_path)
+                if key is not None:
+                    _PREPARED.add(key)
         return self._catalog
 
     @property
