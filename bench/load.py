@@ -7,7 +7,11 @@ the same load: the cost of gunicorn + Flask + the load generator alone on this m
 
 Demo KB: corpus/ plus, when present, ../shared/texts/ungd-2024 (192 speeches).
 Options (after the bench name): --seconds N (default 60, also KB_LOAD_SECONDS), --connections N
-(default 32), --workers N gunicorn workers (default 2), --threads N per worker (default 8).
+(default 32), --workers N gunicorn workers (default 2), --threads N per worker (default 8),
+--generator auto|wrk|python (default auto: wrk when installed, see bench/load_wrk.py; wrk's
+client costs far less CPU than Python threads, so its figures say more about the server),
+--cache on|off (off: the server runs with KB_SEARCH_CACHE_SIZE=0, no per-process result cache).
+KB_LOAD_PREBUILT=<home folder> copies that KB instead of building the demo KB (for iterations).
 Goals on a 2-core machine: >= 300 search req/s, p99 <= 200 ms, 0 errors, none during the ingest.
 """
 from __future__ import annotations
@@ -28,6 +32,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlencode
 
+from bench import load_wrk
 from bench.common import OUT, REPO, SHARED, row
 
 QUERIES = ("government", "open data", "broadband", "cybersecurity", "climate change", "digital identity",
@@ -44,6 +49,8 @@ def _options(args: list[str]) -> argparse.Namespace:
     p.add_argument("--connections", type=int, default=int(os.environ.get("KB_LOAD_CONNECTIONS", "32")))
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--threads", type=int, default=8)
+    p.add_argument("--generator", choices=("auto", "wrk", "python"), default=os.environ.get("KB_LOAD_GENERATOR", "auto"))
+    p.add_argument("--cache", choices=("on", "off"), default="on")
     opts, _ = p.parse_known_args(args)
     return opts
 
@@ -67,8 +74,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _serve(home: Path, port: int, workers: int, threads: int) -> subprocess.Popen:
+def _serve(home: Path, port: int, workers: int, threads: int, cache: bool = True) -> subprocess.Popen:
     env = {**os.environ, "KB_HOME": str(home)}
+    if not cache:
+        env["KB_SEARCH_CACHE_SIZE"] = "0"
     proc = subprocess.Popen([sys.executable, "-m", "kb", "serve", "--port", str(port), "--workers", str(workers),
                              "--threads", str(threads)], cwd=REPO, env=env, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -210,11 +219,20 @@ def _ingest_batch(folder: Path, n: int = 150) -> None:
 
 def run(args: list[str]) -> None:
     opts = _options(args)
+    use_wrk = opts.generator == "wrk" or (opts.generator == "auto" and load_wrk.available())
+    if opts.generator == "wrk" and not load_wrk.available():
+        raise SystemExit("--generator wrk: wrk is not installed (Debian package wrk)")
+    generator = "wrk" if use_wrk else "python threads"
     tmp = Path(tempfile.mkdtemp(prefix="kb-bench-load-"))
     home = tmp / "home"
     try:
         t0 = time.perf_counter()
-        label = _build(home)
+        prebuilt = os.environ.get("KB_LOAD_PREBUILT")  # a home built by an earlier run, copied (iterations)
+        if prebuilt:
+            shutil.copytree(prebuilt, home)
+            label = f"copy of {prebuilt}"
+        else:
+            label = _build(home)
         from kb.facade import KB
 
         with KB({"home": str(home)}) as kb:
@@ -222,18 +240,31 @@ def run(args: list[str]) -> None:
         print(f"  KB: {label}: {stats['documents']} documents, {stats['passages']} passages "
               f"(built in {time.perf_counter() - t0:.0f}s); kb serve -w {opts.workers} x {opts.threads} threads; "
               f"{opts.connections} connections, {opts.seconds:g}s per phase; mix "
-              + ", ".join(f"{k} {w:.0%}" for k, w in MIX))
+              + ", ".join(f"{k} {w:.0%}" for k, w in MIX)
+              + f"; load generator: {generator}; search result cache: {opts.cache}")
         port = _free_port()
-        proc = _serve(home, port, opts.workers, opts.threads)
+        proc = _serve(home, port, opts.workers, opts.threads, cache=opts.cache == "on")
         results: dict = {"kb": label, "documents": stats["documents"], "passages": stats["passages"],
-                         "connections": opts.connections, "workers": opts.workers, "threads": opts.threads}
+                         "connections": opts.connections, "workers": opts.workers, "threads": opts.threads,
+                         "generator": generator, "result_cache": opts.cache}
         try:
             doc_ids = _targets(port)
             _load(port, 3, opts.connections, doc_ids)  # warm every worker
-            base = _load(port, min(10.0, opts.seconds), opts.connections, doc_ids, kinds=(("static", 1.0),))
-            base_rps = len(base["lat"]["static"]) / base["seconds"]
-            results["baseline_static"] = _report("baseline: GET /static/favicon.svg", base, None)
-            results["idle"] = _report("idle", _load(port, opts.seconds, opts.connections, doc_ids), base_rps)
+            if use_wrk:
+                paths, share = load_wrk.mix_paths(MIX, _url, doc_ids)
+
+                def phase(label: str, seconds: float, static: bool = False, base: float | None = None) -> dict:
+                    res = load_wrk.run_wrk(port, seconds, opts.connections,
+                                           ["/static/favicon.svg"] if static else paths, tmp / "wrk")
+                    return load_wrk.report(label, res, {"static": 1.0} if static else share, base)
+            else:
+                def phase(label: str, seconds: float, static: bool = False, base: float | None = None) -> dict:
+                    res = _load(port, seconds, opts.connections, doc_ids,
+                                **({"kinds": (("static", 1.0),)} if static else {}))
+                    return _report(label, res, base)
+            results["baseline_static"] = phase("baseline: GET /static/favicon.svg", min(10.0, opts.seconds), True)
+            base_rps = results["baseline_static"]["rps"]
+            results["idle"] = phase("idle", opts.seconds, base=base_rps)
 
             batch = tmp / "batch"
             _ingest_batch(batch)
@@ -241,14 +272,12 @@ def run(args: list[str]) -> None:
             ing = subprocess.Popen([sys.executable, "-m", "kb", "ingest", "--format", "json", str(batch)], cwd=REPO,
                                    env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True)
             t_ing = time.monotonic()
-            during = _load(port, opts.seconds, opts.connections, doc_ids)
+            during_label = f"while `kb ingest` of {len(list(batch.iterdir()))} new documents runs"
+            results["during_ingest"] = phase(during_label, opts.seconds, base=base_rps)
             running_at_end = ing.poll() is None
             out, _ = ing.communicate(timeout=900)
             ingest_secs = time.monotonic() - t_ing
-            results["during_ingest"] = _report(
-                f"while `kb ingest` of {len(list(batch.iterdir()))} new documents runs "
-                f"(ingest took {ingest_secs:.0f}s{', still running when the phase ended' if running_at_end else ''})",
-                during, base_rps)
+            print(f"  (ingest took {ingest_secs:.0f}s{', still running when the phase ended' if running_at_end else ''})")
             summary = json.loads(out) if out.strip().startswith(b"{") else {}
             results["ingest"] = {"seconds": round(ingest_secs, 1), "added": summary.get("added"),
                                  "overlapped_whole_phase": running_at_end, "returncode": ing.returncode}
@@ -260,7 +289,9 @@ def run(args: list[str]) -> None:
             print(f"  goal ({phase}): search >= {GOAL_RPS} req/s, p99 <= {GOAL_P99_MS} ms, 0 errors: "
                   f"{'met' if met else 'NOT met'} ({r['search_rps']} req/s, p99 {r['p99_ms']} ms, {r['errors']} errors)")
         OUT.mkdir(exist_ok=True)
-        (OUT / "load.json").write_text(json.dumps(results, indent=1))
+        text = json.dumps(results, indent=1)
+        (OUT / "load.json").write_text(text)  # the last run, and one file per generator and cache setting
+        (OUT / f"load-{'wrk' if use_wrk else 'python'}-cache-{opts.cache}.json").write_text(text)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
