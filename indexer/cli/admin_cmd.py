@@ -96,6 +96,10 @@ def run_serve(args: argparse.Namespace) -> int:
     print(f"kb: serving {home} on {url} (gunicorn, {args.workers} workers x {args.threads} threads)", flush=True)
     argv = [sys.executable, "-m", "gunicorn", "--workers", str(args.workers), "--worker-class", "gthread",
             "--threads", str(args.threads), "--bind", f"{args.host}:{args.port}", "--access-logfile", "-",
-            "--graceful-timeout", "10", "web:create_app()"]
+            "--graceful-timeout", "10",
+            # gthread's default (1000 connections per worker) lets the first worker to wake take
+            # every keep-alive connection of a burst: in bench/load.py one worker used 9 s of CPU
+            # and the other 0 s. A cap of 2 x threads leaves the rest in the backlog for the others.
+            "--worker-connections", str(2 * args.threads), "web:create_app()"]
     os.execv(sys.executable, argv)
     return 0  # not reached
