@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
@@ -28,7 +28,7 @@ def timed(fn: Callable[[], object]) -> tuple[float, object]:
 def percentiles(samples_ms: list[float]) -> tuple[float, float]:
     s = sorted(samples_ms)
     p50 = statistics.median(s)
-    p95 = s[min(len(s) - 1, int(round(0.95 * (len(s) - 1))))]
+    p95 = s[min(len(s) - 1, round(0.95 * (len(s) - 1)))]
     return p50, p95
 
 

@@ -8,8 +8,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from kb.model import Block, Extracted, Record
 from indexer.segment import segment
+from kb.model import Block, Extracted, Record
 
 _YEAR = re.compile(r"(?<!\d)(19[5-9]\d|20[0-4]\d)(?!\d)")
 _tagger = None  # one per worker process: building the spaCy pipeline is the slow part

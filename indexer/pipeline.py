@@ -12,17 +12,18 @@ import hashlib
 import os
 import signal
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
-from kb.errors import KBError
-from kb.facade import KB
-from kb.model import Mention, Passage
-from kb.store import Catalog
 from indexer.documents import build_document, document_id, record_doc_id, year_from
 from indexer.locking import ingest_lock
 from indexer.walk import walk
 from indexer.workers import WorkerPool
+from kb.errors import KBError
+from kb.facade import KB
+from kb.model import Mention, Passage
+from kb.store import Catalog
 
 Progress = Callable[[dict[str, Any]], None]
 INDEX_BATCH_DOCS = 200  # documents written to the catalog between two index commits
@@ -372,4 +373,4 @@ def sync_index(kb: KB, progress: Progress | None = None) -> dict[str, int]:
     return {"indexed": len(todo), "deleted": len(gone)}
 
 
-__all__ = ["ingest", "sync_index", "file_sha256", "year_from"]
+__all__ = ["file_sha256", "ingest", "sync_index", "year_from"]

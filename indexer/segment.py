@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 from kb.model import Block, Extracted, Passage
 
@@ -66,7 +67,7 @@ def _split_long(text: str, start: int) -> list[tuple[int, int]]:
     bounds = [0] + [m.end() for m in _SENTENCE_END.finditer(text)] + [len(text)]
     spans: list[tuple[int, int]] = []
     cur_start, cur_words = 0, 0
-    for a, b in zip(bounds, bounds[1:]):
+    for a, b in pairwise(bounds):
         w = _word_count(text[a:b])
         if cur_words and cur_words + w > MAX_WORDS:
             spans.append((cur_start, a))

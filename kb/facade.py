@@ -5,8 +5,9 @@ request or a CLI command makes one and closes it when done.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Self
 
 from kb import settings as settings_mod
 from kb.errors import NotFoundError
@@ -89,7 +90,7 @@ class KB:
                 close()
             self._index = None
 
-    def __enter__(self) -> "KB":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

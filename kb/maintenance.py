@@ -1,7 +1,8 @@
 """Keeping the index and the catalog in agreement: `kb check` and `kb reindex`."""
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from kb.facade import KB
 

@@ -50,7 +50,7 @@ class Extracted:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Extracted":
+    def from_dict(cls, data: dict[str, Any]) -> Extracted:
         fields = dict(data)
         fields["blocks"] = [Block(**b) for b in data.get("blocks", [])]
         return cls(**fields)

@@ -7,9 +7,10 @@ limit is a limit, not a suggestion. ``docs/settings.md`` is checked against this
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from kb.errors import InvalidInputError
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
-
 import zlib
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from kb.errors import BusyError, CatalogError
 from kb.model import Mention, Passage
@@ -131,7 +131,7 @@ assert len(MIGRATIONS) == SCHEMA_VERSION
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
 class Catalog:
@@ -452,7 +452,7 @@ class Catalog:
 
     # -- figures --------------------------------------------------------------
     def stats(self) -> dict[str, Any]:
-        q = lambda sql: self.db.execute(sql).fetchone()[0]  # noqa: E731
+        q = lambda sql: self.db.execute(sql).fetchone()[0]
         by_format = {r[0]: r[1] for r in self.db.execute("SELECT format, COUNT(*) FROM documents GROUP BY format ORDER BY 2 DESC")}
         by_type = {r[0]: r[1] for r in self.db.execute("SELECT type, COUNT(DISTINCT entity_id) FROM mentions GROUP BY type")}
         return {

@@ -6,9 +6,9 @@ import json
 import sys
 from pathlib import Path
 
-from kb.errors import InvalidInputError
 from indexer.cli.common import open_kb, print_json
 from indexer.cli.progress import ProgressBar
+from kb.errors import InvalidInputError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -38,8 +38,9 @@ def _passwords(args: argparse.Namespace, paths: list[str]) -> dict[str, str]:
         except (OSError, ValueError) as exc:
             raise InvalidInputError(f"cannot read passwords file {args.passwords}: {exc}") from exc
     if args.password:
-        from indexer.walk import walk
         import os
+
+        from indexer.walk import walk
 
         for f in walk(paths):
             mapping.setdefault(os.path.abspath(f), args.password)

@@ -8,12 +8,12 @@ import sys
 
 import pytest
 
+from indexer.locking import ingest_lock
+from indexer.pipeline import ingest
 from kb.errors import BusyError
 from kb.facade import KB
 from kb.maintenance import check
 from kb.search.types import SearchRequest
-from indexer.locking import ingest_lock
-from indexer.pipeline import ingest
 from tests.conftest import CORPUS, REPO
 
 REPORT = CORPUS / "forum-2012-final-report.md"
@@ -108,10 +108,9 @@ def test_record_collections_become_documents_with_source_ids(kb, tmp_path):
 
 
 def test_a_second_ingest_waits_for_the_lock_then_refuses(kb_home):
-    with ingest_lock(kb_home, 1):
-        with pytest.raises(BusyError, match="another ingest is running"):
-            with ingest_lock(kb_home, 0.3):
-                pass
+    with ingest_lock(kb_home, 1), pytest.raises(BusyError, match="another ingest is running"), \
+            ingest_lock(kb_home, 0.3):
+        pass
 
 
 def test_cli_ingest_summary_strict_and_failures(kb_home, tmp_path):
@@ -121,15 +120,15 @@ def test_cli_ingest_summary_strict_and_failures(kb_home, tmp_path):
     (folder / "ok.txt").write_text("Digital identity in Estonia.", encoding="utf-8")
     env = {**os.environ, "KB_HOME": str(kb_home)}
     kb_cmd = [sys.executable, "-m", "kb"]
-    proc = subprocess.run(kb_cmd + ["ingest", str(folder), "--strict", "--workers", "1"], env=env,
+    proc = subprocess.run(check=False, args=kb_cmd + ["ingest", str(folder), "--strict", "--workers", "1"], env=env,
                           capture_output=True, text=True, timeout=300, cwd=REPO)
     assert proc.returncode == 1, proc.stderr
     assert "1 added" in proc.stdout and "1 failed" in proc.stdout and "bad.pdf" in proc.stdout
-    out = subprocess.run(kb_cmd + ["failures", "--format", "json"], env=env, capture_output=True,
+    out = subprocess.run(check=False, args=kb_cmd + ["failures", "--format", "json"], env=env, capture_output=True,
                          text=True, timeout=120, cwd=REPO)
     (f,) = json.loads(out.stdout)
     assert f["path"].endswith("bad.pdf") and f["reason"]
-    missing = subprocess.run(kb_cmd + ["ingest", str(tmp_path / "nope")], env=env, capture_output=True,
+    missing = subprocess.run(check=False, args=kb_cmd + ["ingest", str(tmp_path / "nope")], env=env, capture_output=True,
                              text=True, timeout=120, cwd=REPO)
     assert missing.returncode == 2 and missing.stderr.startswith("kb: error: no such file")
 

@@ -1,5 +1,5 @@
-from kb.model import Block, Extracted
 from indexer.segment import MAX_WORDS, segment
+from kb.model import Block, Extracted
 
 
 def words(n, w="word"):

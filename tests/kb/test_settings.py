@@ -9,7 +9,7 @@ from tests.conftest import REPO
 
 def test_every_setting_is_documented_with_its_default_and_limits():
     doc = (REPO / "docs" / "settings.md").read_text(encoding="utf-8")
-    rows = {m.group(1): m.group(0) for m in re.finditer(r"^\| `(\w+)` \|.*$", doc, re.M)}
+    rows = {m.group(1): m.group(0) for m in re.finditer(r"^\| `(\w+)` \|.*$", doc, re.MULTILINE)}
     assert set(rows) == {s.name for s in settings.SETTINGS}, "docs/settings.md and SETTINGS differ"
     for s in settings.SETTINGS:
         row = rows[s.name]

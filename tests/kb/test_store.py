@@ -44,10 +44,9 @@ def test_documents_passages_mentions_and_index_bookkeeping(tmp_path):
 
 def test_a_failed_transaction_leaves_nothing(tmp_path):
     cat = Catalog(tmp_path / "c.sqlite")
-    with pytest.raises(sqlite3.IntegrityError):
-        with cat.transaction():
-            cat.put_document(doc(), [], [])
-            cat.put_document(doc("d2", "s1"), [], [])  # same sha256: refused
+    with pytest.raises(sqlite3.IntegrityError), cat.transaction():
+        cat.put_document(doc(), [], [])
+        cat.put_document(doc("d2", "s1"), [], [])  # same sha256: refused
     assert cat.count_documents() == 0
 
 
