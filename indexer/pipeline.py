@@ -124,7 +124,7 @@ class _Run:
         self.progress = progress
         self.version = _extractor_version()
         self.limits = {"max_inflate_mb": int(kb.settings["max_inflate_mb"]),
-                       "max_file_mb": int(kb.settings["max_file_mb"])}
+                       "max_file_mb": int(kb.settings["max_file_mb"]), "ocr": bool(kb.settings["ocr"])}
         self.counts = {k: 0 for k in ("added", "updated", "unchanged", "duplicates", "failed", "pruned",
                                       "passages", "pages")}
         self.failures: list[dict[str, str]] = []

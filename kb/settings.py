@@ -61,6 +61,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("export_max_rows", 0, "Most rows one export may hold; 0 means no cap.", 0, 100000000),
     Setting("upload_max_mb", 64, "Largest file accepted by the upload endpoint.", 1, 4096),
     Setting("lock_timeout", 30.0, "Seconds a writer waits for the index or catalog lock.", 0, 3600),
+    Setting("ocr", True, "OCR image-only PDFs when the tesseract and pdftoppm programs are installed."),
     Setting("spacy_model", "", "Name of an installed spaCy model to merge statistical entities from (optional)."),
     Setting("indicators", "", "Path of a CSV of EGDI scores (country, year, value) for country pages (optional)."),
 )

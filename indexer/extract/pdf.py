@@ -91,11 +91,14 @@ def extract(stream: BinaryIO, password: str | None = None, limits: dict | None =
     if not any(page_rows) and unreadable and not no_text:
         raise ExtractionError(f"malformed PDF: no page could be read ({unreadable[0]})")
     if not any(page_rows) and not no_text and pages:
-        # No text and no images: still nothing to index; say so plainly.
-        no_text = list(range(1, len(pages) + 1))
+        # No text and no images: nothing to index and nothing to OCR (rendering thousands of
+        # blank pages through tesseract would only burn the file's time budget).
+        raise NoTextLayerError("no text layer: the pages hold neither text nor images")
     ocr_blocks: list[Block] = []
     if no_text:
         if not any(page_rows):
+            if not limits.get("ocr", True):
+                raise NoTextLayerError("no text layer (image-only PDF); OCR is turned off (KB_OCR)")
             if not ocr.available():
                 raise NoTextLayerError("no text layer (image-only PDF); install tesseract for OCR")
             ocr_blocks = ocr.ocr_pdf_pages(stream, no_text)

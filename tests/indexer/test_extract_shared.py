@@ -224,3 +224,24 @@ def test_geotopo_quality_reaches_pdftotext(shared: Path) -> None:
     text = geotopo_text(ex)
     assert "Widerspruchsbeweisen" in text and "(∀, ∃)" in text  # hyphenation joined, maths fonts mapped
     assert "1.1. TOPOLOGISCHE RÄUME" not in text  # running header removed
+
+
+def test_ocr_can_be_turned_off_and_blank_pages_are_never_ocrd(shared: Path, tmp_path: Path) -> None:
+    with pytest.raises(NoTextLayerError, match="OCR is turned off"):
+        extract(shared / "docs" / "pdf" / "dl__ocr_test.pdf", limits={"ocr": False})
+    # a PDF of blank pages (no text, no images) has nothing to OCR, installed or not
+    blank = tmp_path / "blank.pdf"
+    objs = [b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [" + b" ".join(f"{i} 0 R".encode() for i in range(3, 8)) + b"] /Count 5 >>"]
+    objs += [b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] >>"] * 5
+    out, offsets = bytearray(b"%PDF-1.4\n"), []
+    for n, body in enumerate(objs, 1):
+        offsets.append(len(out))
+        out += f"{n} 0 obj\n".encode() + body + b"\nendobj\n"
+    xref = len(out)
+    out += f"xref\n0 {len(objs) + 1}\n0000000000 65535 f \n".encode()
+    out += b"".join(f"{o:010d} 00000 n \n".encode() for o in offsets)
+    out += f"trailer\n<< /Size {len(objs) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    blank.write_bytes(bytes(out))
+    with pytest.raises(NoTextLayerError, match="neither text nor images"):
+        extract(blank)
