@@ -12,7 +12,6 @@ import http.client
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -21,7 +20,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlencode
 
-from bench.common import OUT, REPO, SHARED, percentiles, row
+from bench.common import OUT, REPO, SHARED, percentiles, row, stop_group, wait_healthy
 
 QUERIES = ("government", "open data", "broadband", "cybersecurity", "climate change", "digital identity",
            "e-procurement", "capacity building", "sustainable development", "public administration",
@@ -52,26 +51,7 @@ def _start(home: Path, port: int, workers: int) -> subprocess.Popen:
     env = {**os.environ, "KB_HOME": str(home), "KB_EXPORT_RATE_PER_MINUTE": "1000"}
     proc = subprocess.Popen([str(gunicorn), "-w", str(workers), "-b", f"127.0.0.1:{port}", "--log-level", "warning",
                              "web:create_app()"], cwd=REPO, env=env, start_new_session=True)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            c.request("GET", "/api/v1/health")
-            if c.getresponse().status == 200:
-                return proc
-        except OSError:
-            time.sleep(0.2)
-    _stop(proc)
-    raise SystemExit("gunicorn did not answer /api/v1/health within 30 s")
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    # Only the process group this module started (gunicorn master and its workers).
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=15)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        os.killpg(proc.pid, signal.SIGKILL)
+    return wait_healthy(proc, port, 30, "gunicorn")
 
 
 def _http_search(port: int, n: int) -> tuple[list[float], int]:
@@ -156,7 +136,7 @@ def run(args: list[str]) -> None:
             http_ms, errors = _http_search(port, n)
             exports = {fmt: _http_export(port, fmt, "") for fmt in ("jsonl", "csv")}
         finally:
-            _stop(proc)
+            stop_group(proc)
         base_ms = _inproc_search(home, n)
         h50, h95 = percentiles(http_ms)
         b50, b95 = percentiles(base_ms)

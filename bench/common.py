@@ -1,7 +1,11 @@
 """Small helpers shared by the benchmark modules."""
 from __future__ import annotations
 
+import http.client
+import os
+import signal
 import statistics
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -34,3 +38,30 @@ def percentiles(samples_ms: list[float]) -> tuple[float, float]:
 
 def row(label: str, *cells: object) -> None:
     print(f"  {label:<44}" + "".join(f"{c!s:>14}" for c in cells))
+
+
+def wait_healthy(proc: subprocess.Popen, port: int, seconds: float, what: str) -> subprocess.Popen:
+    """Wait until the server started as `proc` answers /api/v1/health; stop it and exit if not."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            c.request("GET", "/api/v1/health")
+            if c.getresponse().status == 200:
+                return proc
+        except OSError:
+            time.sleep(0.2)
+    stop_group(proc)
+    raise SystemExit(f"{what} did not answer /api/v1/health within {seconds:g} s")
+
+
+def stop_group(proc: subprocess.Popen) -> None:
+    """Stop only the process group started for a benchmark (gunicorn master and workers)."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=15)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass

@@ -22,7 +22,6 @@ import json
 import os
 import random
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -33,7 +32,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from bench import load_wrk
-from bench.common import OUT, REPO, SHARED, row
+from bench.common import OUT, REPO, SHARED, row, stop_group, wait_healthy
 
 QUERIES = ("government", "open data", "broadband", "cybersecurity", "climate change", "digital identity",
            "e-procurement", "capacity building", "sustainable development", "public administration",
@@ -81,29 +80,7 @@ def _serve(home: Path, port: int, workers: int, threads: int, cache: bool = True
     proc = subprocess.Popen([sys.executable, "-m", "kb", "serve", "--port", str(port), "--workers", str(workers),
                              "--threads", str(threads)], cwd=REPO, env=env, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            c.request("GET", "/api/v1/health")
-            if c.getresponse().status == 200:
-                return proc
-        except OSError:
-            time.sleep(0.2)
-    _stop(proc)
-    raise SystemExit("kb serve did not answer /api/v1/health within 60 s")
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    # Only the process group started here (gunicorn master and its workers).
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=15)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+    return wait_healthy(proc, port, 60, "kb serve")
 
 
 def _targets(port: int) -> list[str]:
@@ -282,7 +259,7 @@ def run(args: list[str]) -> None:
             results["ingest"] = {"seconds": round(ingest_secs, 1), "added": summary.get("added"),
                                  "overlapped_whole_phase": running_at_end, "returncode": ing.returncode}
         finally:
-            _stop(proc)
+            stop_group(proc)
         for phase in ("idle", "during_ingest"):
             r = results[phase]
             met = r["search_rps"] >= GOAL_RPS and r["p99_ms"] <= GOAL_P99_MS and r["errors"] == 0
