@@ -12,7 +12,6 @@ import http.client
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -20,30 +19,24 @@ import time
 from pathlib import Path
 from urllib.parse import urlencode
 
-from bench.common import OUT, REPO, SHARED, percentiles, row, stop_group, wait_healthy
+from bench.common import (
+    OUT,
+    REPO,
+    build_demo_home,
+    free_port,
+    percentiles,
+    row,
+    stop_group,
+    wait_healthy,
+)
 
 QUERIES = ("government", "open data", "broadband", "cybersecurity", "climate change", "digital identity",
            "e-procurement", "capacity building", "sustainable development", "public administration",
            "\"united nations\"", "peace AND security", "health", "education", "youth")
 
 
-def _build(home: Path) -> str:
-    from indexer.pipeline import ingest
-    from kb.facade import KB
-
-    paths = [REPO / "corpus"]
-    ungd = SHARED / "texts" / "ungd-2024"
-    if ungd.is_dir():
-        paths.append(ungd)
-    with KB({"home": str(home)}) as kb:
-        ingest(paths, kb)
-    return "corpus/" + (" + UNGD 2024" if ungd.is_dir() else "")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _start(home: Path, port: int, workers: int) -> subprocess.Popen:
@@ -122,14 +115,14 @@ def run(args: list[str]) -> None:
     home = tmp / "home"
     try:
         t0 = time.perf_counter()
-        label = _build(home)
+        label = build_demo_home(home)
         from kb.facade import KB
 
         with KB({"home": str(home)}) as kb:
             stats = kb.stats()
         print(f"  KB: {label}: {stats['documents']} documents, {stats['passages']} passages "
               f"(built in {time.perf_counter() - t0:.0f}s); gunicorn -w {workers}; {n} searches")
-        port = _free_port()
+        port = free_port()
         proc = _start(home, port, workers)
         try:
             _http_search(port, 10)  # warm every worker's index

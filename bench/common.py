@@ -4,6 +4,7 @@ from __future__ import annotations
 import http.client
 import os
 import signal
+import socket
 import statistics
 import subprocess
 import time
@@ -65,3 +66,24 @@ def stop_group(proc: subprocess.Popen) -> None:
             os.killpg(proc.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+def build_demo_home(home: Path) -> str:
+    """Ingest the demo corpus (corpus/ plus the UNGD speeches when ../shared is there) into
+    `home`; returns a label saying what it holds."""
+    from indexer.pipeline import ingest
+    from kb.facade import KB
+
+    paths = [REPO / "corpus"]
+    ungd = SHARED / "texts" / "ungd-2024"
+    if ungd.is_dir():
+        paths.append(ungd)
+    with KB({"home": str(home)}) as kb:
+        ingest(paths, kb)
+    return "corpus/" + (" + ../shared/texts/ungd-2024" if ungd.is_dir() else " (../shared absent)")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -22,7 +22,6 @@ import json
 import os
 import random
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,7 +31,15 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from bench import load_wrk
-from bench.common import OUT, REPO, SHARED, row, stop_group, wait_healthy
+from bench.common import (
+    OUT,
+    REPO,
+    build_demo_home,
+    free_port,
+    row,
+    stop_group,
+    wait_healthy,
+)
 
 QUERIES = ("government", "open data", "broadband", "cybersecurity", "climate change", "digital identity",
            "e-procurement", "capacity building", "sustainable development", "public administration",
@@ -54,23 +61,8 @@ def _options(args: list[str]) -> argparse.Namespace:
     return opts
 
 
-def _build(home: Path) -> str:
-    from indexer.pipeline import ingest
-    from kb.facade import KB
-
-    paths = [REPO / "corpus"]
-    ungd = SHARED / "texts" / "ungd-2024"
-    if ungd.is_dir():
-        paths.append(ungd)
-    with KB({"home": str(home)}) as kb:
-        ingest(paths, kb)
-    return "corpus/" + (" + ../shared/texts/ungd-2024" if ungd.is_dir() else " (../shared absent)")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _serve(home: Path, port: int, workers: int, threads: int, cache: bool = True) -> subprocess.Popen:
@@ -209,7 +201,7 @@ def run(args: list[str]) -> None:
             shutil.copytree(prebuilt, home)
             label = f"copy of {prebuilt}"
         else:
-            label = _build(home)
+            label = build_demo_home(home)
         from kb.facade import KB
 
         with KB({"home": str(home)}) as kb:
@@ -219,7 +211,7 @@ def run(args: list[str]) -> None:
               f"{opts.connections} connections, {opts.seconds:g}s per phase; mix "
               + ", ".join(f"{k} {w:.0%}" for k, w in MIX)
               + f"; load generator: {generator}; search result cache: {opts.cache}")
-        port = _free_port()
+        port = free_port()
         proc = _serve(home, port, opts.workers, opts.threads, cache=opts.cache == "on")
         results: dict = {"kb": label, "documents": stats["documents"], "passages": stats["passages"],
                          "connections": opts.connections, "workers": opts.workers, "threads": opts.threads,
