@@ -12,8 +12,9 @@ from typing import Any
 from flask import Response, current_app, json, request
 
 from kb import auth
-from kb.errors import InvalidInputError, LimitExceededError, NotFoundError
+from kb.errors import LimitExceededError, NotFoundError
 from kb.facade import KB
+from web.params import int_param
 
 DOC_ID = re.compile(r"^[\w.\-:]{1,200}$")
 ENTITY_ID = re.compile(r"^[\w.\-:]{1,100}$")
@@ -27,16 +28,9 @@ def ok(data: Any, status: int = 200, headers: Mapping[str, str] | None = None) -
 
 
 def int_arg(name: str, default: int, lo: int, hi: int) -> int:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise InvalidInputError(f"{name} must be a whole number, not {raw[:40]!r}") from exc
-    if not lo <= value <= hi:
-        raise InvalidInputError(f"{name} must be between {lo} and {hi}, not {value}")
-    return value
+    return int_param(request.args, name, default, lo, hi)
+
+
 
 
 def paging(settings: Mapping[str, Any]) -> tuple[int, int]:

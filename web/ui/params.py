@@ -11,6 +11,7 @@ from werkzeug.datastructures import MultiDict
 
 from kb.errors import InvalidInputError
 from kb.search.types import FACET_FIELDS, SearchRequest
+from web.params import int_param
 
 # UI parameter names; `org` etc. are the index's field names.
 FILTER_PARAMS = FACET_FIELDS
@@ -21,17 +22,6 @@ _ID = re.compile(r"^[\w.\-:]{1,100}$")
 _PASSAGE = re.compile(r"^[\w.\-:]{1,200}$")
 
 
-def _int(args: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> int:
-    raw = args.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise InvalidInputError(f"{name} must be a whole number, not {raw!r}") from exc
-    if not lo <= value <= hi:
-        raise InvalidInputError(f"{name} must be between {lo} and {hi}, not {value}")
-    return value
 
 
 def search_request(args: MultiDict, settings: Mapping[str, Any]) -> SearchRequest:
@@ -51,8 +41,8 @@ def search_request(args: MultiDict, settings: Mapping[str, Any]) -> SearchReques
     sort = args.get("sort") or "relevance"
     if sort not in SORTS:
         raise InvalidInputError(f"sort must be one of {', '.join(SORTS)}")
-    per_page = _int(args, "per_page", int(settings["page_size"]), 1, int(settings["max_page_size"]))
-    page = _int(args, "page", 1, 1, 10_000)
+    per_page = int_param(args, "per_page", int(settings["page_size"]), 1, int(settings["max_page_size"]))
+    page = int_param(args, "page", 1, 1, 10_000)
     return SearchRequest(q=q, filters=filters, page=page, per_page=per_page, sort=sort,
                          facets=True, facet_limit=FACET_LIMIT,
                          max_per_document=int(settings["max_per_document"]))
