@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import importlib
 import io
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from indexer.extract.zipguard import zip_entries
 from kb.errors import EncryptedError, ExtractionError, KBError, UnsupportedFormatError
 from kb.model import Extracted, Record
 
@@ -91,13 +91,7 @@ def _looks_html(text: str) -> bool:
 
 
 def _sniff_zip(stream: BinaryIO, ext: str | None) -> str:
-    try:
-        with zipfile.ZipFile(stream) as zf:
-            names = zf.namelist()
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise ExtractionError(f"malformed zip container: {exc}") from exc
-    finally:
-        stream.seek(0)
+    names = [info.filename for info in zip_entries(stream)]
     for prefix, fmt in (("word/", "docx"), ("ppt/", "pptx"), ("xl/", "xlsx")):
         if any(n.startswith(prefix) for n in names):
             return fmt

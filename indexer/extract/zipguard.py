@@ -10,18 +10,23 @@ DEFAULT_MAX_INFLATE_MB = 512  # mirrors kb.settings max_inflate_mb
 DEFAULT_MAX_RATIO = 200  # office XML compresses ~10-30x; hundreds means a bomb
 
 
-def check_zip(stream: BinaryIO, limits: dict | None = None) -> None:
-    limits = limits or {}
-    max_bytes = float(limits.get("max_inflate_mb") or DEFAULT_MAX_INFLATE_MB) * 1024 * 1024
-    max_ratio = float(limits.get("max_inflate_ratio") or DEFAULT_MAX_RATIO)
+def zip_entries(stream: BinaryIO) -> list[zipfile.ZipInfo]:
+    """The entries of a zip container, the stream left at its start; bad bytes → ExtractionError."""
     stream.seek(0)
     try:
         with zipfile.ZipFile(stream) as zf:
-            infos = zf.infolist()
+            return zf.infolist()
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
         raise ExtractionError(f"malformed zip container: {exc}") from exc
     finally:
         stream.seek(0)
+
+
+def check_zip(stream: BinaryIO, limits: dict | None = None) -> None:
+    limits = limits or {}
+    max_bytes = float(limits.get("max_inflate_mb") or DEFAULT_MAX_INFLATE_MB) * 1024 * 1024
+    max_ratio = float(limits.get("max_inflate_ratio") or DEFAULT_MAX_RATIO)
+    infos = zip_entries(stream)
     total = sum(i.file_size for i in infos)
     packed = sum(i.compress_size for i in infos)
     if total > max_bytes:
