@@ -7,9 +7,13 @@ is computed for the whole array at once, and AND / OR / NOT become sorted-array 
 operations. Query types this module does not know (phrases, numeric ranges…) are handed to
 Whoosh's own matcher for that sub-query, so results never depend on which path ran.
 
-Scores are Lucene-style BM25 per field (see kb.search.scoring), summed over fields and terms,
-times each term's boost; the average field length counts only passages that have the field,
-so a handful of French passages are not normalised against the English ones.
+Scores are BM25F (Robertson, Zaragoza & Taylor 2004): a word's frequencies in title, heading
+and text, each normalised by its field's length and weighted by the field boost, are added
+before one saturation and multiplied by one idf (df = passages holding the word in any
+field). Scoring each field on its own and adding, as before, gave every field its own idf:
+a common word that appears in two headings scored there as a rare one. The average field
+length counts only passages that have the field, so a handful of French passages are not
+normalised against the English ones. A single-field term (`title:word`) is plain BM25.
 """
 from __future__ import annotations
 
@@ -27,14 +31,11 @@ from whoosh.matching.wrappers import FilterMatcher
 from whoosh.reading import TermNotFound
 from whoosh.util.numeric import byte_to_length
 
+from kb.search.query import Repeated
+
 _EMPTY = (np.zeros(0, np.int64), np.zeros(0, np.float64))
 _BYTE_LEN = np.array([byte_to_length(i) for i in range(256)], dtype=np.float64)
 
-
-# True: one word's matches in title, heading and text are combined before BM25 saturation
-# (BM25F proper); False: each field is scored on its own and the scores added. Chosen on
-# CACM by bench/relevance.py.
-COMBINE_FIELDS = False
 
 
 class Timeout(Exception):
@@ -68,6 +69,9 @@ class Engine:
             return _EMPTY
         if isinstance(q, wq.Term):
             return self._term(q.fieldname, q.text, q.boost)
+        if isinstance(q, Repeated):
+            ids, scores = self._eval(q.child)
+            return ids, scores * q.times
         if isinstance(q, wq.ConstantScoreQuery):
             ids, _ = self._eval(q.child)
             return ids, np.full(len(ids), float(q.score))
@@ -91,8 +95,6 @@ class Engine:
         if isinstance(q, wq.And):
             return self._and(q.subqueries)
         if isinstance(q, wq.Or):
-            if not COMBINE_FIELDS:
-                return _union([self._eval(c) for c in q.subqueries])
             # Whoosh's normalize() flattens nested ORs, so the per-field terms of every word
             # may sit in one OR: group them back by term text, one BM25F group per word.
             groups: dict[Any, list[wq.Term]] = {}

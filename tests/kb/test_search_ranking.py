@@ -1,0 +1,113 @@
+"""Ranking semantics: BM25F across title, heading and text, and repeated query words."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from kb import settings as settings_mod
+from kb.search import query as qmod
+from kb.search import scoring
+from kb.search.types import SearchRequest
+from kb.search.whoosh_backend import open_index
+
+FILLER = ("The committee reviewed budgets, staffing, procurement rules and the timetable for "
+          "the next meeting of the working group in the capital. ")
+
+
+def rec(pid: str, text: str, title: str = "Annual report", heading: str = "") -> dict:
+    doc_id, _, ordinal = pid.rpartition("-")
+    return {"id": pid, "doc_id": doc_id, "ordinal": int(ordinal), "text": text, "title": title,
+            "heading": heading, "path": f"corpus/{doc_id}.pdf", "source_id": None, "type": "pdf",
+            "year": 2012, "lang": "en", "page_start": 1, "page_end": 1, "date": None,
+            "country": [], "region": [], "org": [], "person": [], "topic": []}
+
+
+@pytest.fixture()
+def make_index(tmp_path: Path):
+    opened = []
+
+    def make(records: list[dict]):
+        ix = open_index(tmp_path / f"index{len(opened)}", settings_mod.load({"home": str(tmp_path)}))
+        ix.index_passages(records)
+        opened.append(ix)
+        return ix
+
+    yield make
+    for ix in opened:
+        ix.close()
+
+
+def ranked(ix, q: str) -> list[str]:
+    res = ix.search(SearchRequest(q=q, per_page=50, max_per_document=0, facets=False))
+    return [h.passage_id for h in res.hits]
+
+
+def test_common_word_in_a_rare_heading_does_not_outrank_a_rare_word(make_index):
+    """"use" is in every passage's text but in one heading only. Scored per field, the
+    heading gave "use" the idf of a rare word and outranked the one passage that says
+    "notary" (found by the forum-report questions); BM25F has one idf per word."""
+    records = [rec(f"f{i}-0", f"Ministries use shared services. {FILLER}") for i in range(30)]
+    records.append(rec("h-0", f"Agencies use cloud platforms. {FILLER}", heading="Useful resources"))
+    records.append(rec("n-0", f"Kazakhstan runs an electronic notary service that citizens use. {FILLER}"))
+    ix = make_index(records)
+    assert ranked(ix, "notary use")[0] == "n-0"
+    assert ranked(ix, "which services use a notary")[0] == "n-0"
+
+
+def test_title_words_count_but_saturate_with_text(make_index):
+    """A word in the title and the text scores above the text alone, but title and text
+    share one BM25 saturation."""
+    records = [rec(f"x{i}-0", FILLER) for i in range(20)]
+    records += [rec("t-0", f"Interoperability frameworks. {FILLER}", title="Interoperability"),
+                rec("b-0", f"Interoperability frameworks. {FILLER}", title="Annual report")]
+    ix = make_index(records)
+    res = ix.search(SearchRequest(q="interoperability", max_per_document=0, facets=False))
+    scores = {h.passage_id: h.score for h in res.hits}
+    assert scores["t-0"] > scores["b-0"] > 0
+    # One saturation for all fields: at most (k1 + 1) x idf however often the word occurs
+    # (summing per-field scores went past it). 22 passages, 2 hold the word.
+    idf = math.log(1 + (22 - 2 + 0.5) / (2 + 0.5))
+    assert scores["t-0"] <= (scoring.K1 + 1) * idf + 1e-3
+
+
+def test_repeated_query_words_weigh_more(make_index):
+    records = [rec(f"x{i}-0", FILLER) for i in range(20)]
+    records += [rec("a-0", f"Alpha programmes were evaluated. {FILLER}"),
+                rec("b-0", f"Beta programmes were evaluated. {FILLER}")]
+    ix = make_index(records)
+    assert ranked(ix, "alpha beta")[:2] in (["a-0", "b-0"], ["b-0", "a-0"])
+    assert ranked(ix, "alpha beta beta")[0] == "b-0"
+    assert ranked(ix, "alpha alpha beta")[0] == "a-0"
+    one = ix.search(SearchRequest(q="beta programmes", max_per_document=0, facets=False)).hits[0].score
+    two = ix.search(SearchRequest(q="beta beta programmes", max_per_document=0, facets=False)).hits[0].score
+    three = ix.search(SearchRequest(q="beta programmes beta", max_per_document=0, facets=False)).hits[0].score
+    assert two > one and two == pytest.approx(three)
+
+
+def test_repeats_are_counted_inside_groups_and_not_for_operators(make_index):
+    from whoosh import query as wq
+
+    from kb.search.schema import build_schema
+
+    parser = qmod.make_parser(build_schema(), ["text"], "or")
+    q = qmod.count_repeats(parser.parse("system (time sharing system) other", normalize=False)).normalize()
+    rep = [c for c in q.subqueries if isinstance(c, qmod.Repeated)]
+    assert len(rep) == 1 and rep[0].times == 2
+    assert {t.text for t in rep[0].child.subqueries} == {"system"}
+    # A phrase repeated is counted; a negation is not made stronger.
+    q = qmod.count_repeats(parser.parse('"time sharing" "time sharing" -batch -batch', normalize=False)).normalize()
+    assert isinstance(q, wq.AndNot) and isinstance(q.a, qmod.Repeated) and q.a.times == 2
+    assert not isinstance(q.b, qmod.Repeated) and {t.text for t in q.b.subqueries} == {"batch"}
+
+
+def test_entity_terms_keep_their_constant_score(make_index):
+    """One-word quoted values (org:"ECLAC", as entity expansion writes them) still become
+    constant-score entity terms now that parsing keeps duplicates."""
+    r = rec("e-0", f"The commission's budget line. {FILLER}")
+    r["org"] = ["eclac"]
+    ix = make_index([r, rec("z-0", FILLER)])
+    res = ix.search(SearchRequest(q='org:"ECLAC"', max_per_document=0, facets=False))
+    assert [h.passage_id for h in res.hits] == ["e-0"]
+    assert res.hits[0].score == pytest.approx(qmod.ENTITY_SCORE)
