@@ -37,8 +37,10 @@ from kb.search.schema import ENGLISH_STOPS, ENTITY_FIELDS, YEAR_KEY
 
 Resolver = Callable[[str], list[tuple[str, str]]]
 
-# Field weights for BM25F: a title or heading hit counts more than a body hit.
-FIELD_BOOSTS = {"title": 1.0, "heading": 1.0}
+# Field weights for BM25F: a title or heading word counts twice a body word (chosen with
+# k1 and b in bench/relevance.py --tune; headings share the title's weight because neither
+# benchmark collection has headings).
+FIELD_BOOSTS = {"title": 2.0, "heading": 2.0}
 # Score of a passage matched only through its entity tags.
 ENTITY_SCORE = 1.5
 # Queries with at least this many plain words are treated as natural language (OR).
@@ -170,7 +172,11 @@ def plain_words(q: str) -> list[str]:
 def choose_mode(q: str) -> str:
     """'and' or 'or' for the first attempt (see module doc). Long queries are prose even
     when they quote a phrase or use a parenthesis; only boolean operators keep AND."""
-    if not _BOOLEAN.search(q) and len(plain_words(q)) >= NATURAL_LANGUAGE_WORDS:
+    # Stop words do not count: "cloud computing for independent elections" is four words
+    # a user wants together, not a question.
+    prose = re.sub(r"[?!.,;:]+(?=\s|$)", " ", q)  # "profiles?" is a word
+    content = [w for w in plain_words(prose) if w.lower() not in ENGLISH_STOPS]
+    if not _BOOLEAN.search(q) and len(content) >= NATURAL_LANGUAGE_WORDS:
         return "or"
     return "and"
 

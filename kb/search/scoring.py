@@ -1,4 +1,5 @@
-"""Ranking: BM25 with Lucene's idf, per field, summed with field weights (Whoosh's "BM25F").
+"""Ranking parameters and Lucene's idf (BM25F itself is computed in kb.search.engine; this
+Whoosh weighting serves the query types Whoosh still matches itself, such as sloppy phrases).
 
 Whoosh's default idf, log(N / (df + 1)) + 1, gives common words far more weight than the
 BM25 literature and Lucene/Anserini do (log(1 + (N - df + 0.5) / (df + 0.5))); with its
@@ -11,9 +12,10 @@ from typing import Any
 
 from whoosh.scoring import BM25F
 
-# Tuned on CACM, reported on SciFact (bench/relevance.py --tune).
+# Chosen on SciFact's training claims, reported on CACM and SciFact's test claims
+# (bench/relevance.py --tune); the title and heading weight is query.FIELD_BOOSTS.
 K1 = 0.9
-B = 0.3
+B = 0.6
 
 
 class LuceneBM25(BM25F):

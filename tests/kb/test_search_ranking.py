@@ -111,3 +111,9 @@ def test_entity_terms_keep_their_constant_score(make_index):
     res = ix.search(SearchRequest(q='org:"ECLAC"', max_per_document=0, facets=False))
     assert [h.passage_id for h in res.hits] == ["e-0"]
     assert res.hits[0].score == pytest.approx(qmod.ENTITY_SCORE)
+
+
+def test_stop_words_do_not_make_a_query_a_question():
+    assert qmod.choose_mode("cloud computing for independent elections") == "and"
+    assert qmod.choose_mode("who presented the knowledge base of CIO profiles?") == "or"
+    assert qmod.choose_mode("the role of the state in the digital economy") == "and"
