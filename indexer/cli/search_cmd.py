@@ -29,6 +29,8 @@ def register(sub: Any) -> None:
                    help="table|json|jsonl|csv (default table); with --batch: jsonl|trec (default jsonl)")
     p.add_argument("--batch", metavar="FILE.tsv", help="run every `qid<TAB>query` line of FILE ('-': stdin)")
     p.add_argument("--by", default="passage", choices=LEVELS, help="batch: rank passages or documents")
+    p.add_argument("--no-correct", dest="correct", action="store_false",
+                   help="search words no passage holds as typed (default: replace them by the nearest known word)")
     p.set_defaults(handler=run_search)
 
 
@@ -46,7 +48,7 @@ def run_search(args: argparse.Namespace) -> int:
     with open_kb(args, readonly=True) as kb:
         per_page = args.limit or int(kb.settings["page_size"])
         request = SearchRequest(q=args.query, filters=filters, page=args.page, per_page=per_page, sort=args.sort,
-                                max_per_document=int(kb.settings["max_per_document"]))
+                                max_per_document=int(kb.settings["max_per_document"]), correct=args.correct)
         result = kb.index.search(request)
     data = result.to_dict()
     for i, row in enumerate(data["results"], (result.page - 1) * result.per_page + 1):
@@ -64,6 +66,8 @@ def run_search(args: argparse.Namespace) -> int:
         rows = [dict(r, snippet=_plain(r["snippet"])) for r in data["results"]]
         print_table(rows, COLUMNS, widths={"snippet": 60, "title": 30})
         tail = f"{result.total} results"
+        if result.corrected_query:
+            tail += f" for {result.corrected_query!r} (corrected; --no-correct searches as typed)"
         if result.suggestion:
             tail += f" — did you mean: {result.suggestion}"
         if result.truncated:
@@ -92,7 +96,7 @@ def _run_batch(args: argparse.Namespace, open_kb: Any) -> int:
     from indexer.cli.common import print_jsonl
 
     with open_kb(args, readonly=True) as kb:
-        for qid, rows in run_batch(kb.index, queries, limit, args.by):
+        for qid, rows in run_batch(kb.index, queries, limit, args.by, correct=args.correct):
             if fmt == "trec":
                 for line in trec_lines(qid, rows):
                     sys.stdout.write(line + "\n")

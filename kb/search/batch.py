@@ -24,14 +24,15 @@ def read_queries(lines: Iterable[str]) -> Iterator[tuple[str, str]]:
 
 
 def run_query(index: Any, query: str, limit: int, by: str = "passage",
-              filters: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
+              filters: dict[str, list[str]] | None = None, correct: bool = True) -> list[dict[str, Any]]:
     """Top `limit` results of one query. Document level keeps each document's best passage
     and reports the document's source_id when it has one (else its doc_id)."""
     if by not in LEVELS:
         raise InvalidInputError(f"--by must be one of {', '.join(LEVELS)}")
     if limit < 1:
         raise InvalidInputError("the limit must be 1 or more")
-    request = SearchRequest(q=query, filters=filters or {}, facets=False, highlight=False, max_per_document=0)
+    request = SearchRequest(q=query, filters=filters or {}, facets=False, highlight=False, max_per_document=0,
+                            correct=correct)
     rows: list[dict[str, Any]] = []
     seen: set[str] = set()
     for hit in index.iter_all(request):
@@ -50,9 +51,10 @@ def run_query(index: Any, query: str, limit: int, by: str = "passage",
     return rows
 
 
-def run_batch(index: Any, queries: Iterable[tuple[str, str]], limit: int, by: str = "passage") -> Iterator[tuple[str, list[dict[str, Any]]]]:
+def run_batch(index: Any, queries: Iterable[tuple[str, str]], limit: int, by: str = "passage",
+              correct: bool = True) -> Iterator[tuple[str, list[dict[str, Any]]]]:
     for qid, query in queries:
-        yield qid, run_query(index, query, limit, by)
+        yield qid, run_query(index, query, limit, by, correct=correct)
 
 
 def trec_lines(qid: str, rows: list[dict[str, Any]], tag: str = "kb") -> Iterator[str]:

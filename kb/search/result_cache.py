@@ -26,7 +26,7 @@ def request_key(request: SearchRequest) -> tuple:
     filters = tuple(sorted((k, tuple(sorted(set(map(str, v))))) for k, v in (request.filters or {}).items() if v))
     return (request.q or "", filters, int(request.page), int(request.per_page), request.cursor, request.sort,
             bool(request.facets), int(request.facet_limit), int(request.max_per_document or 0), request.doc_id,
-            bool(request.highlight))
+            bool(request.highlight), bool(request.correct))
 
 
 def copy_result(result: SearchResult, took_ms: float) -> SearchResult:

@@ -28,6 +28,7 @@ class SearchRequest:
     max_per_document: int = 3  # 0 = no limit; ignored when filtered to one document
     doc_id: str | None = None  # restrict to one document
     highlight: bool = True
+    correct: bool = True  # replace words no passage holds by the nearest known word (kb.search.spelling)
 
 
 @dataclass
@@ -62,6 +63,7 @@ class SearchResult:
     per_page: int
     next_cursor: str | None = None
     suggestion: str | None = None  # did-you-mean, when results are few
+    corrected_query: str | None = None  # the query that ran, when unknown words were corrected
     query: str = ""
     took_ms: float = 0.0
     truncated: bool = False  # the time budget cut the search short
@@ -74,6 +76,7 @@ class SearchResult:
             "per_page": self.per_page,
             "next_cursor": self.next_cursor,
             "suggestion": self.suggestion,
+            "corrected_query": self.corrected_query,
             "took_ms": round(self.took_ms, 2),
             "truncated": self.truncated,
             "results": [h.to_dict() for h in self.hits],

@@ -23,7 +23,7 @@ from whoosh.index import LockError
 
 from kb.errors import BusyError, IndexError_, InvalidInputError
 from kb.search import query as qmod
-from kb.search import scoring
+from kb.search import scoring, spelling
 from kb.search.cursor import decode_cursor, encode_cursor
 from kb.search.engine import Engine
 from kb.search.facets import (
@@ -40,7 +40,6 @@ from kb.search.schema import (
     SCHEMA_VERSION,
     TEXT_FIELDS,
     build_schema,
-    plain_analyzer,
     record_to_doc,
     text_field_for,
 )
@@ -319,6 +318,9 @@ class WhooshIndex:
             doc_term = wq.ConstantScoreQuery(wq.Term("doc_id", request.doc_id), 0.0)
             fq = doc_term if fq is None else wq.And([fq, doc_term])
         q_text = request.q or ""
+        corrected = spelling.correct(q_text, s.reader(), self.resolver) if request.correct else None
+        if corrected:
+            q_text = corrected
         mode = qmod.choose_mode(q_text)
         fields = self._text_fields(s)
         q = qmod.parse(q_text, self.schema, fields, mode, self.resolver, cols, s.reader(), self.settings)
@@ -332,9 +334,10 @@ class WhooshIndex:
             if len(docs2) > len(docs):
                 q, docs, scores, mode = q2, docs2, scores2, "or"
         qhash = hashlib.sha1(repr((q_text, sorted((k, sorted(map(str, v))) for k, v in filters.items()),
-                                   request.sort, request.doc_id, request.max_per_document)).encode()).hexdigest()[:12]
+                                   request.sort, request.doc_id, request.max_per_document,
+                                   request.correct)).encode()).hexdigest()[:12]
         return {"searcher": s, "cols": cols, "q": q, "docs": docs, "scores": scores, "truncated": truncated,
-                "qhash": qhash, "mode": mode}
+                "qhash": qhash, "mode": mode, "corrected": corrected}
 
     def search(self, request: SearchRequest) -> SearchResult:
         t0 = time.perf_counter()
@@ -367,11 +370,12 @@ class WhooshIndex:
         facets = cols.count(docs, FACET_FIELDS, int(request.facet_limit)) if request.facets else {}
         suggestion = None
         if request.q and len(docs) < SUGGEST_BELOW:
-            suggestion = self._suggest(request.q, s)
+            suggestion = spelling.suggest(st["corrected"] or request.q, s.reader())
         return SearchResult(
             total=len(docs), hits=hits, facets=facets, page=offset // per_page + 1, per_page=per_page,
             next_cursor=encode_cursor(next_offset, st["qhash"]) if next_offset is not None else None,
-            suggestion=suggestion, query=request.q, took_ms=(time.perf_counter() - t0) * 1000,
+            suggestion=suggestion, corrected_query=st["corrected"], query=request.q,
+            took_ms=(time.perf_counter() - t0) * 1000,
             truncated=bool(st["truncated"]))
 
     def _page(self, docs: np.ndarray, scores: np.ndarray, sort: str, cols: Columns, offset: int,
@@ -462,29 +466,8 @@ class WhooshIndex:
 
     def suggest(self, q: str) -> str | None:
         with self._lock:
-            return self._suggest(q, self._searcher_now())
-
-    def _suggest(self, q: str, searcher: Any) -> str | None:
-        """Replace each plain word the index does not know by its nearest known word
-        (edit distance <= 2, most frequent first). None when nothing changes."""
-        qmod.check_length(q, self.settings)
-        reader = searcher.reader()
-        if "spell" not in reader.indexed_field_names():
-            return None
-        corrector = reader.corrector("spell")
-        analyzer = plain_analyzer()
-        changed = False
-        out = []
-        for token in qmod._TOKEN.findall(q):
-            word = token
-            if qmod._is_candidate(token):
-                forms = [t.text for t in analyzer(token)]
-                if len(forms) == 1 and len(forms[0]) > 2 and not reader.frequency("spell", forms[0]):
-                    sug = corrector.suggest(forms[0], limit=1, maxdist=2)
-                    if sug:
-                        word, changed = sug[0], True
-            out.append(word)
-        return " ".join(out) if changed else None
+            qmod.check_length(q, self.settings)
+            return spelling.suggest(q, self._searcher_now().reader())
 
     # -- figures ---------------------------------------------------------------
     def doc_ids(self) -> dict[str, int]:

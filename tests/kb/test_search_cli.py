@@ -49,10 +49,14 @@ def test_filters_and_csv(home, capsys):
     assert [r["passage_id"] for r in rows] == ["b-0"]
 
 
-def test_table_and_suggestion(home, capsys):
+def test_table_correction_and_suggestion(home, capsys):
     assert main(["--home", home, "search", "brodband"]) == 0
     out = capsys.readouterr()
-    assert "did you mean: broadband" in out.err
+    assert "for 'broadband' (corrected; --no-correct searches as typed)" in out.err
+    assert "roadband" in out.out
+    assert main(["--home", home, "search", "--no-correct", "brodband"]) == 0
+    out = capsys.readouterr()
+    assert "0 results — did you mean: broadband" in out.err
 
 
 def test_bad_query_is_a_clean_error(home, capsys):

@@ -184,9 +184,28 @@ def test_hit_fields(index):
 
 
 def test_suggestion(index):
-    r = index.search(SearchRequest(q="goverment portals"))
-    assert r.suggestion == "government portals"
+    r = index.search(SearchRequest(q="goverment portals", correct=False))
+    assert r.suggestion == "government portals" and r.corrected_query is None
     assert index.suggest("citizens") is None
+
+
+def test_unknown_words_are_corrected(index):
+    r = index.search(SearchRequest(q="goverment portals"))
+    assert r.corrected_query == "government portals"
+    assert {"a-0", "b-0"} <= {h.passage_id for h in r.hits}
+    assert r.to_dict()["corrected_query"] == "government portals"
+    # Known words, entity names, short acronyms and words with digits are left alone.
+    for q in ("government portals", "Korea", "UNDSA portals", "portals 2O12", "portal xyz"):
+        assert index.search(SearchRequest(q=q)).corrected_query is None, q
+    # Question punctuation does not hide a misspelt word; operators switch correction off.
+    assert index.search(SearchRequest(q="what about cybersecurty?")).corrected_query == "what about cybersecurity"
+    assert index.search(SearchRequest(q="goverment OR portals")).corrected_query is None
+
+
+def test_corrected_results_differ_from_uncorrected(index):
+    on = index.search(SearchRequest(q="broadbnd"))
+    off = index.search(SearchRequest(q="broadbnd", correct=False))
+    assert [h.passage_id for h in on.hits] == ["c-0"] and off.total == 0
 
 
 def test_more_like(index):

@@ -45,6 +45,14 @@ def test_search_json_with_facets_and_filters(client):
     assert [h["passage_id"] for h in data["results"]] == ["doc-almaty-0"]
 
 
+def test_unknown_words_are_corrected_unless_correct_0(client):
+    data = get_json(client, "/api/v1/search?q=brodband")
+    assert data["corrected_query"] == "broadband" and data["total"] == 3
+    data = get_json(client, "/api/v1/search?q=brodband&correct=0")
+    assert data["corrected_query"] is None and data["total"] == 0
+    assert data["suggestion"] == "broadband"
+
+
 def test_cursor_pages_through_everything_once(client):
     seen, url = [], "/api/v1/search?q=broadband OR kazakhstan OR korea&per_page=1"
     total = None

@@ -156,6 +156,15 @@ def test_search_hits_facets_chips_and_links(ui):
     assert 1 <= total <= kaz_passages
 
 
+def test_misspelt_query_is_corrected_with_a_way_back(ui):
+    body = _get(ui, "/search?q=clowd+computing")
+    assert "Showing results for <strong>cloud computing</strong>" in body
+    assert 'href="/search?q=clowd+computing&amp;correct=0"' in body
+    assert "<mark>" in body.lower()
+    as_typed = _get(ui, "/search?q=clowd+computing&correct=0")
+    assert "Showing results for" not in as_typed
+
+
 def test_search_sort_paging_and_more_like(ui):
     body = _get(ui, "/search?q=government&per_page=2&sort=date")
     assert 'rel="next"' in body and "page=2" in body

@@ -55,6 +55,7 @@ SEARCH_RESULT: S = {
         "query": {"type": "string"}, "total": {"type": "integer", "minimum": 0},
         "page": {"type": "integer"}, "per_page": {"type": "integer"},
         "next_cursor": nullable("string"), "suggestion": nullable("string"),
+        "corrected_query": nullable("string"),
         "took_ms": {"type": "number"}, "truncated": {"type": "boolean"},
         "results": {"type": "array", "items": {"$ref": "#/components/schemas/Hit"}},
         "facets": {"type": "object", "additionalProperties": {"type": "array", "items": FACET_VALUE}},
@@ -133,6 +134,9 @@ def parameters(max_page_size: int, max_query_length: int) -> dict[str, S]:
         "per_page": q("per_page", {"type": "integer", "minimum": 1, "maximum": max_page_size}, "Results per page"),
         "cursor": q("cursor", {"type": "string", "maxLength": 500}, "Opaque cursor from next_cursor"),
         "facets": q("facets", {"type": "string", "enum": ["0", "1"]}, "Include facet counts"),
+        "correct": q("correct", {"type": "string", "enum": ["0", "1"]},
+                     "Replace words no passage holds by the nearest known word (default 1); "
+                     "the query that ran is returned as corrected_query"),
         "format": q("format", {"type": "string", "enum": list(FORMATS)},
                     "json (default) or an export format: every match, streamed, no cap"),
         "bom": q("bom", {"type": "string", "enum": ["0", "1"]}, "CSV: start with a UTF-8 BOM (Excel)"),

@@ -64,7 +64,7 @@ def parse_request(settings: dict[str, Any]) -> tuple[SearchRequest, str]:
         raise InvalidInputError("cursor is not valid")
     req = SearchRequest(q=q, filters=_filters(), page=page, per_page=per_page, cursor=cursor, sort=sort,
                         facets=_flag("facets", True), facet_limit=int_arg("facet_limit", 10, 0, 1000),
-                        max_per_document=int(settings["max_per_document"]))
+                        max_per_document=int(settings["max_per_document"]), correct=_flag("correct", True))
     return req, fmt
 
 
@@ -96,6 +96,7 @@ def search() -> Response:
         - per_page
         - cursor
         - facets
+        - correct
         - format
         - bom
       responses:

@@ -45,7 +45,8 @@ def search_request(args: MultiDict, settings: Mapping[str, Any]) -> SearchReques
     page = int_param(args, "page", 1, 1, 10_000)
     return SearchRequest(q=q, filters=filters, page=page, per_page=per_page, sort=sort,
                          facets=True, facet_limit=FACET_LIMIT,
-                         max_per_document=int(settings["max_per_document"]))
+                         max_per_document=int(settings["max_per_document"]),
+                         correct=args.get("correct") != "0")
 
 
 def like_param(args: MultiDict) -> str | None:
