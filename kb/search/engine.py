@@ -4,8 +4,15 @@ Whoosh's matchers walk postings one document at a time in Python (~5 µs a posti
 put a common word at 100k passages far past the 50 ms budget. Here each term's postings are
 read a block at a time (Whoosh stores 128 delta-coded ids per block) into numpy arrays, BM25
 is computed for the whole array at once, and AND / OR / NOT become sorted-array set
-operations. Query types this module does not know (phrases, numeric ranges…) are handed to
-Whoosh's own matcher for that sub-query, so results never depend on which path ran.
+operations. Exact phrases are matched in kb.search.phrase. Query types this module does not
+know (numeric ranges, sloppy phrases…) are handed to Whoosh's own matcher for that sub-query,
+so results never depend on which path ran.
+
+The time budget is checked before each word (or phrase, or Whoosh sub-query) is read: once it
+has passed, the rest is left out, not counted as matching nothing. An OR keeps the words read
+in time, an AND intersects only the clauses read in time, a NOT that was not read removes
+nothing, and the result is marked truncated. Filters (constant-score clauses) are always
+read: they are cheap, and leaving one out would return passages outside it.
 
 Scores are BM25F (Robertson, Zaragoza & Taylor 2004): a word's frequencies in title, heading
 and text, each normalised by its field's length and weighted by the field boost, are added
@@ -31,15 +38,13 @@ from whoosh.matching.wrappers import FilterMatcher
 from whoosh.reading import TermNotFound
 from whoosh.util.numeric import byte_to_length
 
+from kb.search.phrase import decode_positions, phrase_ids
 from kb.search.query import Repeated
 
 _EMPTY = (np.zeros(0, np.int64), np.zeros(0, np.float64))
 _BYTE_LEN = np.array([byte_to_length(i) for i in range(256)], dtype=np.float64)
-
-
-
-class Timeout(Exception):
-    pass
+# (doc numbers, scores); None where a sub-query was not read because the budget ran out.
+Part = tuple[np.ndarray, np.ndarray]
 
 
 class Engine:
@@ -53,45 +58,52 @@ class Engine:
         self.k1, self.b = k1, b
         self.deadline = deadline
         self.truncated = False
+        self._exempt = 0  # > 0 while evaluating a filter, which the time budget never cuts
         self._n = self.reader.doc_count_all()
         self._field_stats: dict[str, tuple[float, int]] = {}
 
     # -- public -----------------------------------------------------------------
     def run(self, q: wq.Query) -> tuple[np.ndarray, np.ndarray]:
-        ids, scores = self._eval(q)
+        ids, scores = self._eval(q) or _EMPTY
         live = self.columns.live
         keep = live[ids]
         return ids[keep], scores[keep]
 
     # -- tree -------------------------------------------------------------------
-    def _eval(self, q: wq.Query) -> tuple[np.ndarray, np.ndarray]:
+    def _eval(self, q: wq.Query) -> Part | None:
         if q is wq.NullQuery or isinstance(q, type(wq.NullQuery)):
             return _EMPTY
         if isinstance(q, wq.Term):
             return self._term(q.fieldname, q.text, q.boost)
         if isinstance(q, Repeated):
-            ids, scores = self._eval(q.child)
-            return ids, scores * q.times
+            part = self._eval(q.child)
+            return None if part is None else (part[0], part[1] * q.times)
         if isinstance(q, wq.ConstantScoreQuery):
-            ids, _ = self._eval(q.child)
-            return ids, np.full(len(ids), float(q.score))
+            self._exempt += 1
+            try:
+                part = self._eval(q.child)
+            finally:
+                self._exempt -= 1
+            return None if part is None else (part[0], np.full(len(part[0]), float(q.score)))
         if isinstance(q, wq.Every):
             ids = self.columns.live_docs().astype(np.int64)
             return ids, np.zeros(len(ids))
         if isinstance(q, wq.Not):
-            ids, _ = self._eval(q.query)
+            part = self._eval(q.query)
+            if part is None:
+                return None
             every = self.columns.live_docs().astype(np.int64)
-            rest = every[~np.isin(every, ids, assume_unique=True)]
+            rest = every[~np.isin(every, part[0], assume_unique=True)]
             return rest, np.zeros(len(rest))
-        if isinstance(q, wq.AndNot):
-            a_ids, a_sc = self._eval(q.a)
-            b_ids, _ = self._eval(q.b)
-            keep = ~np.isin(a_ids, b_ids, assume_unique=True)
-            return a_ids[keep], a_sc[keep]
-        if isinstance(q, wq.AndMaybe):
-            a_ids, a_sc = self._eval(q.a)
-            b_ids, b_sc = self._eval(q.b)
-            return _add_optional(a_ids, a_sc, b_ids, b_sc)
+        if isinstance(q, (wq.AndNot, wq.AndMaybe)):
+            a = self._eval(q.a)
+            b = self._eval(q.b) if a is not None else None
+            if a is None or b is None:
+                return a
+            if isinstance(q, wq.AndMaybe):
+                return _add_optional(a[0], a[1], b[0], b[1])
+            keep = ~np.isin(a[0], b[0], assume_unique=True)
+            return a[0][keep], a[1][keep]
         if isinstance(q, wq.And):
             return self._and(q.subqueries)
         if isinstance(q, wq.Or):
@@ -104,7 +116,7 @@ class Engine:
                     groups.setdefault(c.text, []).append(c)
                 else:
                     others.append(c)
-            return _union([self._bm25f(g) for g in groups.values()] + [self._eval(c) for c in others])
+            return _union_read([self._bm25f(g) for g in groups.values()] + [self._eval(c) for c in others])
         if isinstance(q, (wq.Prefix, wq.Wildcard, wq.FuzzyTerm, wq.Regex)):
             return self._expanded(q)
         if isinstance(q, wq.Phrase) and q.slop == 1 and self._has_positions(q.fieldname):
@@ -115,56 +127,35 @@ class Engine:
         schema = self.reader.schema
         return field in schema and schema[field].format.supports("positions")
 
-    def _phrase(self, q: wq.Phrase) -> tuple[np.ndarray, np.ndarray]:
-        """Exact phrase: documents holding every word (numpy intersection), then word
-        positions decoded for those candidates only, each word one position after the last.
-        Whoosh's phrase matcher decoded positions posting by posting (~0.6 s for a common
-        phrase at 100k passages)."""
+    def _phrase(self, q: wq.Phrase) -> Part | None:
+        """Exact phrase (kb.search.phrase), scored as the sum of its words' BM25 scores in
+        the field. One unit of work for the time budget: matched whole or not at all."""
         field = q.fieldname
         fieldobj = self.reader.schema[field]
         words = [w if isinstance(w, bytes) else fieldobj.to_bytes(w) for w in q.words]
         if not words:
             return _EMPTY
-        decode = fieldobj.format.decode_positions
-        found: list[np.ndarray] = []
-        for leaf, offset in self.leaves:
-            lists = [_postings_with_values(leaf, field, w) for w in words]
-            if any(not len(ids) for ids, _ in lists):
-                continue
-            cand = lists[0][0]
-            for ids, _ in lists[1:]:
-                cand = np.intersect1d(cand, ids, assume_unique=True)
-            if not len(cand):
-                continue
-            idx = [np.searchsorted(ids, cand) for ids, _ in lists]
-            hits = []
-            for j, doc in enumerate(cand.tolist()):
-                starts = set(decode(lists[0][1][idx[0][j]]))
-                for k in range(1, len(words)):
-                    nxt = set(decode(lists[k][1][idx[k][j]]))
-                    starts = {p for p in starts if p + k in nxt}
-                    if not starts:
-                        break
-                if starts:
-                    hits.append(doc)
-            if hits:
-                found.append(np.asarray(hits, dtype=np.int64) + offset)
-        if not found:
+        if self._out_of_time():
+            return None
+        ids = phrase_ids(self.leaves, field, words, lambda leaf, f, w: _leaf_postings(leaf, f, w)[0], _leaf_positions)
+        if not len(ids):
             return _EMPTY
-        ids = np.concatenate(found)
         # Score: the words' BM25 scores in this field, restricted to the phrase matches.
-        parts = [self._term(field, w, q.boost) for w in words]
+        parts = [self._term(field, w, q.boost, check=False) or _EMPTY for w in words]
         total = np.zeros(len(ids))
         for t_ids, t_sc in parts:
             pos = np.searchsorted(t_ids, ids)
             total += t_sc[np.minimum(pos, len(t_ids) - 1)]
         return ids, total
 
-    def _and(self, subs: list[wq.Query]) -> tuple[np.ndarray, np.ndarray]:
+    def _and(self, subs: list[wq.Query]) -> Part | None:
         pos = [c for c in subs if not isinstance(c, wq.Not)]
         neg = [c.query for c in subs if isinstance(c, wq.Not)]
         if pos:
-            parts = sorted((self._eval(c) for c in pos), key=lambda p: len(p[0]))
+            # Clauses not read in time are left out of the intersection (module docstring).
+            parts = sorted((p for p in (self._eval(c) for c in pos) if p is not None), key=lambda p: len(p[0]))
+            if not parts:
+                return None
             ids, scores = parts[0]
             for o_ids, o_sc in parts[1:]:
                 if not len(ids):
@@ -175,31 +166,35 @@ class Engine:
             ids = self.columns.live_docs().astype(np.int64)
             scores = np.zeros(len(ids))
         if neg and len(ids):
-            n_ids, _ = _union([self._eval(c) for c in neg])
-            keep = ~np.isin(ids, n_ids, assume_unique=True)
-            ids, scores = ids[keep], scores[keep]
+            negs = _union_read([self._eval(c) for c in neg])
+            if negs is None and not pos:
+                return None
+            if negs is not None:
+                keep = ~np.isin(ids, negs[0], assume_unique=True)
+                ids, scores = ids[keep], scores[keep]
         return ids, scores
 
-    def _expanded(self, q: wq.MultiTerm) -> tuple[np.ndarray, np.ndarray]:
+    def _expanded(self, q: wq.MultiTerm) -> Part | None:
         texts = list(q._btexts(self.reader))
         parts = [self._term(q.fieldname, t, q.boost, constant=getattr(q, "constantscore", False)) for t in texts]
-        return _union(parts)
+        return _union_read(parts)
 
     # -- leaves -----------------------------------------------------------------
-    def _check_time(self) -> None:
-        if time.monotonic() > self.deadline:
-            self.truncated = True
-            raise Timeout
+    def _out_of_time(self) -> bool:
+        """True when the budget has run out (the result is then marked truncated) and the
+        caller should not read its postings; never while a filter is being evaluated."""
+        if self._exempt or time.monotonic() <= self.deadline:
+            return False
+        self.truncated = True
+        return True
 
-    def _term(self, field: str, text: Any, boost: float, constant: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    def _term(self, field: str, text: Any, boost: float, constant: bool = False, check: bool = True) -> Part | None:
         if field not in self.reader.schema:
             return _EMPTY
         fieldobj = self.reader.schema[field]
         btext = text if isinstance(text, bytes) else fieldobj.to_bytes(text)
-        try:
-            self._check_time()
-        except Timeout:
-            return _EMPTY
+        if check and self._out_of_time():
+            return None
         ids_parts, w_parts = [], []
         for leaf, offset in self.leaves:
             ids, tf = _leaf_postings(leaf, field, btext)
@@ -222,13 +217,11 @@ class Engine:
     def _scorable(self, field: str) -> bool:
         return field in self.reader.schema and self.reader.schema[field].scorable
 
-    def _bm25f(self, terms: list[wq.Term]) -> tuple[np.ndarray, np.ndarray]:
+    def _bm25f(self, terms: list[wq.Term]) -> Part | None:
         """One word searched in several fields, scored as BM25F: the fields' length-normalised
         frequencies, weighted by field boost, are added before saturation."""
-        try:
-            self._check_time()
-        except Timeout:
-            return _EMPTY
+        if self._out_of_time():
+            return None
         parts = []
         for t in terms:
             fieldobj = self.reader.schema[t.fieldname]
@@ -264,8 +257,11 @@ class Engine:
             st = self._field_stats[field] = ((total / has) if has else 1.0, has)
         return st
 
-    def _whoosh(self, q: wq.Query) -> tuple[np.ndarray, np.ndarray]:
-        """Whoosh's own matcher for query types without a vectorised path."""
+    def _whoosh(self, q: wq.Query) -> Part | None:
+        """Whoosh's own matcher for query types without a vectorised path; keeps what it
+        found when the budget runs out mid-walk."""
+        if self._out_of_time():
+            return None
         ids: list[int] = []
         scores: list[float] = []
         context = self.searcher.context(weighting=self.searcher.weighting, needs_current=True)
@@ -277,8 +273,7 @@ class Engine:
                 scores.append(m.score())
                 m.next()
                 i += 1
-                if not i & 511 and time.monotonic() > self.deadline:
-                    self.truncated = True
+                if not i & 511 and self._out_of_time():
                     break
         if not ids:
             return _EMPTY
@@ -288,7 +283,8 @@ class Engine:
 
 
 class _PostingsCache:
-    """Decoded postings by (segment id, field, term), least recently used out first.
+    """Decoded postings (and phrase positions) by (segment id, field, term), least recently
+    used out first.
 
     Unpickling a block (ids, frequencies *and* positions) is most of a query's cost, and
     segments never change once written, so decoded arrays stay valid until their segment is
@@ -333,15 +329,19 @@ def _leaf_folder(leaf: Any) -> str | None:
     return None
 
 
-def _leaf_postings(leaf: Any, field: str, btext: bytes) -> tuple[np.ndarray, np.ndarray]:
-    """(local doc ids, term frequencies) of one term in one segment, deleted docs included
-    (the caller masks them with the live-document array)."""
+def _cache_key(leaf: Any, field: str, btext: bytes) -> tuple | None:
     seg = leaf.segment() if hasattr(leaf, "segment") else None
     # Segment ids are unique within one index folder only: a copied home (backup, restore,
     # tests) holds the same ids, so the folder is part of the key (found by
     # tests/reliability: a search on one copy returned another copy's postings).
     folder = _leaf_folder(leaf)
-    key = (folder, seg.segment_id(), field, btext) if seg is not None and folder else None
+    return (folder, seg.segment_id(), field, btext) if seg is not None and folder else None
+
+
+def _leaf_postings(leaf: Any, field: str, btext: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """(local doc ids, term frequencies) of one term in one segment, deleted docs included
+    (the caller masks them with the live-document array)."""
+    key = _cache_key(leaf, field, btext)
     if key is not None:
         hit = POSTINGS_CACHE.get(key)
         if hit is not None:
@@ -352,36 +352,28 @@ def _leaf_postings(leaf: Any, field: str, btext: bytes) -> tuple[np.ndarray, np.
     return value
 
 
-def _postings_with_values(leaf: Any, field: str, btext: bytes) -> tuple[np.ndarray, list[Any]]:
-    """(local doc ids, encoded per-posting values, e.g. positions) of one term in a segment."""
-    try:
-        m = leaf.postings(field, btext)
-    except TermNotFound:
-        return np.zeros(0, np.int64), []
-    if isinstance(m, FilterMatcher):
-        m = m.child
-    if isinstance(m, W3LeafMatcher) and not m._byteids and m._fixedsize is None:
-        id_parts: list[np.ndarray] = []
-        vals: list[Any] = []
-        while not m._atend:
-            if m._data is None:
-                m._read_data()
-            id_parts.append(np.cumsum(np.asarray(m._data[0], dtype=np.int64)))
-            vals.extend(m._data[2])
-            m._next_block()
-        if id_parts:
-            return np.concatenate(id_parts), vals
-        return np.zeros(0, np.int64), []
-    ids_l: list[int] = []
+def _leaf_positions(leaf: Any, field: str, btext: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """A word's positions in one segment, aligned with _leaf_postings (kb.search.phrase).
+    Cached like the postings: reading and decoding them was most of a phrase's cost."""
+    key = _cache_key(leaf, field, btext)
+    pkey = None if key is None else (*key, "positions")
+    hit = None if pkey is None else POSTINGS_CACHE.get(pkey)
+    if hit is not None:
+        return hit
     values: list[Any] = []
-    while m.is_active():
-        ids_l.append(m.id())
-        values.append(m.value())
-        m.next()
-    return np.asarray(ids_l, dtype=np.int64), values
+    postings = _read_postings(leaf, field, btext, values)
+    if len(values) != len(postings[0]):
+        raise RuntimeError(f"{field}:{btext!r}: {len(values)} position values for {len(postings[0])} postings")
+    positions = decode_positions(values, leaf.schema[field].format)
+    if key is not None:
+        POSTINGS_CACHE.put(key, postings)
+        POSTINGS_CACHE.put(pkey, positions)
+    return positions
 
 
-def _read_postings(leaf: Any, field: str, btext: bytes) -> tuple[np.ndarray, np.ndarray]:
+def _read_postings(leaf: Any, field: str, btext: bytes, values: list[Any] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(ids, frequencies); with `values`, each posting's encoded value (positions) is
+    appended to it from the same blocks, so a phrase word is read once, not twice."""
     try:
         m = leaf.postings(field, btext)
     except TermNotFound:
@@ -402,12 +394,16 @@ def _read_postings(leaf: Any, field: str, btext: bytes) -> tuple[np.ndarray, np.
                 w_parts.append(np.full(len(ids), weights))
             else:
                 w_parts.append(np.asarray(weights, dtype=np.float64))
+            if values is not None:
+                values.extend(m._data[2])  # a list: positional formats have no fixed value size
             m._next_block()
         if not ids_parts:
             return _EMPTY
         return np.concatenate(ids_parts), np.concatenate(w_parts)
     if isinstance(m, ListMatcher):
         ids = np.asarray(m._ids, dtype=np.int64)
+        if values is not None:
+            values.extend(m._values or ())
         if m._weights:
             return ids, np.asarray(m._weights, dtype=np.float64)
         return ids, np.full(len(ids), float(m._all_weights or 1.0))
@@ -415,8 +411,16 @@ def _read_postings(leaf: Any, field: str, btext: bytes) -> tuple[np.ndarray, np.
     while m.is_active():
         ids_l.append(m.id())
         w_l.append(m.weight())
+        if values is not None:
+            values.append(m.value())
         m.next()
     return np.asarray(ids_l, dtype=np.int64), np.asarray(w_l, dtype=np.float64)
+
+
+def _union_read(parts: list[Part | None]) -> Part | None:
+    """The union of the parts read in time; None when none was."""
+    read = [p for p in parts if p is not None]
+    return _union(read) if read or not parts else None
 
 
 def _union(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
