@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kb.search import query as qmod
-from kb.search.engine import _leaf_folder
+from kb.search.postings import leaf_folder as _leaf_folder
 from kb.search.schema import plain_analyzer
 
 Resolver = Callable[[str], list[tuple[str, str]]]

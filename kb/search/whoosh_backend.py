@@ -1,14 +1,14 @@
 """The Whoosh implementation of :class:`kb.search.types.PassageIndex`.
 
-Layout on disk: ``<path>/CURRENT`` names the live generation directory (``gen-0001``…), which
-holds the Whoosh files and ``KB_SCHEMA`` (the schema version it was built with). ``rebuild``
-builds a new generation beside the live one and swaps ``CURRENT`` with one atomic rename, so a
-crash leaves either the old or the new index, never half of one; searchers notice the swap.
+Writes go through one Whoosh writer a batch, committed whole or cancelled. ``rebuild`` builds
+a new generation and swaps it in atomically (kb.search.generations): a crash leaves the old or
+the new index, never half of one, and searchers notice the swap. A search is parsed
+(kb.search.query), evaluated with numpy (kb.search.engine) and turned into a page of hits
+(kb.search.hits); filters, facets and sorts read per-segment columns (kb.search.facets).
 """
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import threading
 import time
@@ -22,28 +22,20 @@ from whoosh import query as wq
 from whoosh.index import LockError
 
 from kb.errors import BusyError, IndexError_, InvalidInputError
+from kb.search import generations, scoring, spelling
 from kb.search import query as qmod
-from kb.search import scoring, spelling
 from kb.search.cursor import decode_cursor, encode_cursor
 from kb.search.engine import Engine
-from kb.search.facets import (
-    COLUMN_FIELDS,
-    Columns,
-    Vocab,
-    decode_heading_path,
-    decode_list,
-    read_segment,
-)
+from kb.search.facets import COLUMN_FIELDS, Columns, Vocab, read_segment
+from kb.search.hits import highlight_terms, make_hit, page_of, result_order
 from kb.search.result_cache import ResultCache, copy_result, request_key
 from kb.search.schema import (
-    ENTITY_FIELDS,
     SCHEMA_VERSION,
     TEXT_FIELDS,
     build_schema,
     record_to_doc,
     text_field_for,
 )
-from kb.search.snippets import make_snippet, match_spans
 from kb.search.types import FACET_FIELDS, Hit, PassageRecord, SearchRequest, SearchResult
 from kb.search.whoosh_patches import apply as _apply_patches
 
@@ -79,55 +71,26 @@ class WhooshIndex:
         self.result_cache = ResultCache(int(self.settings.get("search_cache_size", 0)))
         self._open(create=True)
 
-    # -- layout ----------------------------------------------------------------
-    def _current_file(self) -> Path:
-        return self.path / "CURRENT"
-
-    def _live_dir(self) -> Path | None:
-        try:
-            name = self._current_file().read_text().strip()
-        except OSError:
-            return None
-        return self.path / name if name else None
-
-    def _stamp(self) -> Any:
-        try:
-            st = self._current_file().stat()
-            return (st.st_mtime_ns, st.st_ino)
-        except OSError:
-            return None
-
-    def _new_generation_dir(self) -> Path:
-        self.path.mkdir(parents=True, exist_ok=True)
-        nums = [int(p.name[4:]) for p in self.path.glob("gen-*") if p.name[4:].isdigit()]
-        d = self.path / f"gen-{max(nums, default=0) + 1:04d}"
-        d.mkdir()
-        return d
-
-    def _publish(self, gen_dir: Path) -> None:
-        tmp = self.path / f"CURRENT.tmp{os.getpid()}"
-        tmp.write_text(gen_dir.name)
-        os.replace(tmp, self._current_file())  # atomic: readers see old or new
-
+    # -- opening (generations on disk: kb.search.generations) -----------------
     def _open(self, create: bool) -> None:
         self._close_searcher()
-        live = self._live_dir()
+        live = generations.live_dir(self.path)
         if live is None or not live.is_dir():
             if not create:
                 raise IndexError_(f"no search index at {self.path}")
-            live = self._new_generation_dir()
+            live = generations.new_generation_dir(self.path)
             windex.create_in(str(live), self.schema)
             (live / "KB_SCHEMA").write_text(str(SCHEMA_VERSION))
-            self._publish(live)
+            generations.publish(self.path, live)
         self._live = live
-        self._current_stamp = self._stamp()
+        self._current_stamp = generations.stamp(self.path)
         try:
             self._ix = windex.open_dir(str(live), schema=self.schema)
         except Exception:  # noqa: BLE001 — any failure to open means corrupt
             self._ix = None  # needs_rebuild() says so; search raises IndexError_
 
     def needs_rebuild(self) -> bool:
-        live = self._live_dir()
+        live = generations.live_dir(self.path)
         if live is None or not live.is_dir():
             return True
         try:
@@ -143,7 +106,7 @@ class WhooshIndex:
         return False
 
     def _require(self) -> Any:
-        if self._stamp() != self._current_stamp:
+        if generations.stamp(self.path) != self._current_stamp:
             self._open(create=False)  # another process rebuilt and swapped the index
         if self._ix is None or self.needs_rebuild_cached():
             raise IndexError_("the search index is missing, corrupt or of another schema version: run `kb reindex`")
@@ -212,7 +175,7 @@ class WhooshIndex:
     def rebuild(self, records: Iterable[PassageRecord]) -> int:
         """Build a fresh generation from `records` and swap it in atomically (kb reindex)."""
         with self._lock:
-            gen = self._new_generation_dir()
+            gen = generations.new_generation_dir(self.path)
             n = 0
             try:
                 ix = windex.create_in(str(gen), self.schema)
@@ -230,8 +193,8 @@ class WhooshIndex:
             except BaseException:
                 shutil.rmtree(gen, ignore_errors=True)
                 raise
-            old = self._live_dir()
-            self._publish(gen)
+            old = generations.live_dir(self.path)
+            generations.publish(self.path, gen)
             self._open(create=False)
             if old is not None and old != gen:
                 shutil.rmtree(old, ignore_errors=True)
@@ -289,18 +252,6 @@ class WhooshIndex:
         eng = Engine(searcher, cols, float(w.K1), float(w.B), deadline)
         docs, scores = eng.run(full)
         return docs, scores, eng.truncated
-
-    def _order(self, docs: np.ndarray, scores: np.ndarray, sort: str, cols: Columns) -> np.ndarray:
-        """Indices into docs in result order."""
-        if sort == "relevance":
-            return np.lexsort((docs, -scores))
-        key = cols.sort_key(sort)[docs]
-        if sort == "date":
-            # Newest first; unknown dates last; then relevance.
-            order = sorted(range(len(docs)), key=lambda i: (key[i] == "", _neg(key[i]), -scores[i], docs[i]))
-        else:
-            order = sorted(range(len(docs)), key=lambda i: (key[i] == "", key[i], docs[i]))
-        return np.asarray(order, dtype=np.int64)
 
     def _prepare(self, request: SearchRequest, searcher: Any = None) -> dict[str, Any]:
         if request.sort not in SORTS:
@@ -364,9 +315,9 @@ class WhooshIndex:
         if request.cursor:
             offset = decode_cursor(request.cursor, st["qhash"])
         cap = 0 if request.doc_id else int(request.max_per_document or 0)
-        picked, next_offset = self._page(docs, scores, request.sort, cols, offset, per_page, cap)
-        terms = self._highlight_terms(st["q"], s) if request.highlight else {}
-        hits = [self._hit(s, int(docs[i]), float(scores[i]), terms) for i in picked]
+        picked, next_offset = page_of(docs, scores, request.sort, cols, offset, per_page, cap)
+        terms = highlight_terms(st["q"], s) if request.highlight else {}
+        hits = [make_hit(s, self.schema, int(docs[i]), float(scores[i]), terms) for i in picked]
         facets = cols.count(docs, FACET_FIELDS, int(request.facet_limit)) if request.facets else {}
         suggestion = None
         if request.q and len(docs) < SUGGEST_BELOW:
@@ -378,75 +329,16 @@ class WhooshIndex:
             took_ms=(time.perf_counter() - t0) * 1000,
             truncated=bool(st["truncated"]))
 
-    def _page(self, docs: np.ndarray, scores: np.ndarray, sort: str, cols: Columns, offset: int,
-              per_page: int, cap: int) -> tuple[list[int], int | None]:
-        """Walk the ordered results applying the per-document cap; return the indices on the
-        requested page and the offset of the next page (None at the end). Offsets count
-        results after capping, so pages never overlap."""
-        n = len(docs)
-        if n == 0:
-            return [], None
-        want = offset + per_page
-        k = min(n, max(want * 4, 64)) if sort == "relevance" and cap == 0 else n
-        while True:
-            if sort == "relevance" and k < n:
-                part = np.argpartition(-scores, k - 1)[:k]
-                order = part[np.lexsort((docs[part], -scores[part]))]
-            else:
-                order = self._order(docs, scores, sort, cols)
-            picked: list[int] = []
-            per_doc: dict[int, int] = {}
-            pos = 0
-            more = False
-            for i in order:
-                if cap:
-                    dk = int(cols.doc_key[docs[i]])
-                    c = per_doc.get(dk, 0)
-                    if c >= cap:
-                        continue
-                    per_doc[dk] = c + 1
-                if pos >= want:
-                    more = True
-                    break
-                if pos >= offset:
-                    picked.append(int(i))
-                pos += 1
-            if more or k >= n:
-                return picked, (want if more else None)
-            k = min(n, k * 4)
-
     def iter_all(self, request: SearchRequest) -> Iterator[Hit]:
         """Every match in result order (no per-document cap), hit objects made lazily."""
         with self._lock:
             st = self._prepare(request)
             s, cols, docs, scores = st["searcher"], st["cols"], st["docs"], st["scores"]
-            order = self._order(docs, scores, request.sort, cols)
-            terms = self._highlight_terms(st["q"], s) if request.highlight else {}
+            order = result_order(docs, scores, request.sort, cols)
+            terms = highlight_terms(st["q"], s) if request.highlight else {}
         for i in order:
             with self._lock:
-                yield self._hit(s, int(docs[i]), float(scores[i]), terms)
-
-    def _highlight_terms(self, q: wq.Query | None, searcher: Any) -> dict[str, set[str]]:
-        if q is None:
-            return {}
-        out: dict[str, set[str]] = {}
-        for field, text in qmod.expanded_terms(q, searcher.reader()):
-            if field in TEXT_FIELDS:
-                out.setdefault(field, set()).add(text.decode("utf-8") if isinstance(text, bytes) else text)
-        return out
-
-    def _hit(self, searcher: Any, docnum: int, score: float, terms: dict[str, set[str]]) -> Hit:
-        f = searcher.stored_fields(docnum)
-        text = f.get("body") or ""
-        field = text_field_for(f.get("lang"))
-        spans = match_spans(text, self.schema[field].analyzer, terms.get(field, set()))
-        return Hit(
-            passage_id=f["id"], doc_id=f["doc_id"], ordinal=int(f.get("ordinal") or 0), title=f.get("title") or "",
-            path=f.get("path") or "", source_id=f.get("source_id"), format=f.get("type") or "",
-            page_start=f.get("page_start"), page_end=f.get("page_end"),
-            heading_path=decode_heading_path(f.get("heading_path")), text=text,
-            snippet=make_snippet(text, spans), score=round(score, 4), year=f.get("year"), lang=f.get("lang"),
-            entities={k: decode_list(f.get(k)) for k in ENTITY_FIELDS if f.get(k)})
+                yield make_hit(s, self.schema, int(docs[i]), float(scores[i]), terms)
 
     # -- more like this, suggestions ------------------------------------------
     def more_like(self, passage_id: str, limit: int = 10) -> list[Hit]:
@@ -462,7 +354,7 @@ class WhooshIndex:
             text = " ".join(x for x in (f.get("title"), f.get("heading"), f.get("body")) if x)
             results = s.more_like(docnum, field, text=text, top=limit, numterms=12)
             terms: dict[str, set[str]] = {}
-            return [self._hit(s, r.docnum, float(r.score or 0.0), terms) for r in results]
+            return [make_hit(s, self.schema, r.docnum, float(r.score or 0.0), terms) for r in results]
 
     def suggest(self, q: str) -> str | None:
         with self._lock:
@@ -503,11 +395,6 @@ class WhooshIndex:
     def close(self) -> None:
         with self._lock:
             self._close_searcher()
-
-
-def _neg(s: str) -> tuple[int, ...]:
-    # Descending order on strings: compare negated code points.
-    return tuple(-ord(c) for c in s)
 
 
 __all__ = ["COLUMN_FIELDS", "SCHEMA_VERSION", "WhooshIndex", "open_index"]
