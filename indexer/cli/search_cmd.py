@@ -68,7 +68,7 @@ def run_search(args: argparse.Namespace) -> int:
         tail = f"{result.total} results"
         if result.corrected_query:
             tail += f" for {result.corrected_query!r} (corrected; --no-correct searches as typed)"
-        if result.suggestion:
+        if result.suggestion and not result.corrected_query:
             tail += f" — did you mean: {result.suggestion}"
         if result.truncated:
             tail += " (cut short by the time budget)"

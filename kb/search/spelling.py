@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kb.search import query as qmod
-from kb.search.postings import leaf_folder as _leaf_folder
+from kb.search.postings import leaf_folder
 from kb.search.schema import plain_analyzer
 
 Resolver = Callable[[str], list[tuple[str, str]]]
@@ -103,7 +103,7 @@ def _vocabulary(reader: Any) -> _Vocabulary:
     sets = []
     for leaf, _offset in reader.leaf_readers():
         seg = leaf.segment() if hasattr(leaf, "segment") else None
-        folder = _leaf_folder(leaf)
+        folder = leaf_folder(leaf)
         key = (folder, seg.segment_id()) if seg is not None and folder else None
         with _LOCK:
             words = _SEGMENT_WORDS.get(key) if key else None

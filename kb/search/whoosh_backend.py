@@ -319,9 +319,11 @@ class WhooshIndex:
         terms = highlight_terms(st["q"], s) if request.highlight else {}
         hits = [make_hit(s, self.schema, int(docs[i]), float(scores[i]), terms) for i in picked]
         facets = cols.count(docs, FACET_FIELDS, int(request.facet_limit)) if request.facets else {}
-        suggestion = None
-        if request.q and len(docs) < SUGGEST_BELOW:
-            suggestion = spelling.suggest(st["corrected"] or request.q, s.reader())
+        # A corrected query is also the suggestion (clients that only read `suggestion`
+        # still learn the spelling the index knows); otherwise did-you-mean when results are few.
+        suggestion = st["corrected"]
+        if suggestion is None and request.q and len(docs) < SUGGEST_BELOW:
+            suggestion = spelling.suggest(request.q, s.reader())
         return SearchResult(
             total=len(docs), hits=hits, facets=facets, page=offset // per_page + 1, per_page=per_page,
             next_cursor=encode_cursor(next_offset, st["qhash"]) if next_offset is not None else None,

@@ -191,7 +191,7 @@ def test_suggestion(index):
 
 def test_unknown_words_are_corrected(index):
     r = index.search(SearchRequest(q="goverment portals"))
-    assert r.corrected_query == "government portals"
+    assert r.corrected_query == r.suggestion == "government portals"
     assert {"a-0", "b-0"} <= {h.passage_id for h in r.hits}
     assert r.to_dict()["corrected_query"] == "government portals"
     # Known words, entity names, short acronyms and words with digits are left alone.

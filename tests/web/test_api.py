@@ -47,7 +47,7 @@ def test_search_json_with_facets_and_filters(client):
 
 def test_unknown_words_are_corrected_unless_correct_0(client):
     data = get_json(client, "/api/v1/search?q=brodband")
-    assert data["corrected_query"] == "broadband" and data["total"] == 3
+    assert data["corrected_query"] == data["suggestion"] == "broadband" and data["total"] == 3
     data = get_json(client, "/api/v1/search?q=brodband&correct=0")
     assert data["corrected_query"] is None and data["total"] == 0
     assert data["suggestion"] == "broadband"

@@ -160,6 +160,7 @@ def test_misspelt_query_is_corrected_with_a_way_back(ui):
     body = _get(ui, "/search?q=clowd+computing")
     assert "Showing results for <strong>cloud computing</strong>" in body
     assert 'href="/search?q=clowd+computing&amp;correct=0"' in body
+    assert "Did you mean" not in body  # the correction says it already
     assert "<mark>" in body.lower()
     as_typed = _get(ui, "/search?q=clowd+computing&correct=0")
     assert "Showing results for" not in as_typed
