@@ -117,3 +117,16 @@ def test_stop_words_do_not_make_a_query_a_question():
     assert qmod.choose_mode("cloud computing for independent elections") == "and"
     assert qmod.choose_mode("who presented the knowledge base of CIO profiles?") == "or"
     assert qmod.choose_mode("the role of the state in the digital economy") == "and"
+
+
+def test_repeated_clause_doubles_the_score_through_whoosh_matchers_too(make_index):
+    """Query types the engine hands to Whoosh (e.g. sloppy phrases inside a repeat) use
+    Repeated.matcher: the same scaling."""
+    from whoosh import query as wq
+
+    ix = make_index([rec("a-0", f"Alpha programmes. {FILLER}"), rec("z-0", FILLER)])
+    searcher = ix._searcher_now()
+    term = wq.Term("text", "alpha")
+    once = searcher.search(term).score(0)
+    twice = searcher.search(qmod.Repeated(term, 2)).score(0)
+    assert twice == pytest.approx(2 * once)
