@@ -1,23 +1,27 @@
 """Entity tagging: a spaCy pipeline built from the registry.
 
-``spacy.blank(lang)`` tokenizer, then two entity rulers (names matched on LOWER, acronyms on
-ORTH), then kb's own rules: ambiguity filters for country names (honorifics, given names,
-demonyms, "New Mexico"), people with their affiliations (indexer.people) and, when the
-``spacy_model`` setting names an installed model, its PERSON / ORG / GPE spans merged in
-with the registry winning. One pipeline per language per process, built on first use.
+``spacy.blank(lang)`` tokenizer behind a memo of the pieces it has cut (indexer.tokcache),
+then two phrase matchers (names matched on LOWER, acronyms on ORTH; the longest span wins, as
+with spaCy's span ruler), then kb's own rules: ambiguity filters for country names
+(honorifics, given names, demonyms, "New Mexico"), people with their affiliations
+(indexer.people) and, when the ``spacy_model`` setting names an installed model, its PERSON /
+ORG / GPE spans merged in with the registry winning. One pipeline per language per process,
+built on first use.
 """
 from __future__ import annotations
 
 import logging
 import sqlite3
 from collections.abc import Iterable, Iterator
+from operator import itemgetter
 from typing import Any
 
 import spacy
 from spacy.lang.en.stop_words import STOP_WORDS
-from spacy.util import filter_spans
+from spacy.matcher import PhraseMatcher
 
 from indexer import people as P
+from indexer.tokcache import cached
 from kb import settings as settings_mod
 from kb.entities import Registry, load_registry, slugify
 from kb.errors import InvalidInputError, KBError
@@ -27,11 +31,10 @@ log = logging.getLogger(__name__)
 
 CHUNK_CHARS = 100_000  # below spaCy's max_length; keeps memory per doc small
 MATCH_LANGS = {"en", "fr", "es", "ru", "ar", "zh"}
-SPANS_KEY = "kb"
 
 
 class _Pipe:
-    """A tokenizer with the registry's entity rulers for one language."""
+    """A tokenizer with the registry's phrase matchers for one language."""
 
     def __init__(self, registry: Registry, lang: str) -> None:
         code = lang if lang in MATCH_LANGS else "en"
@@ -51,16 +54,48 @@ class _Pipe:
             seen.add(key)
             row = {"label": p["label"], "pattern": text, "id": f"{p['type']}|{p['id']}"}
             (orth if p["attr"] == "ORTH" else lower).append(row)
-        # spaCy's rule-based entity recogniser (the span ruler behind "entity_ruler"), twice:
-        # names without regard to case, acronyms exactly. Both write candidate spans to
-        # doc.spans[SPANS_KEY]; the longest wins afterwards, so "U.S. Virgin Islands" beats
-        # "U.S." whichever ruler found it.
-        for name, attr, rows in (("names", "LOWER", lower), ("acronyms", "ORTH", orth)):
-            ruler = self.nlp.add_pipe("span_ruler", name=name, config={
-                "spans_key": SPANS_KEY, "annotate_ents": False, "overwrite": False,
-                "phrase_matcher_attr": attr})
-            ruler.add_patterns(rows)
-        self.people_matcher = P.build_matcher(self.nlp.vocab)
+        # spaCy's phrase matcher (what its span ruler runs), twice: names without regard to
+        # case, acronyms exactly; the longest span wins afterwards (spans()), so "U.S. Virgin
+        # Islands" beats "U.S." whichever matcher found it.
+        vocab = self.nlp.vocab
+        self.matchers = []
+        self._keys: dict[int, tuple[int, int, str, str, str]] = {}
+        for attr, rows in (("LOWER", lower), ("ORTH", orth)):
+            matcher = PhraseMatcher(vocab, attr=attr)
+            for row in rows:
+                key = repr((row["label"], row["id"]))
+                typ, _, ent_id = row["id"].partition("|")
+                # the order spaCy sorts a ruler's spans in: start, end, label hash, id hash
+                self._keys[vocab.strings.add(key)] = (vocab.strings.add(row["label"]), vocab.strings.add(row["id"]),
+                                                      row["label"], typ, ent_id)
+                matcher.add(key, [self.nlp.make_doc(row["pattern"])])
+            self.matchers.append(matcher)
+        self.people_matcher = P.build_matcher(vocab)
+        # after the patterns: they were tokenised by spaCy itself; texts now go through a memo
+        self.nlp.tokenizer = cached(self.nlp.tokenizer)
+
+    def spans(self, doc) -> list[tuple[int, int, str, str, str]]:
+        """Registry spans (start token, end token, label, type, id), overlaps resolved:
+        what two spaCy span rulers and ``spacy.util.filter_spans`` give, in the same order
+        (each matcher's spans sorted and deduplicated, names first; longest, then first,
+        wins), without making a Span object per match."""
+        keys = self._keys
+        found: list[tuple[int, int, int, int, str, str, str]] = []
+        for matcher in self.matchers:
+            found += sorted({(s, e, *keys[m]) for m, s, e in matcher(doc) if s != e})
+        found.sort(key=_longest_first, reverse=True)  # stable: ties keep the order above
+        seen: set[int] = set()
+        out = []
+        for s, e, _lh, _ih, label, typ, ent_id in found:
+            if s not in seen and e - 1 not in seen:
+                out.append((s, e, label, typ, ent_id))
+                seen.update(range(s, e))
+        out.sort(key=itemgetter(0))
+        return out
+
+
+def _longest_first(span: tuple) -> tuple[int, int]:
+    return span[1] - span[0], -span[0]
 
 
 def _limit(pipe: _Pipe) -> int:
@@ -160,9 +195,10 @@ class Tagger:
         table = P.TableReader()
         model = self._model_nlp()
         model_docs = model.pipe(u[0] for u in units) if model is not None else None
-        for (text, off, pid), doc in zip(units, pipe.nlp.pipe(u[0] for u in units)):
-            ents = self._registry_ents(doc)
-            found = P.find_people(doc, {s: (e, t, i) for s, e, t, i in ents}, matcher=pipe.people_matcher)
+        for text, off, pid in units:
+            doc = pipe.nlp.make_doc(text)
+            ents = self._registry_ents(doc, pipe.spans(doc), text)
+            found = P.find_people(doc, {s: (e, t, i) for s, e, t, i, *_ in ents}, matcher=pipe.people_matcher)
             if "|" in text:
                 for row, _line in table.rows(text):
                     got = P.table_person(row, reg.resolve)
@@ -172,53 +208,51 @@ class Tagger:
                 found += self._model_spans(next(model_docs), doc, ents, mentions, off, pid,
                                            [(h.start, h.end) for h in found])
             person_spans = [(h.start, h.end) for h in found if h.honorific or h.source == "model"]
-            for s, e, typ, ent_id in ents:
-                span = doc[s:e]
-                a, b = span.start_char, span.end_char
+            for _s, _e, typ, ent_id, a, b, surface in ents:
                 if typ != "org" and any(ps < b and a < pe for ps, pe in person_spans):
                     continue  # "Mr. Sudan": a person, not a country
-                if reg.is_rejected(typ, ent_id, span.text):
+                if reg.is_rejected(typ, ent_id, surface):
                     continue
                 rec = reg.get(typ, ent_id)
-                mentions.append(Mention(typ, ent_id, rec["name"] if rec else ent_id, span.text,
+                mentions.append(Mention(typ, ent_id, rec["name"] if rec else ent_id, surface,
                                         a + off, b + off, pid))
             hits += [(h, off, pid) for h in found]
         mentions += self._people_mentions(hits, units)
         mentions.sort(key=lambda m: (m.passage or "", m.start, m.end))
         return mentions
 
-    def _registry_ents(self, doc) -> list[tuple[int, int, str, str]]:
-        """Ruler spans after the ambiguity rules: (start token, end token, type, id)."""
+    def _registry_ents(self, doc, spans, text: str) -> list[tuple[int, int, str, str, int, int, str]]:
+        """Registry spans after the ambiguity rules: (start token, end token, type, id, start
+        char, end char, surface) with char offsets into ``text``, the doc's text."""
         out = []
         n = len(doc)
-        spans = filter_spans(doc.spans[SPANS_KEY]) if SPANS_KEY in doc.spans else []
-        covered = {k for sp in spans for k in range(sp.start, sp.end)}
-        for span in spans:
-            label = span.label_
+        covered = {k for s, e, *_ in spans for k in range(s, e)}
+        for start, end, label, typ, ent_id in spans:
             if label == "block":
                 continue
-            typ, _, ent_id = span.id_.partition("|")
-            text = span.text
-            if typ != "topic" and text.lower() != text.upper() and not any(ch.isupper() for ch in text):
+            first, last = doc[start], doc[end - 1]
+            a, b = first.idx, last.idx + len(last)
+            surface = text[a:b]
+            if typ != "topic" and surface.lower() != surface.upper() and not any(ch.isupper() for ch in surface):
                 continue  # 'turkey', 'china': names must be capitalised
-            nxt = doc[span.end] if span.end < n else None
-            prev = doc[span.start - 1] if span.start > 0 else None
             if label == "demonym":
                 # 'Korean government' is Korea; 'Korean food' is not (docs/entities.md)
-                k = span.end
+                k = end
                 if k < n and doc[k].text in ("'s", "\u2019s"):
                     k += 1
                 if not (k < n and doc[k].lower_ in self._demonym_nouns):
                     continue
             elif typ == "country":
+                prev = doc[start - 1] if start > 0 else None
                 if prev is not None and prev.text in P.HONORIFICS:
                     continue
-                if text in self._person_names and self._looks_like_person(span, prev, nxt, covered):
+                if surface in self._person_names and self._looks_like_person(
+                        prev, doc[end] if end < n else None, covered):
                     continue
-            out.append((span.start, span.end, typ, ent_id))
+            out.append((start, end, typ, ent_id, a, b, surface))
         return out
 
-    def _looks_like_person(self, span, prev, nxt, covered: set[int]) -> bool:
+    def _looks_like_person(self, prev, nxt, covered: set[int]) -> bool:
         """'Michael Jordan', 'Chad Smith', 'Georgia Tech': a given name, not the country."""
         if prev is not None and prev.text in P.TITLES:
             return True
@@ -229,8 +263,8 @@ class Tagger:
 
     def _model_spans(self, mdoc, doc, ents, mentions, off, pid, people) -> list[P.PersonHit]:
         """Statistical PERSON / ORG / GPE spans that no registry span or rule person covers."""
-        taken = [(doc[s].idx, doc[e - 1].idx + len(doc[e - 1].text)) for s, e, _t, _i in ents] + list(people)
-        ent_map = {s: (e, t, i) for s, e, t, i in ents}
+        taken = [(a, b) for _s, _e, _t, _i, a, b, _x in ents] + list(people)
+        ent_map = {s: (e, t, i) for s, e, t, i, *_ in ents}
         found: list[P.PersonHit] = []
         for ent in mdoc.ents:
             a, b = ent.start_char, ent.end_char

@@ -88,7 +88,8 @@ class Registry:
     def is_rejected(self, type_: str, ent_id: str, surface: str | None = None) -> bool:
         if (type_, ent_id) in self.rejected_ids or (type_, self.canonical(type_, ent_id)) in self.rejected_ids:
             return True
-        return surface is not None and norm_surface(surface) in self.rejected_surfaces
+        # no rejected surfaces (no curation): skip normalising every mention's text
+        return surface is not None and bool(self.rejected_surfaces) and norm_surface(surface) in self.rejected_surfaces
 
     def get(self, type_: str, ent_id: str) -> dict[str, Any] | None:
         table = self._records.get(type_, {})
