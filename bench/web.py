@@ -1,13 +1,15 @@
 """Page server times (issue 5): p50/p95 of /, /search (plain and faceted), /documents/<id>,
 /countries/<ISO3> and /countries/ through the Flask test client, against a static file
 measured in the same run as the floor (the ratio says what the page adds to Flask itself).
-Warm (page cache filled) and cold (emptied before each request) are both reported.
+Warm (page cache filled) and cold (emptied before each request) are both reported. Cold is
+the first visit after an ingest: the country, organisation, person, topic and region pages
+then read the entity summaries the catalog keeps (kb.summary) instead of grouping mentions.
 
 The KB: corpus/ plus the 192 UN General Debate 2024 speeches of ../shared/texts, ingested
 with the real pipeline (real passages, real tagger mentions), then re-labelled copies of
 every document written straight to the catalog and indexed until it holds BENCH_PASSAGES
 passages (default 100,000, as bench.latency). It is built once into bench-out/web-<N>/
-and reused. Goal: every page p95 <= 100 ms.
+and reused. Goals: every page p95 <= 100 ms warm, <= 200 ms cold.
 
     BENCH_PASSAGES=20000 python -m bench web     # a quicker run
 """
@@ -21,6 +23,7 @@ from pathlib import Path
 from bench.common import REPO, SHARED, percentiles, row
 
 GOAL_MS = 100.0
+COLD_GOAL_MS = 200.0
 
 
 def _copies(kb, copies: int) -> None:
@@ -112,9 +115,11 @@ def run(args: list[str]) -> None:
              ("/documents/<id> (largest, part 1)", f"/documents/{doc_id}"),
              ("/documents/<id> (median size)", f"/documents/{typical}"),
              (f"/countries/{country}", f"/countries/{country}"), ("/countries/", "/countries/"),
-             ("/topics/<top topic>", "/topics/" + (_top(home, "topic") or "cloud-computing"))]
+             ("/topics/<top topic>", "/topics/" + (_top(home, "topic") or "cloud-computing")),
+             ("/organisations/<top org>", "/organisations/" + (_top(home, "org") or "undesa")),
+             ("/people/<top person>", "/people/" + (_top(home, "person") or "antonio-guterres"))]
     print(f"  {n} requests per page; 'cold' empties the page cache before each request")
-    row("page", "p50 ms", "p95 ms", "cold p50", "cold p95", "x floor", "goal p95")
+    row("page", "p50 ms", "p95 ms", "cold p50", "cold p95", "x floor", "goal p95", "cold goal")
     row("/static/style.css (floor)", f"{base50:.1f}", f"{base95:.1f}", "", "", "1.0", "")
     results = {}
     for name, url in pages:
@@ -123,7 +128,7 @@ def run(args: list[str]) -> None:
         results[name] = {"p50_ms": round(p50, 1), "p95_ms": round(p95, 1),
                          "cold_p50_ms": round(c50, 1), "cold_p95_ms": round(c95, 1)}
         row(name, f"{p50:.1f}", f"{p95:.1f}", f"{c50:.1f}", f"{c95:.1f}", f"{p50 / base50:.0f}",
-            "ok" if p95 <= GOAL_MS else "SLOW")
+            "ok" if p95 <= GOAL_MS else "SLOW", "ok" if c95 <= COLD_GOAL_MS else "SLOW")
     out = REPO / "bench-out"
     out.mkdir(exist_ok=True)
     (out / "web.json").write_text(json.dumps({"kb": label, "passages": stats["passages"],

@@ -37,7 +37,10 @@ def reindex(kb: KB, progress: Callable[[dict[str, Any]], None] | None = None) ->
     """Rebuild the whole index from the catalog alone (no re-extraction).
 
     The backend builds into a fresh folder and swaps it in, so a crash leaves the old index;
-    documents are marked indexed only after the swap."""
+    documents are marked indexed only after the swap. The entity summaries the pages read
+    (kb.summary) are recomputed from the mentions too: kept in step by every catalog write,
+    they need this only as a repair."""
+    kb.catalog.rebuild_summaries()
     total = kb.catalog.count_passages()
     doc_ids = kb.catalog.all_doc_ids()
     state = {"done": 0}

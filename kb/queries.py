@@ -1,17 +1,21 @@
 """Read-only SQL for the pages: entity co-mentions, documents and passages by entity, figures.
 
-Every query goes through the catalog's indexes on ``mentions(type, entity_id)``,
-``mentions(passage_id)`` and ``passages(doc_id, ordinal)``, and every list is bounded by a
-LIMIT, so a page costs a few milliseconds even at 100k passages. Joins on ``mentions`` use CROSS
-JOIN, which makes SQLite keep the written order: the entity's few passages outside, the
-passage index inside. Left to itself (no ANALYZE statistics) the planner put every mention
-of the other type outside and took seconds.
+Counts come from the entity summaries (:mod:`kb.summary`: per entity and document, per
+name, per pair of entities), which the catalog keeps up to date in the transaction that
+writes the mentions; the mentions table itself is only read for the few passages a page
+shows, through ``mentions(doc_id)`` and ``mentions(passage_id)``. Grouping the mentions of a
+country in 12k of 100k passages on the first visit cost about a second; the summaries
+answer in a few milliseconds. Joins use CROSS JOIN, which makes SQLite keep the written
+order: left to itself (no ANALYZE statistics) the planner put the larger table outside.
 """
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from itertools import islice
 from typing import Any
 
+from kb import summary
 from kb.store import Catalog
 
 _CACHE: dict[tuple, tuple[tuple, float, Any]] = {}
@@ -20,11 +24,13 @@ CACHE_TTL = 600.0  # seconds; a safety net behind the change stamp
 
 def stamp(cat: Catalog) -> tuple:
     """Changes whenever documents, mentions, runs or curation change; O(1) queries only
-    (MAX(rowid) is a b-tree edge), so checking it costs far less than a whole-table GROUP BY."""
+    (MAX(rowid) is a b-tree edge), so checking it costs far less than a whole-table GROUP BY.
+    The catalog's change counter (Catalog.changes) catches what the rowids miss: mentions
+    replaced by as many new ones, a document replaced in place."""
     return tuple(cat.db.execute(
         "SELECT (SELECT MAX(rowid) FROM mentions), (SELECT MAX(rowid) FROM documents), "
         "(SELECT MAX(rowid) FROM passages), (SELECT MAX(id) FROM runs), (SELECT MAX(seq) FROM curation), "
-        "(SELECT COUNT(*) FROM documents)").fetchone())
+        "(SELECT COUNT(*) FROM documents), (SELECT value FROM meta WHERE key = 'changes')").fetchone())
 
 
 def cached(cat: Catalog, key: tuple, compute: Any) -> Any:
@@ -54,14 +60,14 @@ def figures(cat: Catalog) -> dict[str, Any]:
 
 
 def entity_counts(cat: Catalog, type_: str | None = None) -> list[dict[str, Any]]:
-    """Catalog.entity_counts, cached per catalog change (a GROUP BY over every mention)."""
+    """Catalog.entity_counts, cached per catalog change."""
     return cached(cat, ("entity_counts", type_), lambda: cat.entity_counts(type_))
 
 
 def _figures(cat: Catalog) -> dict[str, Any]:
     one = lambda sql: cat.db.execute(sql).fetchone()[0]
     by_type = {r[0]: r[1] for r in cat.db.execute(
-        "SELECT type, COUNT(DISTINCT entity_id) FROM mentions GROUP BY type")}
+        "SELECT type, COUNT(DISTINCT entity_id) FROM entity_names GROUP BY type")}
     years = [(r[0], r[1]) for r in cat.db.execute(
         "SELECT year, COUNT(*) FROM documents WHERE year IS NOT NULL GROUP BY year ORDER BY year")]
     return {
@@ -83,17 +89,17 @@ def entity_name(cat: Catalog, type_: str, entity_id: str) -> str | None:
 
 
 def entity_totals(cat: Catalog, type_: str, entity_id: str) -> dict[str, int]:
+    # a passage belongs to one document, so the per-document passage counts add up
     row = cat.db.execute(
-        "SELECT COUNT(*), COUNT(DISTINCT doc_id), COUNT(DISTINCT passage_id) FROM mentions "
+        "SELECT COALESCE(SUM(mentions), 0), COUNT(*), COALESCE(SUM(passages), 0) FROM entity_docs "
         "WHERE type = ? AND entity_id = ?", (type_, entity_id)).fetchone()
     return {"mentions": row[0], "documents": row[1], "passages": row[2]}
 
 
 def mention_counts(cat: Catalog, type_: str) -> dict[str, int]:
-    """entity id -> number of mentions. Counted from the (type, entity_id) index alone:
-    counting distinct passages instead reads every row (3.6 s vs 0.27 s at 1M mentions)."""
+    """entity id -> number of mentions."""
     return cached(cat, ("mention_counts", type_), lambda: {r[0]: r[1] for r in cat.db.execute(
-        "SELECT entity_id, COUNT(*) FROM mentions WHERE type = ? GROUP BY entity_id", (type_,))})
+        "SELECT entity_id, SUM(mentions) FROM entity_names WHERE type = ? GROUP BY entity_id", (type_,))})
 
 
 def top_entities(cat: Catalog, type_: str, limit: int = 24) -> list[dict[str, Any]]:
@@ -104,20 +110,20 @@ def top_entities(cat: Catalog, type_: str, limit: int = 24) -> list[dict[str, An
 
 
 def documents_for(cat: Catalog, type_: str, entity_id: str, limit: int = 50) -> list[dict[str, Any]]:
+    """The documents mentioning the entity most (ties by title, then id)."""
     return _rows(cat,
-                 "SELECT d.id, d.title, d.year, d.format, d.page_count, COUNT(*) AS mentions "
-                 "FROM mentions m JOIN documents d ON d.id = m.doc_id "
-                 "WHERE m.type = ? AND m.entity_id = ? GROUP BY d.id "
-                 "ORDER BY mentions DESC, d.title COLLATE NOCASE LIMIT ?", (type_, entity_id, limit))
+                 "SELECT d.id, d.title, d.year, d.format, d.page_count, e.mentions AS mentions "
+                 "FROM entity_docs e CROSS JOIN documents d ON d.id = e.doc_id "
+                 "WHERE e.type = ? AND e.entity_id = ? "
+                 "ORDER BY e.mentions DESC, d.title COLLATE NOCASE, d.id LIMIT ?", (type_, entity_id, limit))
 
 
 def timeline(cat: Catalog, type_: str, entity_id: str) -> list[dict[str, Any]]:
     """Per document year: documents and passages mentioning the entity."""
     return _rows(cat,
-                 "SELECT d.year AS year, COUNT(DISTINCT d.id) AS documents, "
-                 "COUNT(DISTINCT m.passage_id) AS passages "
-                 "FROM mentions m JOIN documents d ON d.id = m.doc_id "
-                 "WHERE m.type = ? AND m.entity_id = ? AND d.year IS NOT NULL "
+                 "SELECT d.year AS year, COUNT(*) AS documents, SUM(e.passages) AS passages "
+                 "FROM entity_docs e CROSS JOIN documents d ON d.id = e.doc_id "
+                 "WHERE e.type = ? AND e.entity_id = ? AND d.year IS NOT NULL "
                  "GROUP BY d.year ORDER BY d.year", (type_, entity_id))
 
 
@@ -136,85 +142,174 @@ def excerpt(text: str, at: int | None, before: int = 160, after: int = 300) -> s
     return ("… " if start > 0 else "") + text[start:end] + (" …" if end < len(text) else "")
 
 
+def _marks(items: list) -> str:
+    return ",".join("?" * len(items))
+
+
 class Neighbourhood:
     """What is tagged in the passages that mention one entity.
 
-    One grouped query counts every co-mentioned entity at once; the passages are ranked
-    (newest document first) without their text, and only the few a page shows are fetched.
-    Separate self-joins per type cost ~40 ms each for a country in 350 passages."""
+    Co-mention counts are read from the summaries (kb.summary.PAIR_TYPES says which type
+    pairs are kept). The entity's passages are ranked newest document first, then title,
+    document and position: the documents are ranked from the summary, and only as many are
+    opened as the page shows passages from, a few at a time (FIRST_DOCS, doubling)."""
 
-    _PS = "WITH ps AS (SELECT DISTINCT passage_id FROM mentions WHERE type = ? AND entity_id = ?) "
+    FIRST_DOCS = 8
 
     def __init__(self, cat: Catalog, type_: str, entity_id: str) -> None:
         self.cat, self.type, self.id = cat, type_, entity_id
-        self.counts: dict[str, list[dict[str, Any]]] = {}
-        for t, eid, name, n in cat.db.execute(
-                self._PS + "SELECT o.type, o.entity_id, MIN(o.name), COUNT(DISTINCT o.passage_id) "
-                "FROM ps CROSS JOIN mentions o ON o.passage_id = ps.passage_id "
-                "GROUP BY o.type, o.entity_id", (type_, entity_id)):
-            if (t, eid) != (type_, entity_id):
-                self.counts.setdefault(t, []).append({"id": eid, "name": name, "passages": n})
-        for rows in self.counts.values():
-            rows.sort(key=lambda r: (-r["passages"], r["id"]))
-        self._rank: list[str] | None = None
-        self._first_at: dict[str, int] | None = None
+        self._counts: dict[str, list[dict[str, Any]]] | None = None
+        self._docs: list[str] | None = None
+        self._opened = 0  # how many of the ranked documents have been opened
+        self._walked: list[str] = []  # their passages with the entity, in rank order
+
+    @property
+    def counts(self) -> dict[str, list[dict[str, Any]]]:
+        """other type -> [{id, passages}] sorted by shared passages, then id."""
+        if self._counts is None:
+            self._counts = {}
+            for t, eid, n in self.cat.db.execute(
+                    "SELECT other_type, other_id, passages FROM entity_pairs WHERE type = ? AND entity_id = ?",
+                    (self.type, self.id)):
+                self._counts.setdefault(t, []).append({"id": eid, "passages": n})
+            for rows in self._counts.values():
+                rows.sort(key=lambda r: (-r["passages"], r["id"]))
+        return self._counts
 
     def co_mentions(self, other: str, limit: int = 15) -> list[dict[str, Any]]:
-        return [dict(r) for r in self.counts.get(other, [])[:limit]]
+        """Entities of type `other` in the same passages: id, name, passages (shared)."""
+        if (self.type, other) not in summary.PAIR_TYPES:
+            raise ValueError(f"co-mentions of a {self.type} with a {other} are not summarised "
+                             "(kb.summary.PAIR_TYPES)")
+        rows = self.counts.get(other, [])[:limit]
+        names: dict[str, list[str]] = {}
+        if rows:
+            ids = [r["id"] for r in rows]
+            for eid, name in self.cat.db.execute(
+                    f"SELECT entity_id, name FROM entity_names WHERE type = ? AND entity_id IN ({_marks(ids)})",
+                    (other, *ids)):
+                names.setdefault(eid, []).append(name)
+        return [{"id": r["id"], "passages": r["passages"],
+                 "name": self._shared_name(other, r["id"], names.get(r["id"], []))} for r in rows]
 
-    def first_at(self) -> dict[str, int]:
+    def _shared_name(self, other: str, other_id: str, names: list[str]) -> str | None:
+        """The name the other entity has in the shared passages: the first, alphabetically
+        (as MIN(name) sorted it), when the tagger stored it under several, as for people's
+        names with and without accents. Only then are mentions read: each name but the last
+        is tried in order until one occurs in a shared passage (the last needs no check: the
+        pair shares a passage), reading from the side with fewer mentions."""
+        names = sorted(names)  # code point order, as SQLite's BINARY order of UTF-8 text
+        if len(names) <= 1:
+            return names[0] if names else None
+        mine, theirs = (self.cat.db.execute(
+            "SELECT COALESCE(SUM(mentions), 0) FROM entity_names WHERE type = ? AND entity_id = ?", k).fetchone()[0]
+            for k in ((self.type, self.id), (other, other_id)))
+        # the other side is looked up by document, entity and passage in mentions_doc
+        if mine <= theirs:
+            sql = ("SELECT 1 FROM mentions e CROSS JOIN mentions o INDEXED BY mentions_doc "
+                   "ON o.doc_id = e.doc_id AND o.type = ? AND o.entity_id = ? AND o.passage_id = e.passage_id "
+                   "WHERE e.type = ? AND e.entity_id = ? AND o.name = ? LIMIT 1")
+        else:
+            sql = ("SELECT 1 FROM mentions o WHERE o.type = ? AND o.entity_id = ? AND o.name = ? AND EXISTS "
+                   "(SELECT 1 FROM mentions e INDEXED BY mentions_doc WHERE e.doc_id = o.doc_id AND e.type = ? "
+                   "AND e.entity_id = ? AND e.passage_id = o.passage_id) LIMIT 1")
+        for name in names[:-1]:
+            args = (other, other_id, self.type, self.id, name) if mine <= theirs else \
+                (other, other_id, name, self.type, self.id)
+            if self.cat.db.execute(sql, args).fetchone():
+                return name
+        return names[-1]
+
+    def ranked_docs(self) -> list[str]:
+        """The entity's documents, newest first, then by title and id."""
+        if self._docs is None:
+            self._docs = [r[0] for r in self.cat.db.execute(
+                "SELECT e.doc_id FROM entity_docs e CROSS JOIN documents d ON d.id = e.doc_id "
+                "WHERE e.type = ? AND e.entity_id = ? ORDER BY d.year DESC, d.title COLLATE NOCASE, d.id",
+                (self.type, self.id))]
+        return self._docs
+
+    def _passages_in(self, docs: list[str], topic: str | None = None) -> list[str]:
+        """The entity's passages in these documents (with `topic` too, if given), in the
+        documents' order, then by position. mentions_doc (doc_id, type, entity_id,
+        passage_id, start) finds them without reading the documents' other mentions."""
+        sql = ("SELECT DISTINCT m.doc_id, p.ordinal, m.passage_id FROM mentions m INDEXED BY mentions_doc "
+               + ("CROSS JOIN mentions o INDEXED BY mentions_doc ON o.doc_id = m.doc_id AND o.type = 'topic' "
+                  "AND o.entity_id = ? AND o.passage_id = m.passage_id " if topic is not None else "")
+               + "CROSS JOIN passages p ON p.id = m.passage_id "
+               f"WHERE m.doc_id IN ({_marks(docs)}) AND m.type = ? AND m.entity_id = ?")
+        order = {d: i for i, d in enumerate(docs)}
+        rows = self.cat.db.execute(sql, (*([topic] if topic is not None else []), *docs, self.type, self.id)).fetchall()
+        return [r[2] for r in sorted(rows, key=lambda r: (order[r[0]], r[1]))]
+
+    def _open_more(self) -> bool:
+        """Open the next few ranked documents; False when all are open."""
+        docs = self.ranked_docs()
+        if self._opened >= len(docs):
+            return False
+        step = max(self.FIRST_DOCS, self._opened)
+        chunk = docs[self._opened:self._opened + step]
+        self._opened += len(chunk)
+        self._walked.extend(self._passages_in(chunk))
+        return True
+
+    def walk(self) -> Iterator[str]:
+        """The entity's passage ids in rank order, opening documents as the caller goes on."""
+        n = 0
+        while n < len(self._walked) or self._open_more():
+            while n < len(self._walked):
+                yield self._walked[n]
+                n += 1
+
+    def _first_at(self, ids: list[str]) -> dict[str, int]:
         """passage id -> offset of the entity's first mention in it (for excerpts)."""
-        if self._first_at is None:
-            self._first_at = {r[0]: r[1] for r in self.cat.db.execute(
-                "SELECT passage_id, MIN(start) FROM mentions WHERE type = ? AND entity_id = ? "
-                "GROUP BY passage_id", (self.type, self.id))}
-        return self._first_at
-
-    def rank(self) -> list[str]:
-        """The entity's passage ids, newest document first, then title and position."""
-        if self._rank is None:
-            self._rank = [r[0] for r in self.cat.db.execute(
-                "WITH ps AS (SELECT DISTINCT passage_id FROM mentions WHERE type = ? AND entity_id = ?) "
-                "SELECT p.id FROM ps CROSS JOIN passages p ON p.id = ps.passage_id "
-                "JOIN documents d ON d.id = p.doc_id "
-                "ORDER BY d.year DESC, d.title COLLATE NOCASE, p.doc_id, p.ordinal", (self.type, self.id))]
-        return self._rank
+        return {r[0]: r[1] for r in self.cat.db.execute(
+            f"SELECT passage_id, MIN(start) FROM mentions WHERE passage_id IN ({_marks(ids)}) "
+            "AND +type = ? AND +entity_id = ? GROUP BY passage_id", (*ids, self.type, self.id))}
 
     def fetch(self, ids: list[str]) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}
         for chunk in (ids[i:i + 500] for i in range(0, len(ids), 500)):
-            marks = ",".join("?" * len(chunk))
+            first_at = self._first_at(chunk)
             for r in self.cat.db.execute(
                     "SELECT p.id, p.doc_id, p.ordinal, p.text, p.heading_path, p.page_start, p.page_end, "
                     f"d.title, d.year, d.format FROM passages p JOIN documents d ON d.id = p.doc_id "
-                    f"WHERE p.id IN ({marks})", chunk):
+                    f"WHERE p.id IN ({_marks(chunk)})", chunk):
                 row = dict(r)
                 row["heading_path"] = json.loads(row["heading_path"] or "[]")
-                row["excerpt"] = excerpt(row["text"], self.first_at().get(row["id"]))
+                row["excerpt"] = excerpt(row["text"], first_at.get(row["id"]))
                 out[row["id"]] = row
         return out
 
     def passages(self, limit: int = 20) -> list[dict[str, Any]]:
-        ids = self.rank()[:limit]
+        ids = list(islice(self.walk(), limit))
         rows = self.fetch(ids)
         return [rows[i] for i in ids if i in rows]
 
     def by_topic(self, per_topic: int = 5, topics: int = 12) -> list[dict[str, Any]]:
-        """The "practices": the entity's passages grouped by the topics tagged in them."""
+        """The "practices": the entity's passages grouped by the topics tagged in them, the
+        first `per_topic` in rank order for each of the `topics` most shared topics. Each
+        topic is looked for only in the documents that hold both it and the entity (the
+        summary says which), in rank order, until it has its passages."""
         groups = self.co_mentions("topic", limit=topics) if self.type != "topic" else []
-        wanted = {g["id"] for g in groups}
-        chosen: dict[str, list[str]] = {t: [] for t in wanted}
-        in_topic: dict[str, set[str]] = {}
-        if wanted:
-            for pid, tid in self.cat.db.execute(
-                    self._PS + "SELECT DISTINCT o.passage_id, o.entity_id FROM ps CROSS JOIN mentions o "
-                    "ON o.passage_id = ps.passage_id WHERE +o.type = 'topic'", (self.type, self.id)):
-                if tid in wanted:
-                    in_topic.setdefault(pid, set()).add(tid)
-        for pid in self.rank():  # newest first: each topic takes its first few
-            for tid in in_topic.get(pid, ()):
-                if len(chosen[tid]) < per_topic:
-                    chosen[tid].append(pid)
+        need = {g["id"]: min(per_topic, g["passages"]) for g in groups}
+        chosen: dict[str, list[str]] = {t: [] for t in need}
+        shared: dict[str, list[str]] = {t: [] for t in need}
+        if need:
+            rank = {d: i for i, d in enumerate(self.ranked_docs())}
+            for tid, doc in self.cat.db.execute(
+                    f"SELECT entity_id, doc_id FROM entity_docs WHERE type = 'topic' AND entity_id IN ({_marks(need)})",
+                    list(need)):
+                if doc in rank:
+                    shared[tid].append(doc)
+            for docs in shared.values():
+                docs.sort(key=rank.__getitem__)
+        for tid, docs in shared.items():
+            start, step = 0, self.FIRST_DOCS
+            while start < len(docs) and len(chosen[tid]) < need[tid]:
+                found = self._passages_in(docs[start:start + step], topic=tid)
+                chosen[tid].extend(found[:need[tid] - len(chosen[tid])])
+                start, step = start + step, step * 2
         rows = self.fetch(sorted({pid for ids in chosen.values() for pid in ids}))
         for g in groups:
             g["items"] = [rows[pid] for pid in chosen[g["id"]] if pid in rows]
