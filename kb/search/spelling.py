@@ -134,8 +134,13 @@ def _edits1(word: str) -> set[str]:
     return set(deletes + transposes + replaces + inserts) - {word}
 
 
+# Longer "words" are not misspellings worth guessing at, and their edit sets grow with
+# length (about 54 x letters strings): a 1,000-character token would cost ~100 MB.
+MAX_CORRECTED_LETTERS = 30
+
+
 def _correctable(word: str, form: str, resolver: Resolver | None) -> bool:
-    if len(form) < 4 or any(ch.isdigit() for ch in form):
+    if not 4 <= len(form) <= MAX_CORRECTED_LETTERS or any(ch.isdigit() for ch in form):
         return False
     if word.isupper() and len(word) <= 6:
         return False

@@ -195,7 +195,8 @@ def test_unknown_words_are_corrected(index):
     assert {"a-0", "b-0"} <= {h.passage_id for h in r.hits}
     assert r.to_dict()["corrected_query"] == "government portals"
     # Known words, entity names, short acronyms and words with digits are left alone.
-    for q in ("government portals", "Korea", "UNDSA portals", "portals 2O12", "portal xyz"):
+    for q in ("government portals", "Korea", "UNDSA portals", "portals 2O12", "portal xyz",
+              "governmentt" + "x" * 30):
         assert index.search(SearchRequest(q=q)).corrected_query is None, q
     # Question punctuation does not hide a misspelt word; operators switch correction off.
     assert index.search(SearchRequest(q="what about cybersecurty?")).corrected_query == "what about cybersecurity"
