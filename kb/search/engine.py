@@ -10,9 +10,11 @@ never depend on which path ran.
 
 The time budget is checked before each word (or phrase, or Whoosh sub-query) is read: once it
 has passed, the rest is left out, not counted as matching nothing. An OR keeps the words read
-in time, an AND intersects only the clauses read in time, a NOT that was not read removes
-nothing, and the result is marked truncated. Filters (constant-score clauses) are always
-read: they are cheap, and leaving one out would return passages outside it.
+in time, an AND intersects only the clauses read in time (so a cut-short AND may hold
+passages lacking a word it never read), and the result is marked truncated. Filters
+(constant-score clauses) and exclusions (NOT, -word) are always read: leaving one out would
+return passages outside the filter or excluded by the user; filters alone, with no scoring
+clause read, are no result.
 
 Scores are BM25F (Robertson, Zaragoza & Taylor 2004): a word's frequencies in title, heading
 and text, each normalised by its field's length and weighted by the field boost, are added
@@ -84,7 +86,7 @@ class Engine:
             ids = self.columns.live_docs().astype(np.int64)
             return ids, np.zeros(len(ids))
         if isinstance(q, wq.Not):
-            part = self._eval(q.query)
+            part = self._exempt_eval(q.query)
             if part is None:
                 return None
             every = self.columns.live_docs().astype(np.int64)
@@ -92,7 +94,8 @@ class Engine:
             return rest, np.zeros(len(rest))
         if isinstance(q, (wq.AndNot, wq.AndMaybe)):
             a = self._eval(q.a)
-            b = self._eval(q.b) if a is not None else None
+            # What is excluded is always read: leaving it out would return excluded passages.
+            b = None if a is None else (self._exempt_eval(q.b) if isinstance(q, wq.AndNot) else self._eval(q.b))
             if a is None or b is None:
                 return a
             if isinstance(q, wq.AndMaybe):
@@ -147,10 +150,12 @@ class Engine:
         pos = [c for c in subs if not isinstance(c, wq.Not)]
         neg = [c.query for c in subs if isinstance(c, wq.Not)]
         if pos:
-            # Clauses not read in time are left out of the intersection (module docstring).
-            parts = sorted((p for p in (self._eval(c) for c in pos) if p is not None), key=lambda p: len(p[0]))
-            if not parts:
+            # Clauses not read in time are left out of the intersection (module docstring),
+            # but filters alone are not a result: if no scoring clause was read, nothing was.
+            read = [(c, self._eval(c)) for c in pos]
+            if all(p is None for c, p in read if not isinstance(c, wq.ConstantScoreQuery)):
                 return None
+            parts = sorted((p for _, p in read if p is not None), key=lambda p: len(p[0]))
             ids, scores = parts[0]
             for o_ids, o_sc in parts[1:]:
                 if not len(ids):
@@ -161,13 +166,21 @@ class Engine:
             ids = self.columns.live_docs().astype(np.int64)
             scores = np.zeros(len(ids))
         if neg and len(ids):
-            negs = _union_read([self._eval(c) for c in neg])
+            negs = _union_read([self._exempt_eval(c) for c in neg])
             if negs is None and not pos:
                 return None
             if negs is not None:
                 keep = ~np.isin(ids, negs[0], assume_unique=True)
                 ids, scores = ids[keep], scores[keep]
         return ids, scores
+
+    def _exempt_eval(self, q: wq.Query) -> Part | None:
+        """Evaluate `q` whatever the time budget says (filters and exclusions)."""
+        self._exempt += 1
+        try:
+            return self._eval(q)
+        finally:
+            self._exempt -= 1
 
     def _expanded(self, q: wq.MultiTerm) -> Part | None:
         texts = list(q._btexts(self.reader))

@@ -123,7 +123,7 @@ def count_repeats(q: wq.Query) -> wq.Query:
     counts: dict[wq.Query, int] = {}
     for c in flat:
         counts[c] = counts.get(c, 0) + 1
-    if len(counts) == len(flat):
+    if len(counts) == len(flat) == len(q.subqueries):
         return q
     subs = [c if n == 1 or isinstance(c, (wq.Not, wq.ConstantScoreQuery)) else Repeated(c, n)
             for c, n in counts.items()]
@@ -133,10 +133,15 @@ def count_repeats(q: wq.Query) -> wq.Query:
 def _flatten(q: wq.Query) -> list[wq.Query]:
     """The clauses of an AND/OR with nested groups of the same kind inlined, as
     normalize() would do, but keeping duplicates. A word's own group (the word in each
-    field) stays whole; empty groups (stop words) are dropped."""
+    field) stays whole; empty groups and English stop words are dropped."""
     out: list[wq.Query] = []
     for c in q.subqueries:
         if isinstance(c, wq.CompoundQuery) and not c.subqueries:
+            continue
+        if _is_word_group(c) and not any(t.fieldname == "title" for t in c.subqueries):
+            # An English stop word ("for"), kept only by another language's field
+            # (text_fr has no English stop list): required in an AND search, it would
+            # make "cloud for government" match nothing once one French passage exists.
             continue
         if type(c) is type(q) and c.boost == 1.0 and not _is_word_group(c):
             out.extend(_flatten(c))

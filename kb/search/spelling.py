@@ -14,6 +14,7 @@ with the stem "govern". A word counts as unknown when no passage holds it.
 """
 from __future__ import annotations
 
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -21,7 +22,7 @@ from typing import Any
 
 from kb.search import query as qmod
 from kb.search.postings import leaf_folder
-from kb.search.schema import plain_analyzer
+from kb.search.schema import ENGLISH_STOPS, TEXT_FIELDS, plain_analyzer
 
 Resolver = Callable[[str], list[tuple[str, str]]]
 
@@ -36,17 +37,27 @@ def _unknown(token: str, vocab: _Vocabulary, analyzer: Any) -> str | None:
     return forms[0]
 
 
-def suggest(q: str, reader: Any) -> str | None:
+def suggest(q: str, reader: Any, resolver: Resolver | None = None) -> str | None:
     """Did-you-mean: the query with each unknown word replaced. None when nothing changes."""
     if "spell" not in reader.indexed_field_names():
         return None
     corrector = reader.corrector("spell")
 
-    def nearest(token: str, form: str, vocab: _Vocabulary) -> str | None:
-        found = corrector.suggest(form, limit=1, maxdist=2) if len(form) > 2 else []
+    protected = _entity_tokens(qmod._TOKEN.findall(q), resolver)
+    schema = reader.schema
+    searched = [f for f in ("title", "heading", *TEXT_FIELDS) if f in schema]
+
+    def nearest(i: int, token: str, form: str, vocab: _Vocabulary) -> str | None:
+        # Whoosh's corrector walks the whole word list (up to seconds a word on a large
+        # index): long words and stop words are not looked up, and at most three words are.
+        if not 2 < len(form) <= MAX_CORRECTED_LETTERS or form in ENGLISH_STOPS or i in protected:
+            return None
+        if _found_by_analysis(token, reader, schema, searched):
+            return None
+        found = corrector.suggest(form, limit=1, maxdist=2)
         return found[0] if found else None
 
-    return _rewrite(q, reader, nearest)
+    return _rewrite(q, reader, nearest, limit=3)
 
 
 def correct(q: str, reader: Any, resolver: Resolver | None = None) -> str | None:
@@ -55,8 +66,13 @@ def correct(q: str, reader: Any, resolver: Resolver | None = None) -> str | None
     if not q or not qmod.is_plain(q) or "spell" not in reader.indexed_field_names():
         return None
 
-    def one_edit(token: str, form: str, vocab: _Vocabulary) -> str | None:
-        if not _correctable(token, form, resolver):
+    tokens = qmod._TOKEN.findall(q)
+    protected = _entity_tokens(tokens, resolver)
+    schema = reader.schema
+    searched = [f for f in ("title", "heading", *TEXT_FIELDS) if f in schema]
+
+    def one_edit(i: int, token: str, form: str, vocab: _Vocabulary) -> str | None:
+        if i in protected or not _correctable(token, form) or _found_by_analysis(token, reader, schema, searched):
             return None
         known = [c for c in _edits1(form) if c in vocab]
         # The most frequent candidate; ties by spelling, so the choice is stable.
@@ -65,17 +81,54 @@ def correct(q: str, reader: Any, resolver: Resolver | None = None) -> str | None
     return _rewrite(q, reader, one_edit)
 
 
-def _rewrite(q: str, reader: Any, replace: Callable[[str, str, _Vocabulary], str | None]) -> str | None:
-    """The query with each unknown word replaced by `replace(token, form, vocabulary)`
-    (when it returns a word); None when nothing changed."""
+def _found_by_analysis(token: str, reader: Any, schema: Any, fields: list[str]) -> bool:
+    """True when the word matches some passage once analysed as the search analyses it:
+    "voting" in a title only, "tested" matching "tests" by its stem are not misspelt."""
+    for field in fields:
+        for t in schema[field].analyzer(token):
+            if reader.doc_frequency(field, t.text):
+                return True
+    return False
+
+
+def _entity_tokens(tokens: list[str], resolver: Resolver | None) -> set[int]:
+    """Indices of tokens inside a run of up to MAX_NGRAM words naming a known entity
+    ("Costa Rica" is not corrected word by word into "costs rice")."""
+    if resolver is None:
+        return set()
+    out: set[int] = set()
+    for i in range(len(tokens)):
+        for j in range(min(len(tokens), i + qmod.MAX_NGRAM), i, -1):
+            words = [t.rstrip("?!.,;:") for t in tokens[i:j]]
+            if not all(qmod._is_candidate(w) for w in words):
+                continue
+            try:
+                if resolver(" ".join(words)):
+                    out.update(range(i, j))
+                    break
+            except Exception:  # noqa: BLE001 — a broken registry must not break search
+                return out
+    return out
+
+
+def _rewrite(q: str, reader: Any, replace: Callable[[int, str, str, _Vocabulary], str | None],
+             limit: int = 1000) -> str | None:
+    """The query with each unknown word replaced by `replace(index, token, form,
+    vocabulary)` (when it returns a word), at most `limit` distinct words tried; None when
+    nothing changed."""
     vocab = _vocabulary(reader)
     analyzer = plain_analyzer()
     changed = False
     out = []
-    for token in qmod._TOKEN.findall(q):
+    tried: dict[str, str | None] = {}
+    for i, token in enumerate(qmod._TOKEN.findall(q)):
         bare = token.rstrip("?!.,;:")  # "cybersecurty?" is a word before a question mark
         form = _unknown(bare, vocab, analyzer)
-        new = replace(bare, form, vocab) if form else None
+        new = None
+        if form and (form in tried or len(tried) < limit):
+            if form not in tried:
+                tried[form] = replace(i, bare, form, vocab)
+            new = tried[form]
         if new:
             out.append(new)
             changed = True
@@ -134,20 +187,20 @@ def _edits1(word: str) -> set[str]:
     return set(deletes + transposes + replaces + inserts) - {word}
 
 
+_CJK = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+
 # Longer "words" are not misspellings worth guessing at, and their edit sets grow with
 # length (about 54 x letters strings): a 1,000-character token would cost ~100 MB.
 MAX_CORRECTED_LETTERS = 30
 
 
-def _correctable(word: str, form: str, resolver: Resolver | None) -> bool:
+def _correctable(word: str, form: str) -> bool:
     if not 4 <= len(form) <= MAX_CORRECTED_LETTERS or any(ch.isdigit() for ch in form):
         return False
     if word.isupper() and len(word) <= 6:
         return False
-    if resolver is not None:
-        try:
-            if resolver(word):
-                return False
-        except Exception:  # noqa: BLE001 — a broken registry must not break search
-            return False
-    return True
+    # iTregs, aPKCz, McKinsey: capitals inside a word mark a name or a symbol, not a slip.
+    if any(ch.isupper() for ch in word[1:]) and not word.isupper():
+        return False
+    # CJK runs are stored unsegmented in the spell field: an "edit" would cut a word.
+    return not _CJK.search(word)

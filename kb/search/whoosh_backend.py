@@ -278,11 +278,15 @@ class WhooshIndex:
         # The budget starts after parsing: the first query also loads the entity registry.
         deadline = time.monotonic() + float(self.settings.get("query_time_budget", 2.0))
         docs, scores, truncated = self._match(s, q, fq, cols, deadline)
+        # Quotes alone do not stop the retry: `who presented "digital divide" in the Pacific`
+        # keeps its phrase, and the other words become optional.
+        unquoted = q_text.replace('"', " ")
         if (mode == "and" and q is not None and len(docs) < AND_FALLBACK_BELOW and not truncated
-                and qmod.is_plain(q_text) and len(qmod.plain_words(q_text)) > 1):
+                and qmod.is_plain(unquoted) and len(qmod.plain_words(unquoted)) > 1):
             q2 = qmod.parse(q_text, self.schema, fields, "or", self.resolver, cols, s.reader(), self.settings)
-            docs2, scores2, truncated = self._match(s, q2, fq, cols, deadline)
-            if len(docs2) > len(docs):
+            docs2, scores2, truncated2 = self._match(s, q2, fq, cols, deadline)
+            # A complete AND result is never replaced by a cut-short OR one.
+            if len(docs2) > len(docs) and not truncated2:
                 q, docs, scores, mode = q2, docs2, scores2, "or"
         qhash = hashlib.sha1(repr((q_text, sorted((k, sorted(map(str, v))) for k, v in filters.items()),
                                    request.sort, request.doc_id, request.max_per_document,
@@ -323,7 +327,7 @@ class WhooshIndex:
         # still learn the spelling the index knows); otherwise did-you-mean when results are few.
         suggestion = st["corrected"]
         if suggestion is None and request.q and len(docs) < SUGGEST_BELOW:
-            suggestion = spelling.suggest(request.q, s.reader())
+            suggestion = spelling.suggest(request.q, s.reader(), self.resolver)
         return SearchResult(
             total=len(docs), hits=hits, facets=facets, page=offset // per_page + 1, per_page=per_page,
             next_cursor=encode_cursor(next_offset, st["qhash"]) if next_offset is not None else None,
@@ -361,7 +365,7 @@ class WhooshIndex:
     def suggest(self, q: str) -> str | None:
         with self._lock:
             qmod.check_length(q, self.settings)
-            return spelling.suggest(q, self._searcher_now().reader())
+            return spelling.suggest(q, self._searcher_now().reader(), self.resolver)
 
     # -- figures ---------------------------------------------------------------
     def doc_ids(self) -> dict[str, int]:

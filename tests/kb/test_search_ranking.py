@@ -28,8 +28,9 @@ def rec(pid: str, text: str, title: str = "Annual report", heading: str = "") ->
 def make_index(tmp_path: Path):
     opened = []
 
-    def make(records: list[dict]):
-        ix = open_index(tmp_path / f"index{len(opened)}", settings_mod.load({"home": str(tmp_path)}))
+    def make(records: list[dict], resolver=None):
+        ix = open_index(tmp_path / f"index{len(opened)}", settings_mod.load({"home": str(tmp_path)}),
+                        resolver=resolver)
         ix.index_passages(records)
         opened.append(ix)
         return ix
@@ -130,3 +131,69 @@ def test_repeated_clause_doubles_the_score_through_whoosh_matchers_too(make_inde
     once = searcher.search(term).score(0)
     twice = searcher.search(qmod.Repeated(term, 2)).score(0)
     assert twice == pytest.approx(2 * once)
+
+
+def test_spelling_leaves_words_the_search_would_find(make_index):
+    """Found by the review: a word only in a title, a word matching by its stem, a
+    multi-word country name and a mixed-case symbol were "corrected" into other words."""
+    names = {"costa rica": [("country", "CRI")]}
+    r_cri = rec("cri-0", f"The programme reached rural clinics. {FILLER}")
+    r_cri["country"] = ["CRI"]
+    ix = make_index([
+        rec("t-0", f"Pilots ran in three regions. {FILLER}", title="Internet voting pilots"),
+        rec("n-0", f"Noting the internet results, the board agreed. {FILLER}"),
+        rec("s-0", f"Tests of payment systems and nested loops. {FILLER}"),
+        rec("c-0", f"Costs of rice imports rose. {FILLER}"), r_cri,
+        rec("m-0", f"Regulatory T cells (Tregs) were counted. {FILLER}"),
+    ], resolver=lambda phrase: names.get(phrase.lower(), []))
+    for q, first in (("internet voting", "t-0"), ("tested systems", "s-0"), ("Costa Rica", "cri-0")):
+        res = ix.search(SearchRequest(q=q, max_per_document=0, facets=False))
+        assert res.corrected_query is None and res.suggestion is None, q
+        assert res.hits[0].passage_id == first, q
+    assert ix.search(SearchRequest(q="iTregs counted")).corrected_query is None
+    # A real slip is still corrected.
+    assert ix.search(SearchRequest(q="nested lops")).corrected_query == "nested loops"
+
+
+def test_english_stop_words_stay_optional_with_french_passages(make_index):
+    """text_fr has no English stop list: "for" used to become a required term there, so
+    one French passage made "cloud for government" an empty AND search."""
+    records = [rec(f"a{i}-0", f"Cloud services for government agencies. {FILLER}") for i in range(4)]
+    records += [rec(f"p{i}-0", f"Cloud pricing models. {FILLER}") for i in range(6)]
+    fr = rec("fr-0", "Le gouvernement utilise le nuage pour les services publics.")
+    fr["lang"] = "fr"
+    ix = make_index(records + [fr])
+    assert sorted(ranked(ix, "cloud for government")) == [f"a{i}-0" for i in range(4)]
+    assert sorted(ranked(ix, '"cloud services" for government')) == [f"a{i}-0" for i in range(4)]
+
+
+def _read_only(monkeypatch, k: int) -> None:
+    """Simulate the time budget running out after `k` clauses were read."""
+    from kb.search import engine as engine_mod
+
+    def out_of_time(self) -> bool:
+        if self._exempt:
+            return False
+        self._reads = getattr(self, "_reads", 0) + 1
+        if self._reads > k:
+            self.truncated = True
+            return True
+        return False
+
+    monkeypatch.setattr(engine_mod.Engine, "_out_of_time", out_of_time)
+
+
+def test_cut_short_search_never_returns_excluded_or_filter_only_passages(make_index, monkeypatch):
+    records = [rec(f"x{i}-0", FILLER) for i in range(5)]
+    records += [rec("a-0", f"Cloud budget. {FILLER}"), rec("b-0", f"Cloud secret budget. {FILLER}"),
+                rec("c-0", f"Cloud secret plan. {FILLER}")]
+    for r in records:
+        r["country"] = ["KOR"]
+    ix = make_index(records)
+    _read_only(monkeypatch, 1)
+    for q in ("cloud -secret", "cloud NOT secret"):
+        res = ix.search(SearchRequest(q=q, max_per_document=0, facets=False))
+        assert [h.passage_id for h in res.hits] == ["a-0"], q  # the exclusion is always read
+    _read_only(monkeypatch, 0)
+    res = ix.search(SearchRequest(q="cloud", filters={"country": ["KOR"]}, max_per_document=0, facets=False))
+    assert res.truncated and res.total == 0  # the filter alone is not a result
