@@ -1,8 +1,11 @@
 """Small helpers shared by the benchmark modules."""
 from __future__ import annotations
 
+import hashlib
 import http.client
+import json
 import os
+import shutil
 import signal
 import socket
 import statistics
@@ -10,6 +13,7 @@ import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
@@ -22,6 +26,52 @@ def shared_or_none(*parts: str) -> Path | None:
         print(f"  skipped: {path} not found (../shared is absent)")
         return None
     return path
+
+
+def write_jsonl(path: Path, docs: list[dict[str, Any]]) -> Path:
+    """Rewritten only when the content differs, so a cache key (and mtime) stays put."""
+    data = "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in docs).encode("utf-8")
+    if not path.exists() or path.read_bytes() != data:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return path
+
+
+def cached_kb(where: Path, inputs: list[Path], fresh: bool = False, label: str = "bench") -> tuple[Any, str]:
+    """A KB home under `where` holding `inputs` (files or folders), ingested through the
+    normal pipeline; cached by the hash of the input bytes and the extractor version, older
+    homes removed. Returns (KB, how it was obtained)."""
+    from indexer.extract import EXTRACTOR_VERSION
+    from indexer.pipeline import ingest
+    from kb.facade import KB
+    from kb.maintenance import reindex
+
+    h = hashlib.sha256()
+    for path in inputs:
+        for f in sorted(path.rglob("*")) if path.is_dir() else [path]:
+            if f.is_file():
+                h.update(f.read_bytes())
+    h.update(EXTRACTOR_VERSION.encode())
+    home = where / f"kb-{h.hexdigest()[:16]}"
+    done = home / "INGESTED"
+    if fresh or not done.exists():
+        for old in where.glob("kb-*"):
+            shutil.rmtree(old, ignore_errors=True)  # older inputs: never reused
+        home.mkdir(parents=True)
+        kb = KB({"home": str(home)})
+        t0 = time.perf_counter()
+        summary = ingest(inputs, kb)
+        if summary["failed"]:
+            raise SystemExit(f"{label}: ingest of {inputs} failed: {summary['failures'][:3]}")
+        done.write_text(json.dumps(summary, default=str))
+        return kb, (f"ingested {summary['added']} documents, {summary['passages']} passages "
+                    f"in {time.perf_counter() - t0:.1f}s")
+    kb = KB({"home": str(home)})
+    if kb.index.needs_rebuild():
+        t0 = time.perf_counter()
+        reindex(kb)  # schema changed since the cached ingest: rebuild from the catalog
+        return kb, f"cached catalog, index rebuilt in {time.perf_counter() - t0:.1f}s"
+    return kb, "cached ingest"
 
 
 def timed(fn: Callable[[], object]) -> tuple[float, object]:

@@ -5,37 +5,32 @@ The report splits into only 20 passages, so the test's bar (right passage in the
 27 of 30) is easy there. This benchmark adds the 903 ICEGOV e-government abstracts of
 ../shared/texts/icegov (~1,000 passages on the same subjects) to the same KB and reports
 top-1, top-3 and MRR@10 for both, so ranking changes can be judged on a harder set.
-The KB homes are cached in bench-out/questions/ by the hash of their inputs.
+The KB homes are cached in bench-out/questions/ by the hash of their inputs
+(bench.common.cached_kb).
 """
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
-import shutil
 import sys
 from contextlib import redirect_stdout
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
+from bench.common import OUT as BENCH_OUT
+from bench.common import REPO, SHARED, cached_kb, write_jsonl
+
 ICEGOV = SHARED / "texts" / "icegov" / "icegov-proceedings-all-editions.csv"
 FIXTURES = REPO / "tests" / "fixtures" / "search"
-OUT = REPO / "bench-out" / "questions"
+OUT = BENCH_OUT / "questions"
 
 
 def _icegov_jsonl() -> Path:
-    path = OUT / "icegov.jsonl"
     with ICEGOV.open(encoding="utf-8", newline="") as fh:
         rows = [r for r in csv.DictReader(fh) if (r.get("abstract") or "").strip()]
-    data = "".join(json.dumps({"id": f"icegov-{i}", "title": r["title"], "text": r["abstract"],
-                               "year": r["year"]}, ensure_ascii=False) + "\n" for i, r in enumerate(rows))
-    if not path.exists() or path.read_text(encoding="utf-8") != data:
-        OUT.mkdir(parents=True, exist_ok=True)
-        path.write_text(data, encoding="utf-8")
-    return path
+    return write_jsonl(OUT / "icegov.jsonl", [{"id": f"icegov-{i}", "title": r["title"], "text": r["abstract"],
+                                               "year": r["year"]} for i, r in enumerate(rows)])
 
 
 def _cli(argv: list[str]) -> str:
@@ -50,21 +45,9 @@ def _cli(argv: list[str]) -> str:
 
 
 def _home(name: str, inputs: list[Path]) -> str:
-    from indexer.extract import EXTRACTOR_VERSION
-
-    h = hashlib.sha256(EXTRACTOR_VERSION.encode())
-    for p in inputs:
-        for f in sorted(p.rglob("*")) if p.is_dir() else [p]:
-            if f.is_file():
-                h.update(f.read_bytes())
-    home = OUT / f"{name}-{h.hexdigest()[:12]}"
-    if not (home / "INGESTED").exists():
-        for old in OUT.glob(f"{name}-*"):
-            shutil.rmtree(old, ignore_errors=True)
-        home.mkdir(parents=True)
-        _cli(["--home", str(home), "ingest", "--workers", "1", *map(str, inputs)])
-        (home / "INGESTED").write_text("ok")
-    return str(home)
+    kb, _how = cached_kb(OUT / name, inputs, label="questions")
+    kb.close()
+    return str(kb.home)
 
 
 def score(home: str) -> dict[str, Any]:

@@ -30,19 +30,19 @@ from __future__ import annotations
 
 import csv
 import gzip
-import hashlib
 import html
 import io
 import json
 import math
 import re
-import shutil
 import sys
 import tarfile
 import time
 import zipfile
 from pathlib import Path
 from typing import Any
+
+from bench.common import cached_kb, write_jsonl
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -89,21 +89,12 @@ def evaluate(run: dict[str, list[str]], qrels: dict[str, dict[str, int]]) -> dic
 
 
 # -- collections --------------------------------------------------------------------------
-def _write_jsonl(path: Path, docs: list[dict[str, str]]) -> Path:
-    """Rewritten only when the content differs, so the cache key (and mtime) stays put."""
-    data = "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in docs).encode("utf-8")
-    if not path.exists() or path.read_bytes() != data:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-    return path
-
-
 def scifact() -> Collection:
     base = EVAL / "scifact" / "beir-format"
     # The pipeline reads plain JSONL, not .gz: the corpus is decompressed as is, line by line.
     with gzip.open(base / "corpus.jsonl.gz", "rt", encoding="utf-8") as fh:
         docs = [json.loads(line) for line in fh if line.strip()]
-    corpus = _write_jsonl(OUT / "scifact" / "corpus.jsonl", docs)
+    corpus = write_jsonl(OUT / "scifact" / "corpus.jsonl", docs)
     with gzip.open(base / "topics.beir-v1.0.0-scifact.test.tsv.gz", "rt", encoding="utf-8") as fh:
         queries = [tuple(line.rstrip("\n").split("\t", 1)) for line in fh if "\t" in line]
     return corpus, queries, _qrels(base / "qrels.beir-v1.0.0-scifact.test.txt")
@@ -126,7 +117,7 @@ def cacm() -> Collection:
             # towards heavy title weights.
             docs.append({"_id": Path(member.name).stem, "title": lines[0] if lines else "",
                          "text": " ".join(lines[1:])})
-    corpus = _write_jsonl(OUT / "cacm" / "corpus.jsonl", docs)
+    corpus = write_jsonl(OUT / "cacm" / "corpus.jsonl", docs)
     topics = (base / "topics.cacm.txt").read_text(encoding="utf-8", errors="replace")
     queries = [(m.group(1), " ".join(m.group(2).split()))
                for m in re.finditer(r"<DOCNO>\s*(\d+)\s*</DOCNO>(.*?)</DOC>", topics, re.DOTALL)]
@@ -161,35 +152,8 @@ def _qrels(path: Path) -> dict[str, dict[str, int]]:
 
 # -- running ------------------------------------------------------------------------------
 def open_kb(corpus: Path, fresh: bool = False) -> tuple[Any, str]:
-    """A KB home holding `corpus`, ingested through the normal pipeline; cached by the hash
-    of the corpus and the extractor version. Returns (KB, how it was obtained)."""
-    from indexer.extract import EXTRACTOR_VERSION
-    from indexer.pipeline import ingest
-    from kb.facade import KB
-    from kb.maintenance import reindex
-
-    h = hashlib.sha256(corpus.read_bytes())
-    h.update(EXTRACTOR_VERSION.encode())
-    home = corpus.parent / f"kb-{h.hexdigest()[:16]}"
-    done = home / "INGESTED"
-    if fresh or not done.exists():
-        for old in corpus.parent.glob("kb-*"):
-            shutil.rmtree(old, ignore_errors=True)  # older inputs: never reused
-        home.mkdir(parents=True)
-        kb = KB({"home": str(home)})
-        t0 = time.perf_counter()
-        summary = ingest([corpus], kb)
-        if summary["failed"]:
-            raise SystemExit(f"relevance: ingest of {corpus} failed: {summary['failures'][:3]}")
-        done.write_text(json.dumps(summary, default=str))
-        return kb, (f"ingested {summary['added']} documents, {summary['passages']} passages "
-                    f"in {time.perf_counter() - t0:.1f}s")
-    kb = KB({"home": str(home)})
-    if kb.index.needs_rebuild():
-        t0 = time.perf_counter()
-        reindex(kb)  # schema changed since the cached ingest: rebuild from the catalog
-        return kb, f"cached catalog, index rebuilt in {time.perf_counter() - t0:.1f}s"
-    return kb, "cached ingest"
+    """A KB home holding `corpus` beside it (bench.common.cached_kb)."""
+    return cached_kb(corpus.parent, [corpus], fresh, label="relevance")
 
 
 def run_queries(index: Any, queries: list[tuple[str, str]], depth: int) -> dict[str, list[str]]:
