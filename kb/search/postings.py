@@ -75,13 +75,20 @@ def leaf_folder(leaf: Any) -> str | None:
     return None
 
 
-def _cache_key(leaf: Any, field: str, btext: bytes) -> tuple | None:
+def segment_key(leaf: Any) -> tuple[str, str] | None:
+    """(index folder, segment id) of a segment reader, the key of anything cached per
+    segment; None when it has no folder (nothing is cached then)."""
     seg = leaf.segment() if hasattr(leaf, "segment") else None
     # Segment ids are unique within one index folder only: a copied home (backup, restore,
     # tests) holds the same ids, so the folder is part of the key (found by
     # tests/reliability: a search on one copy returned another copy's postings).
     folder = leaf_folder(leaf)
-    return (folder, seg.segment_id(), field, btext) if seg is not None and folder else None
+    return (folder, seg.segment_id()) if seg is not None and folder else None
+
+
+def _cache_key(leaf: Any, field: str, btext: bytes) -> tuple | None:
+    key = segment_key(leaf)
+    return None if key is None else (*key, field, btext)
 
 
 def leaf_postings(leaf: Any, field: str, btext: bytes) -> tuple[np.ndarray, np.ndarray]:

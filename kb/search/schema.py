@@ -46,6 +46,7 @@ ENGLISH_STOPS = frozenset(STOP_WORDS) | frozenset(stopwords_for_language("en"))
 
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
 _CJK_RUN = re.compile(rf"[{_CJK}]+|\w+", re.UNICODE)
+CJK_CHAR = re.compile(rf"[{_CJK}]")
 
 
 class CJKBigramTokenizer(Tokenizer):
@@ -63,7 +64,7 @@ class CJKBigramTokenizer(Tokenizer):
         pos = start_pos
         for m in _CJK_RUN.finditer(value):
             run = m.group()
-            if re.match(rf"[{_CJK}]", run):
+            if CJK_CHAR.match(run):
                 pieces = [(run[i:i + 2], m.start() + i) for i in range(max(1, len(run) - 1))]
             else:
                 pieces = [(run, m.start())]

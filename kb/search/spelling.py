@@ -8,21 +8,24 @@ with the stem "govern". A word counts as unknown when no passage holds it.
   first).
 * `correct` (applied before searching, unless the request says `correct=False`): stricter,
   because the user did not ask for it. Only words of four letters or more, one edit away
-  (a letter missing, extra, wrong or swapped), never a word that names a known entity (the resolver's
-  countries and organisations are matched by their tags), never a short all-capitals
-  acronym or a word with digits: those are more often right and absent than misspelt.
+  (a letter missing, extra, wrong or swapped), never a short all-capitals acronym, a
+  mixed-case symbol, a CJK word or a word with digits: those are more often right and
+  absent than misspelt.
+
+Neither touches a word inside a known entity name (the resolver's countries and
+organisations are matched by their tags) or a word the search finds anyway through a
+title, a heading or its stem.
 """
 from __future__ import annotations
 
-import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
 from kb.search import query as qmod
-from kb.search.postings import leaf_folder
-from kb.search.schema import ENGLISH_STOPS, TEXT_FIELDS, plain_analyzer
+from kb.search.postings import segment_key
+from kb.search.schema import CJK_CHAR, ENGLISH_STOPS, TEXT_FIELDS, plain_analyzer
 
 Resolver = Callable[[str], list[tuple[str, str]]]
 
@@ -43,21 +46,15 @@ def suggest(q: str, reader: Any, resolver: Resolver | None = None) -> str | None
         return None
     corrector = reader.corrector("spell")
 
-    protected = _entity_tokens(qmod._TOKEN.findall(q), resolver)
-    schema = reader.schema
-    searched = [f for f in ("title", "heading", *TEXT_FIELDS) if f in schema]
-
-    def nearest(i: int, token: str, form: str, vocab: _Vocabulary) -> str | None:
+    def nearest(token: str, form: str, vocab: _Vocabulary) -> str | None:
         # Whoosh's corrector walks the whole word list (up to seconds a word on a large
         # index): long words and stop words are not looked up, and at most three words are.
-        if not 2 < len(form) <= MAX_CORRECTED_LETTERS or form in ENGLISH_STOPS or i in protected:
-            return None
-        if _found_by_analysis(token, reader, schema, searched):
+        if not 2 < len(form) <= MAX_CORRECTED_LETTERS or form in ENGLISH_STOPS:
             return None
         found = corrector.suggest(form, limit=1, maxdist=2)
         return found[0] if found else None
 
-    return _rewrite(q, reader, nearest, limit=3)
+    return _rewrite(q, reader, resolver, nearest, limit=3)
 
 
 def correct(q: str, reader: Any, resolver: Resolver | None = None) -> str | None:
@@ -66,19 +63,14 @@ def correct(q: str, reader: Any, resolver: Resolver | None = None) -> str | None
     if not q or not qmod.is_plain(q) or "spell" not in reader.indexed_field_names():
         return None
 
-    tokens = qmod._TOKEN.findall(q)
-    protected = _entity_tokens(tokens, resolver)
-    schema = reader.schema
-    searched = [f for f in ("title", "heading", *TEXT_FIELDS) if f in schema]
-
-    def one_edit(i: int, token: str, form: str, vocab: _Vocabulary) -> str | None:
-        if i in protected or not _correctable(token, form) or _found_by_analysis(token, reader, schema, searched):
+    def one_edit(token: str, form: str, vocab: _Vocabulary) -> str | None:
+        if not _correctable(token, form):
             return None
         known = [c for c in _edits1(form) if c in vocab]
         # The most frequent candidate; ties by spelling, so the choice is stable.
         return max(sorted(known), key=lambda c: reader.frequency("spell", c)) if known else None
 
-    return _rewrite(q, reader, one_edit)
+    return _rewrite(q, reader, resolver, one_edit)
 
 
 def _found_by_analysis(token: str, reader: Any, schema: Any, fields: list[str]) -> bool:
@@ -111,30 +103,33 @@ def _entity_tokens(tokens: list[str], resolver: Resolver | None) -> set[int]:
     return out
 
 
-def _rewrite(q: str, reader: Any, replace: Callable[[int, str, str, _Vocabulary], str | None],
-             limit: int = 1000) -> str | None:
-    """The query with each unknown word replaced by `replace(index, token, form,
-    vocabulary)` (when it returns a word), at most `limit` distinct words tried; None when
-    nothing changed."""
+def _rewrite(q: str, reader: Any, resolver: Resolver | None,
+             replace: Callable[[str, str, _Vocabulary], str | None], limit: int = 1000) -> str | None:
+    """The query with each unknown word replaced by `replace(token, form, vocabulary)` (when
+    it returns a word); None when nothing changed. Words inside a known entity name and words
+    the search finds anyway (_found_by_analysis) are never offered to `replace`; at most
+    `limit` distinct words are tried."""
     vocab = _vocabulary(reader)
     analyzer = plain_analyzer()
-    changed = False
-    out = []
+    tokens = qmod._TOKEN.findall(q)
+    bare = [t.rstrip("?!.,;:") for t in tokens]  # "cybersecurty?" is a word before a question mark
+    unknown = {i: form for i, b in enumerate(bare) if (form := _unknown(b, vocab, analyzer))}
+    if not unknown:
+        return None  # the common case: no resolver lookups, no analysis
+    protected = _entity_tokens(tokens, resolver)
+    schema = reader.schema
+    searched = [f for f in ("title", "heading", *TEXT_FIELDS) if f in schema]
+    out = list(tokens)
     tried: dict[str, str | None] = {}
-    for i, token in enumerate(qmod._TOKEN.findall(q)):
-        bare = token.rstrip("?!.,;:")  # "cybersecurty?" is a word before a question mark
-        form = _unknown(bare, vocab, analyzer)
-        new = None
-        if form and (form in tried or len(tried) < limit):
-            if form not in tried:
-                tried[form] = replace(i, bare, form, vocab)
-            new = tried[form]
-        if new:
-            out.append(new)
-            changed = True
-        else:
-            out.append(token)
-    return " ".join(out) if changed else None
+    for i, form in unknown.items():
+        if form not in tried:
+            if len(tried) >= limit:
+                continue
+            skip = i in protected or _found_by_analysis(bare[i], reader, schema, searched)
+            tried[form] = None if skip else replace(bare[i], form, vocab)
+        if tried[form]:
+            out[i] = tried[form]
+    return " ".join(out) if out != tokens else None
 
 
 # Spell-field words of each index segment: segments never change once written, so a set
@@ -155,9 +150,7 @@ class _Vocabulary:
 def _vocabulary(reader: Any) -> _Vocabulary:
     sets = []
     for leaf, _offset in reader.leaf_readers():
-        seg = leaf.segment() if hasattr(leaf, "segment") else None
-        folder = leaf_folder(leaf)
-        key = (folder, seg.segment_id()) if seg is not None and folder else None
+        key = segment_key(leaf)
         with _LOCK:
             words = _SEGMENT_WORDS.get(key) if key else None
         if words is None:
@@ -187,8 +180,6 @@ def _edits1(word: str) -> set[str]:
     return set(deletes + transposes + replaces + inserts) - {word}
 
 
-_CJK = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
-
 # Longer "words" are not misspellings worth guessing at, and their edit sets grow with
 # length (about 54 x letters strings): a 1,000-character token would cost ~100 MB.
 MAX_CORRECTED_LETTERS = 30
@@ -203,4 +194,4 @@ def _correctable(word: str, form: str) -> bool:
     if any(ch.isupper() for ch in word[1:]) and not word.isupper():
         return False
     # CJK runs are stored unsegmented in the spell field: an "edit" would cut a word.
-    return not _CJK.search(word)
+    return not CJK_CHAR.search(word)
