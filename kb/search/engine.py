@@ -76,11 +76,7 @@ class Engine:
             part = self._eval(q.child)
             return None if part is None else (part[0], part[1] * q.times)
         if isinstance(q, wq.ConstantScoreQuery):
-            self._exempt += 1
-            try:
-                part = self._eval(q.child)
-            finally:
-                self._exempt -= 1
+            part = self._exempt_eval(q.child)
             return None if part is None else (part[0], np.full(len(part[0]), float(q.score)))
         if isinstance(q, wq.Every):
             ids = self.columns.live_docs().astype(np.int64)
@@ -203,24 +199,31 @@ class Engine:
         btext = text if isinstance(text, bytes) else fieldobj.to_bytes(text)
         if check and self._out_of_time():
             return None
-        ids_parts, w_parts = [], []
+        ids, tf = self._postings(field, btext)
+        if not len(ids):
+            return _EMPTY
+        if constant or not fieldobj.scorable:
+            return ids, np.full(len(ids), float(boost) if constant else 0.0)
+        avgfl, _ = self._stats(field)
+        lengths = self._lengths(field)[ids]
+        norm = self.k1 * ((1 - self.b) + self.b * lengths / avgfl)
+        return ids, boost * self._idf(len(ids)) * (tf * (self.k1 + 1)) / (tf + norm)
+
+    def _postings(self, field: str, btext: bytes) -> tuple[np.ndarray, np.ndarray]:
+        """(global doc numbers, term frequencies) of one term over every segment."""
+        ids_parts, tf_parts = [], []
         for leaf, offset in self.leaves:
             ids, tf = leaf_postings(leaf, field, btext)
             if len(ids):
                 ids_parts.append(ids + offset)
-                w_parts.append(tf)
+                tf_parts.append(tf)
         if not ids_parts:
             return _EMPTY
-        ids = np.concatenate(ids_parts)
-        tf = np.concatenate(w_parts)
-        if constant or not fieldobj.scorable:
-            return ids, np.full(len(ids), float(boost) if constant else 0.0)
-        avgfl, _ = self._stats(field)
-        df = len(ids)
-        idf = log(1.0 + (self._n - df + 0.5) / (df + 0.5))
-        lengths = self._lengths(field)[ids]
-        norm = self.k1 * ((1 - self.b) + self.b * lengths / avgfl)
-        return ids, boost * idf * (tf * (self.k1 + 1)) / (tf + norm)
+        return np.concatenate(ids_parts), np.concatenate(tf_parts)
+
+    def _idf(self, df: int) -> float:
+        """Lucene's BM25 idf (kb.search.scoring)."""
+        return log(1.0 + (self._n - df + 0.5) / (df + 0.5))
 
     def _scorable(self, field: str) -> bool:
         return field in self.reader.schema and self.reader.schema[field].scorable
@@ -234,24 +237,16 @@ class Engine:
         for t in terms:
             fieldobj = self.reader.schema[t.fieldname]
             btext = t.text if isinstance(t.text, bytes) else fieldobj.to_bytes(t.text)
-            f_ids, f_tf = [], []
-            for leaf, offset in self.leaves:
-                ids, tf = leaf_postings(leaf, t.fieldname, btext)
-                if len(ids):
-                    f_ids.append(ids + offset)
-                    f_tf.append(tf)
-            if not f_ids:
+            ids, tf = self._postings(t.fieldname, btext)
+            if not len(ids):
                 continue
-            ids, tf = np.concatenate(f_ids), np.concatenate(f_tf)
             avgfl, _ = self._stats(t.fieldname)
             norm = (1 - self.b) + self.b * self._lengths(t.fieldname)[ids] / avgfl
             parts.append((ids, t.boost * tf / norm))
         if not parts:
             return _EMPTY
         ids, pseudo = _union(parts)
-        df = len(ids)
-        idf = log(1.0 + (self._n - df + 0.5) / (df + 0.5))
-        return ids, idf * pseudo * (self.k1 + 1) / (self.k1 + pseudo)
+        return ids, self._idf(len(ids)) * pseudo * (self.k1 + 1) / (self.k1 + pseudo)
 
     def _lengths(self, field: str) -> np.ndarray:
         return self.columns.lengths(field)
