@@ -12,7 +12,7 @@ import hashlib
 import os
 import signal
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -367,18 +367,8 @@ def sync_index(kb: KB, progress: Progress | None = None) -> dict[str, int]:
         return {"indexed": 0, "deleted": 0}
     index = kb.index
     done = 0
-    deletes = list(gone)
-    chunk: list[str] = []
-    records: list[dict[str, Any]] = []
-    for i, doc_id in enumerate(todo + [None]):  # None: flush the last chunk
-        if doc_id is not None:
-            chunk.append(doc_id)
-            records.extend(catalog.index_records(doc_id))
-        last = i == len(todo)
-        if not last and len(chunk) < INDEX_BATCH_DOCS and len(records) < INDEX_BATCH_PASSAGES:
-            continue
-        if not chunk and not deletes:
-            break
+    deletes = list(gone)  # removed with the first batch
+    for chunk, records in _index_batches(catalog, todo):
         crash_point("index")
         index.update_documents(chunk + deletes, records)
         crash_point("indexed")  # the index committed, the catalog not yet told
@@ -386,8 +376,24 @@ def sync_index(kb: KB, progress: Progress | None = None) -> dict[str, int]:
         done += len(chunk)
         if progress:
             progress({"event": "index", "done": done, "total": len(todo)})
-        chunk, records, deletes = [], [], []
+        deletes = []
     return {"indexed": len(todo), "deleted": len(gone)}
+
+
+def _index_batches(catalog: Any, todo: list[str]) -> Iterator[tuple[list[str], list[dict[str, Any]]]]:
+    """Documents and their passage records in commits of at most INDEX_BATCH_DOCS documents
+    or INDEX_BATCH_PASSAGES passages; one empty batch when there is nothing to write (the
+    deletions still need their commit)."""
+    chunk: list[str] = []
+    records: list[dict[str, Any]] = []
+    for doc_id in todo:
+        chunk.append(doc_id)
+        records.extend(catalog.index_records(doc_id))
+        if len(chunk) >= INDEX_BATCH_DOCS or len(records) >= INDEX_BATCH_PASSAGES:
+            yield chunk, records
+            chunk, records = [], []
+    if chunk or not todo:
+        yield chunk, records
 
 
 __all__ = ["file_sha256", "ingest", "sync_index", "year_from"]
