@@ -15,6 +15,7 @@ import pytest
 from kb import settings as settings_mod
 from kb.export import Provenance, build_id, export
 from kb.search.types import SearchRequest
+from tests.kb.search.searchkit import open_index
 
 N_PASSAGES = 10_200
 WORDS = ("broadband", "procurement", "identity", "cloud", "privacy", "portal", "citizen", "service",
@@ -36,9 +37,8 @@ def records(n: int):
 
 @pytest.fixture(scope="module")
 def index(tmp_path_factory):
-    whoosh_backend = pytest.importorskip("kb.search.whoosh_backend")
     path = tmp_path_factory.mktemp("large") / "index"
-    ix = whoosh_backend.open_index(path, settings_mod.load({"home": str(path.parent)}))
+    ix = open_index(path, settings_mod.load({"home": str(path.parent)}))
     ix.index_passages(records(N_PASSAGES))
     yield ix
     ix.close()

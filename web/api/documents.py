@@ -13,10 +13,10 @@ from flask import Response, request, send_file
 from kb import dossier
 from kb.errors import InvalidInputError, LimitExceededError, NotFoundError
 from kb.facade import KB
-from web import get_kb
-from web.api import bp
+from web.api.blueprint import bp
 from web.api.common import check_doc_id, ok, paging, require_token
 from web.api.sniff import sniff_format
+from web.db import get_kb
 from web.security import DOWNLOAD_CSP
 
 MIME = {

@@ -9,9 +9,9 @@ from flask import Response, request
 from kb import dossier
 from kb.errors import InvalidInputError, NotFoundError
 from kb.model import ENTITY_TYPES
-from web import get_kb
-from web.api import bp
+from web.api.blueprint import bp
 from web.api.common import check_entity_id, ok, paging, require_token
+from web.db import get_kb
 
 _ISO3 = re.compile(r"^[A-Za-z]{3}$")
 # action path segment -> (catalog action, JSON body field holding the value)

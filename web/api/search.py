@@ -15,9 +15,9 @@ from kb.errors import InvalidInputError
 from kb.export import CONTENT_TYPES, FORMATS, Provenance, build_id, export, filename
 from kb.facade import KB
 from kb.search.types import FACET_FIELDS, Hit, SearchRequest
-from web import get_kb, shared_index
-from web.api import bp
+from web.api.blueprint import bp
 from web.api.common import client_address, export_limiter, int_arg, ok, paging
+from web.db import get_kb, shared_index
 
 SORTS = ("relevance", "date", "title")
 _YEAR = re.compile(r"^\d{4}$")

@@ -11,7 +11,8 @@ from apispec import APISpec
 from apispec.yaml_utils import load_operations_from_docstring
 from flask import Flask, Response, current_app, render_template_string
 
-from web.api import bp, schemas
+from web.api import schemas
+from web.api.blueprint import bp
 from web.api.common import ok
 
 TITLE = "kb API"

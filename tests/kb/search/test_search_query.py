@@ -9,7 +9,7 @@ import pytest
 from kb import settings as settings_mod
 from kb.errors import InvalidInputError, InvalidQueryError
 from kb.search.types import SearchRequest
-from kb.search.whoosh_backend import open_index
+from tests.kb.search.searchkit import open_index
 
 ENTITIES = {
     "korea": [("country", "KOR")], "republic of korea": [("country", "KOR")],

@@ -1,10 +1,10 @@
 """From matched passages to the hits a caller sees: result order, one page, Hit objects.
 
-The engine (kb.search.engine) gives every matching doc number and its score. Here they are
+The engine (kb.search.whoosh.engine) gives every matching doc number and its score. Here they are
 put in the requested order (relevance, newest first, title), the requested page is taken
 after capping the passages shown per document, and each passage on it becomes a Hit built
 from its stored fields, with a snippet marking the query's words. Kept apart from
-kb.search.whoosh_backend, which opens, writes and caches the index: this is what a change to
+kb.search.whoosh.backend, which opens, writes and caches the index: this is what a change to
 how results are presented touches.
 """
 from __future__ import annotations
@@ -14,11 +14,11 @@ from typing import Any
 import numpy as np
 from whoosh import query as wq
 
-from kb.search import query as qmod
-from kb.search.facets import Columns, decode_heading_path, decode_list
-from kb.search.schema import ENTITY_FIELDS, TEXT_FIELDS, text_field_for
 from kb.search.snippets import make_snippet, match_spans
 from kb.search.types import Hit
+from kb.search.whoosh.columns import Columns, decode_heading_path, decode_list
+from kb.search.whoosh.compile import expanded_terms
+from kb.search.whoosh.schema import ENTITY_FIELDS, TEXT_FIELDS, text_field_for
 
 
 def result_order(docs: np.ndarray, scores: np.ndarray, sort: str, cols: Columns) -> np.ndarray:
@@ -78,7 +78,7 @@ def highlight_terms(q: wq.Query | None, searcher: Any) -> dict[str, set[str]]:
     if q is None:
         return {}
     out: dict[str, set[str]] = {}
-    for field, text in qmod.expanded_terms(q, searcher.reader()):
+    for field, text in expanded_terms(q, searcher.reader()):
         if field in TEXT_FIELDS:
             out.setdefault(field, set()).add(text.decode("utf-8") if isinstance(text, bytes) else text)
     return out
