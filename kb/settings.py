@@ -56,7 +56,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("page_size", 20, "Default number of results per page.", 1, 100),
     Setting("max_page_size", 100, "Largest number of results per page.", 1, 1000),
     Setting("search_cache_size", 256, "Search results kept per process (LRU, emptied by any index commit); 0 turns the cache off.", 0, 100000),
-    Setting("max_per_document", 3, "At most this many passages of one document per results page (0: no limit).", 0, 1000),
+    Setting("max_per_document", 3, "UI and CLI result pages: each document's first N passages come before any document's next N (0: plain result order). A grouping: nothing is dropped. The API applies it only when asked (max_per_document=N).", 0, 1000),
     Setting("export_rate_per_minute", 30, "Exports one client may start per minute (HTTP API).", 1, 100000),
     Setting("export_max_rows", 0, "Most rows one export may hold; 0 means no cap.", 0, 100000000),
     Setting("upload_max_mb", 64, "Largest file accepted by the upload endpoint.", 1, 4096),

@@ -1,8 +1,9 @@
 """From matched passages to the hits a caller sees: result order, one page, Hit objects.
 
 The engine (kb.search.engine) gives every matching doc number and its score. Here they are
-put in the requested order (relevance, newest first, title), the requested page is taken
-after capping the passages shown per document, and each passage on it becomes a Hit built
+put in the requested order (relevance, newest first, title), optionally grouped so that no
+document fills a page (a grouping, never a loss: every match is on exactly one page), the
+requested page is taken, and each passage on it becomes a Hit built
 from its stored fields, with a snippet marking the query's words. Kept apart from
 kb.search.whoosh_backend, which opens, writes and caches the index: this is what a change to
 how results are presented touches.
@@ -36,40 +37,55 @@ def result_order(docs: np.ndarray, scores: np.ndarray, sort: str, cols: Columns)
 
 def page_of(docs: np.ndarray, scores: np.ndarray, sort: str, cols: Columns, offset: int,
             per_page: int, cap: int) -> tuple[list[int], int | None]:
-    """Walk the ordered results applying the per-document cap; return the indices on the
-    requested page and the offset of the next page (None at the end). Offsets count
-    results after capping, so pages never overlap."""
+    """The indices into docs on the page starting at `offset` (in the order of
+    :func:`paging_order`), and the offset of the next page (None at the end). Every match is on
+    exactly one page, so paging to the end yields len(docs) hits, whatever the page size."""
     n = len(docs)
-    if n == 0:
+    end = offset + per_page
+    if n == 0 or offset >= n:
         return [], None
-    want = offset + per_page
-    k = min(n, max(want * 4, 64)) if sort == "relevance" and cap == 0 else n
-    while True:
-        if sort == "relevance" and k < n:
-            part = np.argpartition(-scores, k - 1)[:k]
-            order = part[np.lexsort((docs[part], -scores[part]))]
-        else:
-            order = result_order(docs, scores, sort, cols)
-        picked: list[int] = []
-        per_doc: dict[int, int] = {}
-        pos = 0
-        more = False
-        for i in order:
-            if cap:
-                dk = int(cols.doc_key[docs[i]])
-                c = per_doc.get(dk, 0)
-                if c >= cap:
-                    continue
-                per_doc[dk] = c + 1
-            if pos >= want:
-                more = True
-                break
-            if pos >= offset:
-                picked.append(int(i))
-            pos += 1
-        if more or k >= n:
-            return picked, (want if more else None)
-        k = min(n, k * 4)
+    if sort == "relevance" and cap == 0 and end < n:
+        order = top_by_relevance(docs, scores, end)
+    else:
+        order = paging_order(docs, scores, sort, cols, cap)
+    return [int(i) for i in order[offset:end]], (end if end < n else None)
+
+
+def top_by_relevance(docs: np.ndarray, scores: np.ndarray, k: int) -> np.ndarray:
+    """The first k of result_order(..., "relevance") without sorting every match. Every match
+    scoring at least the k-th best score is kept before sorting: a tie across the cut (all
+    zeros for a filter-only search) is then broken by doc number as in the full order, so
+    consecutive pages neither overlap nor skip."""
+    kth = np.partition(scores, len(scores) - k)[len(scores) - k]
+    cand = np.flatnonzero(scores >= kth)
+    return cand[np.lexsort((docs[cand], -scores[cand]))][:k]
+
+
+def paging_order(docs: np.ndarray, scores: np.ndarray, sort: str, cols: Columns, cap: int) -> np.ndarray:
+    """Indices into docs in the order pages are cut from: result order, then, with a
+    per-document cap, grouped by each passage's rank within its document."""
+    order = result_order(docs, scores, sort, cols)
+    if cap <= 0:
+        return order
+    return group_by_document(order, cols.doc_key[docs[order]], cap)
+
+
+def group_by_document(order: np.ndarray, doc_keys: np.ndarray, cap: int) -> np.ndarray:
+    """Reorder `order` (doc_keys: its passages' document keys) so that every document's first
+    `cap` passages come first, then every document's next `cap`, and so on, each group in the
+    original order. Nothing is dropped: a document's further passages move to later pages
+    (the UI's first page shows many documents; an API client paging on still gets them all)."""
+    n = len(order)
+    if n == 0 or cap <= 0:
+        return order
+    by_doc = np.argsort(doc_keys, kind="stable")  # each document's passages, in result order
+    sorted_keys = doc_keys[by_doc]
+    first = np.ones(n, dtype=bool)
+    first[1:] = sorted_keys[1:] != sorted_keys[:-1]
+    run_start = np.maximum.accumulate(np.where(first, np.arange(n), 0))
+    rank = np.empty(n, dtype=np.int64)
+    rank[by_doc] = np.arange(n) - run_start
+    return order[np.argsort(rank // cap, kind="stable")]
 
 
 def highlight_terms(q: wq.Query | None, searcher: Any) -> dict[str, set[str]]:
