@@ -52,9 +52,13 @@ def build_spec(app: Flask) -> dict[str, Any]:
             op.setdefault("responses", {}).setdefault("500", {"$ref": "#/components/responses/ServerError"})
             # Flask answers HEAD/OPTIONS itself; a wrong method is 405 with the same problem shape.
             op["responses"].setdefault("405", {"$ref": "#/components/responses/MethodNotAllowed"})
-        path = _VAR.sub(lambda m: "{" + PATH_NAMES.get(m.group(1), m.group(1)) + "}", rule.rule)
-        spec.path(path=path, operations=operations)
+        spec.path(path=openapi_path(rule.rule), operations=operations)
     return spec.to_dict()
+
+
+def openapi_path(rule: str) -> str:
+    """A Flask rule (/api/v1/documents/<doc_id>) as the document's path (/api/v1/documents/{id})."""
+    return _VAR.sub(lambda m: "{" + PATH_NAMES.get(m.group(1), m.group(1)) + "}", rule)
 
 
 def get_spec() -> dict[str, Any]:
