@@ -15,6 +15,7 @@ from web.api.common import ENTITY_ID, check_entity_id, ok, paging, require_token
 
 _ISO3 = re.compile(r"^[A-Za-z]{3}$")
 # action path segment -> (catalog action, JSON body field holding the value)
+_BLANK = " \t\n\r\f\v"
 CURATION = {"aliases": ("alias", "alias"), "merge": ("merge", "into"), "reject": ("reject", "text")}
 
 
@@ -114,9 +115,10 @@ def _curate(type_: str, entity_id: str, action: str) -> Response:
     if action == "reject" and field not in body:
         body = {field: entity_id}  # rejecting the entity itself
     value = body.get(field)
-    if not isinstance(value, str) or not value.strip() or len(value) > 300:
+    # ASCII white space only, as the documented pattern says: what the schema accepts, the server accepts.
+    if not isinstance(value, str) or not value.strip(_BLANK) or len(value) > 300:
         raise InvalidInputError(f"{field!r} must be a non-empty string of at most 300 characters")
-    value = value.strip()
+    value = value.strip(_BLANK)
     if action == "merge":
         if not ENTITY_ID.match(value):
             raise InvalidInputError(f"'into' must be an entity id, not {value[:40]!r}")
@@ -171,8 +173,8 @@ def _curation_view(action: str, op: str, summary: str) -> None:
     view.__name__ = f"curate_{action}"
     field = CURATION[action][1]
     # Some non-space character (the value is stripped); merge names an entity id.
-    value_schema = ("{type: string, pattern: '^[\\w.:-]{1,100}$'}" if action == "merge" else
-                    "{type: string, minLength: 1, maxLength: 300, pattern: '\\S'}")
+    value_schema = (f"{{type: string, pattern: '{ENTITY_ID.pattern}'}}" if action == "merge" else
+                    "{type: string, minLength: 1, maxLength: 300, pattern: '[^ \\t\\n\\r\\f\\v]'}")
     view.__doc__ = f"{summary}.\n    ---" + _CURATION_DOC.format(
         op=op, summary=summary, field=field, value_schema=value_schema,
         required="" if action == "reject" else f"required: [{field}]")

@@ -10,6 +10,7 @@ from typing import Any
 from kb.export import COLUMNS, FORMATS
 from kb.model import ENTITY_TYPES
 from kb.search.cursor import CURSOR_PATTERN
+from web.api.common import DOC_ID, ENTITY_ID
 
 S = dict[str, Any]
 
@@ -137,7 +138,10 @@ SCHEMAS: dict[str, S] = {
 }
 
 # The server checks filter values against these same patterns (web.api.search._filters).
-FILTER_PATTERN = r"^([\w.:-]{1,100}(,[\w.:-]{1,100})*)?$"
+# Ids are ASCII (hex document ids, slugs, ISO codes): an explicit class, not \w, which regex
+# engines (and so clients and validators) read differently outside ASCII.
+ID_CHARS = r"[A-Za-z0-9_.:-]"
+FILTER_PATTERN = rf"^({ID_CHARS}{{1,100}}(,{ID_CHARS}{{1,100}})*)?$"
 YEAR_PATTERN = r"^([0-9]{4}(,[0-9]{4})*)?$"
 FLAG_VALUES = ("0", "1", "true", "false")
 META_VALUES = ("0", "1", "inline")
@@ -177,11 +181,11 @@ def parameters(max_page_size: int, max_query_length: int) -> dict[str, S]:
         "year": q("year", {"type": "array", "items": {"type": "string", "pattern": YEAR_PATTERN}},
                   "Year(s), comma-separated or repeated: OR"),
         "doc_id": {"name": "id", "in": "path", "required": True,
-                   "schema": {"type": "string", "pattern": r"^[\w.:-]{1,200}$"}, "description": "Document id"},
+                   "schema": {"type": "string", "pattern": DOC_ID.pattern}, "description": "Document id"},
         "entity_type": {"name": "type", "in": "path", "required": True,
                         "schema": {"type": "string", "enum": list(ENTITY_TYPES)}},
         "entity_id": {"name": "id", "in": "path", "required": True,
-                      "schema": {"type": "string", "pattern": r"^[\w.:-]{1,100}$"},
+                      "schema": {"type": "string", "pattern": ENTITY_ID.pattern},
                       "description": "Canonical id: KOR, undesa, open-data, a person slug"},
     }
     for name in ("country", "region", "org", "person", "topic", "type", "lang"):
@@ -213,4 +217,7 @@ RESPONSES: dict[str, S] = {
     "Unavailable": _problem("Busy (another writer) or the index is unavailable", RETRY_AFTER),
     "MethodNotAllowed": _problem("Wrong HTTP method for this path (see the Allow header)"),
     "ServerError": _problem("Unexpected error (no details leak)"),
+    "UriTooLong": {"description": "Request line longer than the HTTP server accepts (gunicorn's limit, "
+                                  "answered by the server before kb: a short text/html page)",
+                   "content": {"text/html": {"schema": {"type": "string"}}}},
 }

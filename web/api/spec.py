@@ -52,6 +52,8 @@ def build_spec(app: Flask) -> dict[str, Any]:
             op.setdefault("responses", {}).setdefault("500", {"$ref": "#/components/responses/ServerError"})
             # Flask answers HEAD/OPTIONS itself; a wrong method is 405 with the same problem shape.
             op["responses"].setdefault("405", {"$ref": "#/components/responses/MethodNotAllowed"})
+            # gunicorn answers an over-long request line itself, before the app sees it.
+            op["responses"].setdefault("414", {"$ref": "#/components/responses/UriTooLong"})
         spec.path(path=openapi_path(rule.rule), operations=operations)
     return spec.to_dict()
 
