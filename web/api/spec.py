@@ -28,7 +28,11 @@ def build_spec(app: Flask) -> dict[str, Any]:
         title=TITLE, version=VERSION, openapi_version="3.1.0",
         info={"description": "Passages, documents, entities and country dossiers of the kb knowledge base. "
                              "Reads are open (CORS *); writes need `Authorization: Bearer <token>` "
-                             "(`kb token create --name NAME`). Every error is application/problem+json (RFC 9457)."},
+                             "(`kb token create --name NAME`). Every error is application/problem+json (RFC 9457). "
+                             "Search pages reach every match once (plain result order unless max_per_document "
+                             "asks for the UI's grouping, which drops nothing); CSV and JSONL exports are plain "
+                             "(header first; one passage per line), their provenance in X-KB-* headers and at "
+                             "meta=1. See docs/api-clients.md."},
     )
     for name, schema in schemas.SCHEMAS.items():
         spec.components.schema(name, schema)
