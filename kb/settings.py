@@ -60,7 +60,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("bm25_k1", 0.9, "BM25F term-frequency saturation (chosen on SciFact's training claims).", 0.01, 10),
     Setting("bm25_b", 0.6, "BM25F length normalisation (0: none, 1: full).", 0, 1),
     Setting("title_weight", 2.0, "Weight of a title or heading word against a text word in BM25F.", 0.1, 20),
-    Setting("max_per_document", 3, "At most this many passages of one document per results page (0: no limit).", 0, 1000),
+    Setting("max_per_document", 3, "UI and CLI result pages: each document's first N passages come before any document's next N (0: plain result order). A grouping: nothing is dropped. The API applies it only when asked (max_per_document=N).", 0, 1000),
     Setting("export_rate_per_minute", 30, "Exports one client may start per minute (HTTP API).", 1, 100000),
     Setting("export_max_rows", 0, "Most rows one export may hold; 0 means no cap.", 0, 100000000),
     Setting("upload_max_mb", 64, "Largest file accepted by the upload endpoint.", 1, 4096),

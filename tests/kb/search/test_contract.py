@@ -177,12 +177,21 @@ def test_sort_orders(make):
     assert scores == sorted(scores, reverse=True) and scores[0] > 0
 
 
-def test_per_document_cap_applies_per_page(make):
-    recs = [rec("big", i, f"Cloud services part {i}.") for i in range(6)] + [rec("small", 0, "Cloud budget.")]
+def test_per_document_cap_groups_and_loses_nothing(make):
+    recs = [rec("big", i, f"Cloud cloud services part {i}.") for i in range(6)] + [rec("small", 0, "Cloud budget.")]
     ix = make(recs)
     res = ix.search(SearchRequest(q="cloud", max_per_document=3, facets=False))
-    assert sum(h.doc_id == "big" for h in res.hits) == 3
-    assert "small-0" in [h.passage_id for h in res.hits]
+    docs = [h.doc_id for h in res.hits]
+    assert res.total == 7 and len(docs) == 7
+    assert docs.index("small") < 4 and docs[4:] == ["big"] * 3  # big's 4th-6th passages come last
+    paged, cursor = [], None
+    while True:
+        page = ix.search(SearchRequest(q="cloud", max_per_document=3, per_page=2, facets=False, cursor=cursor))
+        paged += [h.passage_id for h in page.hits]
+        cursor = page.next_cursor
+        if not cursor:
+            break
+    assert paged == [h.passage_id for h in res.hits]
 
 
 # -- highlights, more like this, spelling ------------------------------------------------------
