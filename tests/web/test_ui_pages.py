@@ -1,4 +1,4 @@
-"""The UI pages through the Flask test client, over a KB home built from corpus/ plus two
+"""The UI pages through the Flask test client, over a KB home built from the corpus report plus two
 hostile documents (XSS payloads in title, heading, text, file name and entity names)."""
 from __future__ import annotations
 
@@ -77,7 +77,7 @@ def _long(kb: KB) -> None:
 
 
 def build_home(home: Path, indicators: str = "") -> KB:
-    """Ingest corpus/ with the real pipeline; fall back to catalog writes while a stage of
+    """Ingest the corpus report with the real pipeline; fall back to catalog writes while a stage of
     the pipeline is missing. Then add the hostile document and bring the index up to date."""
     from indexer.pipeline import sync_index
 
@@ -85,7 +85,7 @@ def build_home(home: Path, indicators: str = "") -> KB:
     try:
         from indexer.pipeline import ingest
 
-        summary = ingest([CORPUS], kb, workers=1)
+        summary = ingest([REPORT], kb, workers=1)
         ok = summary["added"] + summary["unchanged"] + summary["updated"] > 0
     except ImportError:
         ok = False
