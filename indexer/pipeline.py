@@ -18,6 +18,7 @@ from typing import Any
 
 from indexer.documents import build_document, document_id, record_doc_id, year_from
 from indexer.locking import ingest_lock
+from indexer.sidecar import Sidecars
 from indexer.walk import walk
 from indexer.workers import WorkerPool
 from kb.errors import KBError
@@ -91,6 +92,8 @@ def ingest(paths: Iterable[str | Path], kb: KB, workers: int | None = None, forc
         run_id = catalog.start_run({"paths": [str(p) for p in paths], "force": force, "prune": prune})
         run = _Run(kb, run_id, force, passwords or {}, progress)
         files = list(walk(paths))
+        run.roots = [os.path.abspath(p) for p in paths]
+        run.dir_roots = [r for r in run.roots if os.path.isdir(r)]
         run.total = len(files)
         run.emit("start")
         tasks = list(run.tasks(files))  # hashing and classification: cheap, and tells if work is left
@@ -109,11 +112,12 @@ def ingest(paths: Iterable[str | Path], kb: KB, workers: int | None = None, forc
                 run.finish_task(result)
         if prune:
             run.prune(paths)
+        run.sidecar_failures()
         sync_index(kb)
         run.counts["seconds"] = round(time.perf_counter() - t0, 2)
         catalog.finish_run(run_id, run.counts)
         run.emit("done")
-        return {**run.counts, "failures": run.failures, "run_id": run_id,
+        return {**run.counts, "failures": run.failures, "warnings": run.warnings, "run_id": run_id,
                 "peak_worker_rss_mb": round(run.peak_rss_mb, 1)}
 
 
@@ -131,13 +135,16 @@ class _Run:
         self.limits = {"max_inflate_mb": int(kb.settings["max_inflate_mb"]),
                        "max_file_mb": int(kb.settings["max_file_mb"]), "ocr": bool(kb.settings["ocr"])}
         self.counts = {k: 0 for k in ("added", "updated", "unchanged", "duplicates", "failed", "pruned",
-                                      "passages", "pages")}
+                                      "passages", "pages", "from_cache")}
         self.failures: list[dict[str, str]] = []
+        self.warnings: list[str] = []
         self.total = 0
         self.done = 0
         self.since_sync = self.since_sync_passages = 0
         self.task_info: dict[Any, dict[str, Any]] = {}
         self.peak_rss_mb = 0.0
+        self.sidecars = Sidecars()
+        self.roots: list[str] = []
 
     def emit(self, event: str, **extra: Any) -> None:
         if self.progress:
@@ -176,12 +183,16 @@ class _Run:
             except KBError as exc:
                 self.fail(key, None, exc.code, str(exc))
                 continue
+            side = self.sidecars.for_file(key, self.roots)
+            side_dict = side.to_dict() if side is not None else None
             state = self.catalog.path_state(key)
-            if state is not None and state["sha256"] == sha and not self.force:
+            # Same bytes with a new sidecar go on: rebuilt from the cached extraction (not re-read).
+            if (state is not None and state["sha256"] == sha and not self.force
+                    and self._sidecar_of(state["doc_id"]) == (side.fingerprint() if side else None)):
                 self.counts["unchanged"] += 1
                 self.step(key, "unchanged")
                 continue
-            existing = self.catalog.doc_by_sha(sha)
+            existing = self.catalog.doc_by_sha(sha) if state is None or state["sha256"] != sha else None
             if existing is not None and not self.force:
                 with self.catalog.transaction():
                     self.catalog.add_path(existing["id"], key, st.st_mtime, st.st_size)
@@ -201,7 +212,27 @@ class _Run:
                                    "old_doc": state["doc_id"] if state is not None else None}
             yield key, {"kind": "file", "path": key, "doc_id": doc_id, "sha": sha, "size": st.st_size,
                         "password": self.passwords.get(key) or self.passwords.get(path.name),
-                        "limits": self.limits}
+                        "limits": self.limits, "sidecar": side_dict}
+
+    def _sidecar_of(self, doc_id: str) -> str | None:
+        doc = self.catalog.get_document(doc_id)
+        return (doc or {}).get("metadata", {}).get("sidecar")
+
+    def sidecar_failures(self) -> None:
+        """Bad sidecar rows become failures named by file and row (the files they describe
+        were ingested without them); a fixed row clears its failure on the next run."""
+        seen = {p for p, _ in self.sidecars.errors} | {s for s in self.sidecars._tables}
+        with self.catalog.transaction():
+            for path in self.catalog.failure_paths_with_prefix(tuple(seen)):
+                self.catalog.clear_failure(path)
+            for path, reason in self.sidecars.errors:
+                where = reason.split(":", 1)[0]
+                key = path if where == Path(path).name else f"{path}#{where.split(' ', 1)[-1]}"
+                self.catalog.record_failure(key, None, "invalid_metadata", reason, self.run_id)
+                self.counts["failed"] += 1
+                self.failures.append({"path": key, "code": "invalid_metadata", "reason": reason})
+        self.warnings += [reason for _, reason in self.sidecars.unused_rows()
+                          if any(_.startswith(r.rstrip(os.sep) + os.sep) for r in self.dir_roots)]
 
     def with_cache(self, tasks: list[tuple[Any, dict[str, Any]]]):
         """Attach cached extractions as each task is dispatched, not all at once (memory)."""
@@ -266,6 +297,8 @@ class _Run:
             self.fail(key, info["sha"], result.code, result.reason)
             return
         self.store(result.value["docs"][0], info, result.value.get("extracted"))
+        if result.value.get("extracted") is None:
+            self.counts["from_cache"] += 1  # rebuilt from the cached extraction, file not re-read
         self.step(key, "ok")
 
     def store(self, built: dict[str, Any], info: dict[str, Any], extracted: dict | None) -> None:
@@ -316,7 +349,7 @@ class _Run:
 def _merge_person(catalog: Catalog, person: dict[str, Any], doc: dict[str, Any]) -> None:
     old = catalog.get_person(person["id"]) or {}
     data = {k: v for k, v in old.items() if k not in ("id", "name")}
-    for field in ("affiliations", "titles", "honorifics"):
+    for field in ("affiliations", "titles", "honorifics", "countries"):
         merged = list(data.get(field, []))
         for v in person.get(field, []) or []:
             if v not in merged:
@@ -328,6 +361,8 @@ def _merge_person(catalog: Catalog, person: dict[str, Any], doc: dict[str, Any])
     apps.append({"doc_id": doc["id"], "year": doc.get("year"), "title": doc.get("title"),
                  "roles": person.get("titles", [])})
     data["appearances"] = apps
+    if data["countries"] and not data.get("country"):
+        data["country"] = data["countries"][0]  # the person page shows one country
     catalog.put_person(person["id"], person.get("name") or old.get("name") or person["id"], data)
 
 
@@ -354,7 +389,8 @@ def _process_task(payload: dict[str, Any]) -> dict[str, Any]:
     else:
         extracted = extract(payload["path"], password=payload.get("password"), limits=payload["limits"])
     built = build_document(payload["doc_id"], extracted, {
-        "sha256": payload["sha"], "size": payload["size"], "path": payload["path"]})
+        "sha256": payload["sha"], "size": payload["size"], "path": payload["path"],
+        "sidecar": payload.get("sidecar")})
     return {"docs": [built], "extracted": None if cached else extracted.to_dict()}
 
 

@@ -402,10 +402,12 @@ def citation(doc: dict[str, Any], url: str) -> dict[str, str]:
     ris += [f"AU  - {a}" for a in authors]
     if year:
         ris.append(f"PY  - {year}")
+    source = meta.get("source_url") or meta.get("url")
+    ris += [f"UR  - {source}"] if source else []
     ris += [f"UR  - {url}", "ER  - "]
     key = "kb:" + re.sub(r"[^A-Za-z0-9_\-:]", "_", doc["id"])
     fields = [("title", title)] + ([("author", " and ".join(authors))] if authors else []) + \
-        ([("year", year)] if year else []) + [("howpublished", url)]
+        ([("year", year)] if year else []) + ([("url", source)] if source else []) + [("howpublished", url)]
     bib = "@misc{" + key + ",\n" + ",\n".join(f"  {k} = {{{bib_escape(v)}}}" for k, v in fields) + "\n}"
     plain = (", ".join(authors) + ". " if authors else "") + title + (f" ({year})" if year else "") + ". " + url
     return {"ris": "\n".join(ris), "bibtex": bib, "plain": plain, "title": title, "authors": authors}

@@ -10,6 +10,7 @@ the index is committed after; then the flag is set. Deleted documents go through
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import zlib
 from collections.abc import Callable, Iterable, Iterator
@@ -395,7 +396,9 @@ class Catalog:
                 "type": doc["format"], "year": doc.get("year"),
                 "lang": p.get("language") or doc.get("language"),
                 "event": (doc.get("metadata") or {}).get("event"),
-                "date": (doc.get("metadata") or {}).get("created"),
+                "date": (doc.get("metadata") or {}).get("date") or (doc.get("metadata") or {}).get("created"),
+                "added": doc.get("ingested_at"),
+                "collection": [(doc.get("metadata") or {}).get("collection") or ""],
                 "page_start": p["page_start"], "page_end": p["page_end"],
                 "country": e.get("country", []), "region": e.get("region", []), "org": e.get("org", []),
                 "person": e.get("person", []), "topic": e.get("topic", []),
@@ -425,6 +428,11 @@ class Catalog:
 
     def clear_failure(self, path: str) -> None:
         self.db.execute("DELETE FROM failures WHERE path = ?", (path,))
+
+    def failure_paths_with_prefix(self, prefixes: tuple[str, ...]) -> list[str]:
+        """Failures recorded for sidecar files and their rows ("<sidecar path>#row N")."""
+        return [r[0] for r in self.db.execute("SELECT path FROM failures WHERE code = 'invalid_metadata'")
+                if r[0].split("#", 1)[0] in prefixes or any(r[0].startswith(p + os.sep) for p in prefixes)]
 
     def failures(self) -> list[dict[str, Any]]:
         return [dict(r) for r in self.db.execute("SELECT path, code, reason, at, sha256 FROM failures ORDER BY path")]

@@ -6,7 +6,7 @@ import sys
 from typing import Any
 
 from kb import auth
-from kb.export import FORMATS, Provenance, build_id, export
+from kb.export import FORMATS, Provenance, build_id, catalog_lookup, export
 from kb.search.types import SearchRequest
 
 FILTER_OPTIONS = ("country", "region", "org", "person", "topic", "type", "year", "lang")
@@ -18,7 +18,7 @@ def register(sub: Any) -> None:
     for name in FILTER_OPTIONS:
         p.add_argument(f"--{name}", action="append", default=[], metavar="VALUE",
                        help=f"filter on {name} (repeat for OR)")
-    p.add_argument("--sort", default="relevance", choices=("relevance", "date", "title"))
+    p.add_argument("--sort", default="relevance", choices=("relevance", "date", "title", "added"))
     p.add_argument("--format", default="csv", choices=FORMATS)
     p.add_argument("--bom", action="store_true", help="CSV: start with a UTF-8 byte order mark (Excel)")
     p.add_argument("-o", "--output", help="file to write (default: standard output)")
@@ -50,7 +50,8 @@ def run_export(args: argparse.Namespace) -> int:
                                 max_per_document=0, highlight=False)
         prov = Provenance(query=args.query, filters=filters, build_id=build_id(kb.index), sort=args.sort)
         max_rows = int(kb.settings["export_max_rows"])
-        chunks = export(kb.index.iter_all(request), args.format, prov, max_rows=max_rows, bom=args.bom)
+        chunks = export(kb.index.iter_all(request), args.format, prov, max_rows=max_rows, bom=args.bom,
+                        lookup=catalog_lookup(kb.catalog))
         if args.output:
             with open(args.output, "wb") as fh:
                 fh.writelines(chunks)

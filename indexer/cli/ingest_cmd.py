@@ -65,6 +65,8 @@ def run_ingest(args: argparse.Namespace) -> int:
               f"{summary['passages']} passages, {summary['pages']} pages in {summary['seconds']:.1f} s")
         for f in summary["failures"]:
             print(f"  failed: {f['path']}: {f['reason']}")
+        for w in summary.get("warnings", []):
+            print(f"  warning: {w}")
     return 1 if args.strict and summary["failed"] else 0
 
 

@@ -129,7 +129,8 @@ def parameters(max_page_size: int, max_query_length: int) -> dict[str, S]:
     params = {
         "q": q("q", {"type": "string", "maxLength": max_query_length},
                "Query: words, \"phrases\", AND/OR/NOT, field:value, wildcards"),
-        "sort": q("sort", {"type": "string", "enum": ["relevance", "date", "title"]}, "Result order"),
+        "sort": q("sort", {"type": "string", "enum": ["relevance", "date", "title", "added"]},
+                  "Result order (added: newest ingested first)"),
         "page": q("page", {"type": "integer", "minimum": 1, "maximum": 100000}, "Page number (small offsets)"),
         "per_page": q("per_page", {"type": "integer", "minimum": 1, "maximum": max_page_size}, "Results per page"),
         "cursor": q("cursor", {"type": "string", "maxLength": 500}, "Opaque cursor from next_cursor"),

@@ -12,14 +12,14 @@ from urllib.parse import urlencode
 from flask import Response, request
 
 from kb.errors import InvalidInputError
-from kb.export import CONTENT_TYPES, FORMATS, Provenance, build_id, export, filename
+from kb.export import CONTENT_TYPES, FORMATS, Provenance, build_id, catalog_lookup, export, filename
 from kb.facade import KB
 from kb.search.types import FACET_FIELDS, Hit, SearchRequest
 from web import get_kb, shared_index
 from web.api import bp
 from web.api.common import client_address, export_limiter, int_arg, ok, paging
 
-SORTS = ("relevance", "date", "title")
+SORTS = ("relevance", "date", "title", "added")
 _YEAR = re.compile(r"^\d{4}$")
 _VALUE = re.compile(r"^[\w.\-:]{1,100}$")
 
@@ -157,7 +157,8 @@ def _export(kb: Any, req: SearchRequest, fmt: str) -> Response:
         # Pull the first hit now so a bad query is a 400, not a broken download.
         first = list(itertools.islice(hits, 1))
         chunks = export(itertools.chain(first, hits), fmt, prov,
-                        max_rows=int(kb.settings["export_max_rows"]), bom=bom)
+                        max_rows=int(kb.settings["export_max_rows"]), bom=bom,
+                        lookup=catalog_lookup(own.catalog))
     except BaseException:
         own.close()
         raise

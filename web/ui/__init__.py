@@ -21,7 +21,7 @@ ENTITY_ROUTES = {"country": "countries", "org": "organisations", "person": "peop
                  "topic": "topics", "region": "regions"}
 ENTITY_LABELS = {"country": "Countries", "org": "Organisations", "person": "People",
                  "topic": "Topics", "region": "Regions", "type": "File type", "year": "Year",
-                 "lang": "Language"}
+                 "lang": "Language", "collection": "Collection"}
 
 
 @lru_cache(maxsize=8192)
@@ -69,6 +69,13 @@ def _qs_filter(args: Any, **changes: Any) -> str:
     from web.ui.params import query_string
 
     return query_string(args if args is not None else request.args, **changes)
+
+
+@bp.app_template_filter("person_slug")
+def _person_slug(name: str) -> str:
+    from kb.entities.slug import person_id
+
+    return person_id(name)
 
 
 from web.ui import curation, views  # noqa: F401  (routes register on bp)

@@ -15,7 +15,7 @@ from web.params import int_param
 
 # UI parameter names; `org` etc. are the index's field names.
 FILTER_PARAMS = FACET_FIELDS
-SORTS = ("relevance", "date", "title")
+SORTS = ("relevance", "date", "title", "added")
 FACET_LIMIT = 30  # values per facet: the top ones shown, the rest behind "more"
 _YEAR = re.compile(r"^\d{4}$")
 _ID = re.compile(r"^[\w.\-:]{1,100}$")

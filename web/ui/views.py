@@ -96,7 +96,10 @@ def search() -> str:
     ctx["exports"] = [(label, "/api/v1/search?" + query_string(request.args, page=None, per_page=None,
                                                                   format=fmt)) for fmt, label in EXPORT_FORMATS]
     ctx["atom"] = "/search.atom?" + base
-    ctx["sorts"] = [("relevance", "Relevance"), ("date", "Newest first"), ("title", "Title")]
+    # Follow: the same search's feed, newest ingested first, so a feed reader is an alert.
+    ctx["follow"] = "/search.atom?" + query_string(request.args, page=None, sort="added")
+    ctx["sorts"] = [("relevance", "Relevance"), ("date", "Newest first"), ("title", "Title"),
+                    ("added", "Recently added")]
     ctx["filter_params"] = FILTER_PARAMS
     return render_template("search.html", **ctx)
 
