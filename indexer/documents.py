@@ -125,7 +125,7 @@ def build_record(rec: dict[str, Any]) -> dict[str, Any]:
     extracted = Extracted(format=rec.get("format") or "jsonl", blocks=blocks, title=rec.get("title"))
     built = build_document(rec["doc_id"], extracted, {
         "sha256": rec["sha"], "size": None, "path": rec["path"], "source_id": rec["source_id"],
-        "metadata": rec.get("metadata") or {}})
+        "metadata": rec.get("metadata") or {}, "sidecar": rec.get("sidecar")})
     return built
 
 

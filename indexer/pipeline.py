@@ -9,6 +9,7 @@ documents are marked indexed. A crash at any point leaves work that the next ing
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import signal
 import time
@@ -18,7 +19,7 @@ from typing import Any
 
 from indexer.documents import build_document, document_id, record_doc_id, year_from
 from indexer.locking import ingest_lock
-from indexer.sidecar import Sidecars
+from indexer.sidecar import Sidecars, record_sidecar
 from indexer.walk import walk
 from indexer.workers import WorkerPool
 from kb.errors import KBError
@@ -80,7 +81,7 @@ def _utf8_name(path: str) -> bool:
 
 def ingest(paths: Iterable[str | Path], kb: KB, workers: int | None = None, force: bool = False,
            prune: bool = False, passwords: dict[str, str] | None = None,
-           progress: Progress | None = None) -> dict[str, Any]:
+           progress: Progress | None = None, mapping: dict[str, str] | None = None) -> dict[str, Any]:
     """Ingest files and folders into the KB; returns a summary dict:
     added, updated, unchanged, duplicates, failed, pruned, passages, pages, seconds, failures."""
     paths = [Path(p) for p in paths]
@@ -90,7 +91,7 @@ def ingest(paths: Iterable[str | Path], kb: KB, workers: int | None = None, forc
         catalog = kb.catalog
         sync_index(kb)  # finish what a crashed run left
         run_id = catalog.start_run({"paths": [str(p) for p in paths], "force": force, "prune": prune})
-        run = _Run(kb, run_id, force, passwords or {}, progress)
+        run = _Run(kb, run_id, force, passwords or {}, progress, mapping)
         files = list(walk(paths))
         run.roots = [os.path.abspath(p) for p in paths]
         run.dir_roots = [r for r in run.roots if os.path.isdir(r)]
@@ -124,7 +125,8 @@ def ingest(paths: Iterable[str | Path], kb: KB, workers: int | None = None, forc
 class _Run:
     """State of one ingest run: classification, catalog writes, counts."""
 
-    def __init__(self, kb: KB, run_id: int, force: bool, passwords: dict[str, str], progress: Progress | None):
+    def __init__(self, kb: KB, run_id: int, force: bool, passwords: dict[str, str], progress: Progress | None,
+                 mapping: dict[str, str] | None = None):
         self.kb = kb
         self.catalog: Catalog = kb.catalog
         self.run_id = run_id
@@ -144,6 +146,7 @@ class _Run:
         self.task_info: dict[Any, dict[str, Any]] = {}
         self.peak_rss_mb = 0.0
         self.sidecars = Sidecars()
+        self.mapping = dict(mapping or {})  # --map for record collections: {target: column}
         self.roots: list[str] = []
 
     def emit(self, event: str, **extra: Any) -> None:
@@ -244,7 +247,13 @@ class _Run:
     def record_tasks(self, path: Path, key: str, st: os.stat_result):
         from indexer.extract import extract_records
 
-        sha = file_sha256(path)
+        side = self.sidecars.for_file(key, self.roots)
+        mapping = {**(side.map if side else {}), **self.mapping}
+        # The file's hash with what shapes its records (sidecar, mapping): either changing
+        # rebuilds the records.
+        stamp = file_sha256(path) + ":" + json.dumps([side.fingerprint() if side else None, mapping],
+                                                     sort_keys=True)
+        sha = stamp
         prefix = key + "#"
         known = {p: self.catalog.path_state(p) for p in self.catalog.paths_with_prefix(prefix)}
         if self.catalog.get_meta(f"records:{key}") == sha and not self.force and known:
@@ -253,7 +262,8 @@ class _Run:
             return
         batch: list[dict[str, Any]] = []
         seen: set[str] = set()
-        for rec in extract_records(path):
+        for rec in extract_records(path, mapping=mapping):
+            record_sidecar(rec, side)
             rkey = prefix + rec.source_id
             if rkey in seen:
                 continue
@@ -267,6 +277,7 @@ class _Run:
                                     "old_doc": state["doc_id"] if state is not None else None}
             batch.append({"doc_id": doc_id, "path": rkey, "source_id": rec.source_id, "title": rec.title,
                           "text": rec.text, "metadata": rec.metadata, "sha": doc_id,
+                          "sidecar": rec.metadata.pop("_sidecar", None),
                           "format": path.suffix.lstrip(".").lower() or "jsonl"})
             if len(batch) >= RECORDS_PER_TASK:
                 yield ("records", key, len(seen)), {"kind": "records", "records": batch}
@@ -275,6 +286,7 @@ class _Run:
             yield ("records", key, len(seen)), {"kind": "records", "records": batch}
         gone = [p for p in known if p not in seen]
         with self.catalog.transaction():
+            self.catalog.clear_failure(key)  # the collection reads now (e.g. after --map)
             for p in gone:
                 if self.catalog.remove_path(p):
                     self.counts["pruned"] += 1

@@ -322,3 +322,20 @@ class Sidecars:
                 if (sidecar, key) not in self.used:
                     out.append((sidecar, f"{Path(sidecar).name}: no file {key!r} was ingested from {folder}"))
         return out
+
+
+def record_sidecar(rec: Any, side: DocMeta | None) -> None:
+    """The metadata one record of a collection ends with: the collection's sidecar (its
+    collection, tags, country, language) under the record's own authors, date and URL. Kept in
+    ``rec.metadata["_sidecar"]`` so it counts in the record's id (a sidecar change rebuilds)."""
+    meta = rec.metadata
+    date = str(meta.get("date") or meta.get("year") or "").strip()
+    own = DocMeta(date=date if _DATE.match(date) else None,
+                  authors=[Author(name=n) for n in meta.get("authors") or [] if str(n).strip()],
+                  source_url=meta.get("source_url"), tags=list(meta.get("tags") or []))
+    merged = own.merged_over(DocMeta(**{**(side.to_dict() if side else {}), "title": None, "map": {},
+                                        "authors": list(side.authors) if side else []}))
+    if side is not None and side.tags:
+        merged.tags = list(dict.fromkeys([*side.tags, *own.tags]))
+    if merged != DocMeta():
+        meta["_sidecar"] = merged.to_dict()
