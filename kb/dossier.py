@@ -180,7 +180,20 @@ def _country_dossier(kb: Any, record: dict[str, Any]) -> dict[str, Any]:
         "peers": peers,
         "timeline": queries.timeline(cat, "country", iso3),
         "indicators": indicators.egdi_series(kb.settings.get("indicators"), iso3),
+        "benchmark": indicators.benchmark(kb.settings.get("indicators"), iso3, _groups(kb, record)),
     }
+
+
+def _groups(kb: Any, record: dict[str, Any]) -> dict[str, tuple[str, list[str]]]:
+    """Sub-region, region and world members of a country, for the EGDI benchmark."""
+    everyone = _all_countries(kb)
+    out: dict[str, tuple[str, list[str]]] = {}
+    for key in ("subregion", "region"):
+        name = _name(record.get(key))
+        if name:
+            out[key] = (name, [c["id"] for c in everyone if c.get(key) == name])
+    out["world"] = ("World", [c["id"] for c in everyone])
+    return out
 
 
 def _org_ref(kb: Any, value: Any) -> dict[str, Any]:

@@ -149,7 +149,8 @@ def countries() -> str:
 def country(iso3: str) -> str:
     kb = get_kb()
     d = dossier.country_dossier(kb, iso3)
-    return render_template("country.html", d=d, hist=charts.histogram(
+    return render_template("country.html", d=d, bench=charts.benchmark_bars(d.get("benchmark"), d["record"]["name"]),
+                           hist=charts.histogram(
         [(t["year"], t["passages"]) for t in d["timeline"]], width=320, height=120))
 
 
