@@ -23,7 +23,7 @@ from kb import summary
 from kb.errors import BusyError, CatalogError
 from kb.model import Mention, Passage
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # Each migration takes the schema from version i to i + 1.
 MIGRATIONS: list[str] = [
@@ -134,6 +134,19 @@ MIGRATIONS: list[str] = [
     DROP INDEX mentions_doc;
     CREATE INDEX mentions_doc ON mentions(doc_id, type, entity_id, passage_id, start);
     """ + summary.DDL,
+    # Saved searches (kb.saved): curators' named query + filters. Catalog rows, so they
+    # survive `kb reindex`; the ingest time they count new passages by is documents.ingested_at.
+    """
+    CREATE TABLE saved_searches (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL UNIQUE,
+        query TEXT NOT NULL DEFAULT '',
+        filters TEXT NOT NULL DEFAULT '{}',
+        created_by TEXT,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX documents_ingested ON documents(ingested_at);
+    """,
 ]
 assert len(MIGRATIONS) == SCHEMA_VERSION
 # Python run after a version's SQL, in the same transaction: version 3 fills the entity

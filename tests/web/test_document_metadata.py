@@ -55,3 +55,12 @@ def test_collection_facet_on_the_search_page(site):
     page = client.get("/search?q=peace").get_data(as_text=True)
     assert "<h3>Collection</h3>" in page and "UN General Debate 2024" in page
     assert 'class="follow" href="/search.atom?q=peace&amp;sort=added"' in page
+
+
+def test_the_collection_link_of_a_document_page_works(site):
+    client, _ = site
+    resp = client.get("/search?collection=UN+General+Debate+2024")
+    assert resp.status_code == 200 and "UN General Debate 2024" in resp.get_data(as_text=True)
+    api = client.get("/api/v1/search?q=peace&collection=UN%20General%20Debate%202024").get_json()
+    assert api["total"] > 0 and {f["value"] for f in api["facets"]["collection"]} == {"UN General Debate 2024"}
+    assert client.get("/api/v1/search?q=peace&collection=%01x").status_code == 400

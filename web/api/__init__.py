@@ -11,4 +11,4 @@ from flask import Blueprint
 bp = Blueprint("api", __name__)
 
 # Imported for their side effect of adding routes to bp.
-from web.api import documents, entities, meta, search, spec  # noqa: F401
+from web.api import documents, entities, meta, saved, search, spec  # noqa: F401

@@ -117,6 +117,15 @@ SCHEMAS: dict[str, S] = {
     "Curation": {"type": "object", "required": ["seq", "action", "value"], "properties": {
         "seq": {"type": "integer"}, "action": {"type": "string"}, "type": {"type": "string"},
         "id": {"type": "string"}, "value": {"type": "string"}, "by": {"type": "string"}}},
+    "SavedSearch": {"type": "object", "required": ["id", "name", "query", "filters", "links"], "properties": {
+        "id": {"type": "integer"}, "name": {"type": "string"}, "query": {"type": "string"},
+        "filters": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}},
+        "created_by": {"type": ["string", "null"]}, "created_at": {"type": "string"},
+        "recent": {"type": "integer", "description": "passages added in the last recent_days days"},
+        "recent_days": {"type": "integer"},
+        "links": {"type": "object", "additionalProperties": {"type": "string"}}}},
+    "SavedSearchList": {"type": "object", "required": ["saved_searches"], "properties": {
+        "saved_searches": {"type": "array", "items": {"$ref": "#/components/schemas/SavedSearch"}}}},
 }
 
 _FILTER_PATTERN = r"^[\w.:-]+(,[\w.:-]+)*$"
@@ -153,6 +162,8 @@ def parameters(max_page_size: int, max_query_length: int) -> dict[str, S]:
     for name in ("country", "region", "org", "person", "topic", "type", "lang"):
         params[name] = q(name, {"type": "string", "pattern": _FILTER_PATTERN},
                          f"Filter on {name} (ids, comma-separated or repeated: OR)")
+    params["collection"] = q("collection", {"type": "string", "pattern": r"^[^\x00-\x1f\x7f]{1,200}$"},
+                             "Filter on collection (sidecar or collection name; comma-separated or repeated: OR)")
     return params
 
 

@@ -22,6 +22,7 @@ from web.api.common import client_address, export_limiter, int_arg, ok, paging
 SORTS = ("relevance", "date", "title", "added")
 _YEAR = re.compile(r"^\d{4}$")
 _VALUE = re.compile(r"^[\w.\-:]{1,100}$")
+_TEXT_VALUE = re.compile(r"^[^\x00-\x1f\x7f,]{1,200}$")  # collection names are free text
 
 
 def _filters() -> dict[str, list[str]]:
@@ -32,7 +33,7 @@ def _filters() -> dict[str, list[str]]:
         for v in values:
             if name == "year" and not _YEAR.match(v):
                 raise InvalidInputError(f"year must be four digits, not {v[:20]!r}")
-            if name != "year" and not _VALUE.match(v):
+            if name != "year" and not (_TEXT_VALUE if name == "collection" else _VALUE).match(v):
                 raise InvalidInputError(f"{name}: {v[:40]!r} is not a valid value")
         if values:
             filters[name] = list(dict.fromkeys(values))
@@ -91,6 +92,7 @@ def search() -> Response:
         - type
         - year
         - lang
+        - collection
         - sort
         - page
         - per_page

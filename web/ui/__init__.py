@@ -78,4 +78,4 @@ def _person_slug(name: str) -> str:
     return person_id(name)
 
 
-from web.ui import curation, views  # noqa: F401  (routes register on bp)
+from web.ui import curation, saved, views  # noqa: F401  (routes register on bp)

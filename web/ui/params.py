@@ -19,6 +19,7 @@ SORTS = ("relevance", "date", "title", "added")
 FACET_LIMIT = 30  # values per facet: the top ones shown, the rest behind "more"
 _YEAR = re.compile(r"^\d{4}$")
 _ID = re.compile(r"^[\w.\-:]{1,100}$")
+_TEXT_VALUE = re.compile(r"^[^\x00-\x1f\x7f,]{1,200}$")  # collection names are free text
 _PASSAGE = re.compile(r"^[\w.\-:]{1,200}$")
 
 
@@ -34,7 +35,7 @@ def search_request(args: MultiDict, settings: Mapping[str, Any]) -> SearchReques
         for v in values:
             if name == "year" and not _YEAR.match(v):
                 raise InvalidInputError(f"year must be four digits, not {v!r}")
-            if name != "year" and not _ID.match(v):
+            if name != "year" and not (_TEXT_VALUE if name == "collection" else _ID).match(v):
                 raise InvalidInputError(f"{name}: {v!r} is not a valid value")
         if values:
             filters[name] = list(dict.fromkeys(values))

@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 from flask import Response, render_template, request, url_for
 
-from kb import dossier, queries
+from kb import dossier, queries, saved
 from kb.errors import InvalidInputError, NotFoundError
 from kb.model import ENTITY_TYPES
 from kb.search.types import FACET_FIELDS, SearchRequest
@@ -29,7 +29,10 @@ def _names(kb: Any, pairs: set[tuple[str, str]]) -> dict[tuple[str, str], str]:
 def home() -> str:
     kb = get_kb()
     figures = dossier.corpus_figures(kb)
+    from web.ui.curation import curator_context
+
     return render_template("home.html", figures=figures, regions=dossier.regions(kb),
+                           saved_searches=saved.with_counts(kb), **curator_context(),
                            countries=queries.top_entities(kb.catalog, "country"),
                            topics=queries.top_entities(kb.catalog, "topic"),
                            hist=charts.histogram(figures["years"]))
@@ -101,7 +104,9 @@ def search() -> str:
     ctx["sorts"] = [("relevance", "Relevance"), ("date", "Newest first"), ("title", "Title"),
                     ("added", "Recently added")]
     ctx["filter_params"] = FILTER_PARAMS
-    return render_template("search.html", **ctx)
+    from web.ui.curation import curator_context
+
+    return render_template("search.html", **ctx, **curator_context())
 
 
 @bp.get("/search.atom")

@@ -1,0 +1,108 @@
+"""Saved searches (kb.saved): list is open, create and delete need a token."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, request
+
+from kb import saved
+from kb.errors import InvalidInputError
+from web import get_kb
+from web.api import bp
+from web.api.common import ok, require_token
+
+
+def _writer(kb: Any) -> Any:
+    # a request's KB may be read-only; writes go through a KB of their own, closed at once
+    from kb.facade import KB
+
+    return KB(kb.settings)
+
+
+@bp.get("/saved-searches")
+def list_saved() -> Response:
+    """Saved searches.
+    ---
+    get:
+      operationId: listSavedSearches
+      summary: Saved searches with the passages added in the last 30 days and their feed and export links
+      responses:
+        '200':
+          description: The saved searches
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/SavedSearchList'}}
+    """
+    return ok({"saved_searches": saved.with_counts(get_kb())})
+
+
+@bp.post("/saved-searches")
+def create_saved() -> Response:
+    """Save a search.
+    ---
+    post:
+      operationId: createSavedSearch
+      summary: Save a named search (query and filters; needs a token)
+      security: [{bearer: []}]
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [name]
+              properties:
+                name: {type: string, minLength: 1, maxLength: 100}
+                q: {type: string, maxLength: 1000}
+                filters: {type: object, additionalProperties: {type: array, items: {type: string}}}
+      responses:
+        '201':
+          description: Saved
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/SavedSearch'}}
+        '400': BadRequest
+        '401': Unauthorized
+        '503': Unavailable
+    """
+    kb = get_kb()
+    token = require_token(kb)
+    body: Any = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise InvalidInputError("send a JSON object with 'name', 'q' and/or 'filters'")
+    writer = _writer(kb)
+    try:
+        made = saved.create(writer.catalog, body.get("name"), body.get("q"), body.get("filters"), token["name"])
+    finally:
+        writer.close()
+    return ok(made.to_dict(), status=201, headers={"Location": f"/api/v1/saved-searches/{made.id}"})
+
+
+@bp.delete("/saved-searches/<int:saved_id>")
+def delete_saved(saved_id: int) -> Response:
+    """Delete a saved search.
+    ---
+    delete:
+      operationId: deleteSavedSearch
+      summary: Delete a saved search (needs a token)
+      security: [{bearer: []}]
+      parameters:
+        - name: saved_id
+          in: path
+          required: true
+          schema: {type: integer, minimum: 1}
+      responses:
+        '200':
+          description: Deleted
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/SavedSearch'}}
+        '401': Unauthorized
+        '404': NotFound
+        '503': Unavailable
+    """
+    kb = get_kb()
+    require_token(kb)
+    writer = _writer(kb)
+    try:
+        gone = saved.delete(writer.catalog, saved_id)
+    finally:
+        writer.close()
+    return ok(gone.to_dict())
