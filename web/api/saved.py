@@ -10,13 +10,7 @@ from kb.errors import InvalidInputError
 from web import get_kb
 from web.api import bp
 from web.api.common import ok, require_token
-
-
-def _writer(kb: Any) -> Any:
-    # a request's KB may be read-only; writes go through a KB of their own, closed at once
-    from kb.facade import KB
-
-    return KB(kb.settings)
+from web.api.documents import _writable_kb
 
 
 @bp.get("/saved-searches")
@@ -68,7 +62,7 @@ def create_saved() -> Response:
     body: Any = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise InvalidInputError("send a JSON object with 'name', 'q' and/or 'filters'")
-    writer = _writer(kb)
+    writer = _writable_kb(kb)
     try:
         made = saved.create(writer.catalog, body.get("name"), body.get("q"), body.get("filters"), token["name"])
     finally:
@@ -100,7 +94,7 @@ def delete_saved(saved_id: int) -> Response:
     """
     kb = get_kb()
     require_token(kb)
-    writer = _writer(kb)
+    writer = _writable_kb(kb)
     try:
         gone = saved.delete(writer.catalog, saved_id)
     finally:
