@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,9 @@ def document_year(metadata: dict[str, Any], extracted: Extracted, name: str) -> 
         m = _DATE_LINE.search(block.text)
         if m:
             return int(m.group(1))
-    return year_from(Path(name).stem)
+    named = year_from(Path(name).stem)
+    # "agenda-2030.pdf" names a goal, not a date: a year still to come is no publication year
+    return named if named is not None and named <= datetime.now(UTC).year else None
 
 
 def year_from(*candidates: Any) -> int | None:
