@@ -273,7 +273,11 @@ class Sidecars:
             merged: dict[str, tuple[DocMeta, str]] = {}
             for name in FOLDER_SIDECARS:
                 path = Path(folder) / name
-                if path.is_file():
+                try:
+                    present = path.is_file()
+                except OSError:
+                    present = False
+                if present:
                     try:
                         table, errors = read_folder_table(path)
                     except (OSError, SidecarError) as exc:
@@ -303,7 +307,11 @@ class Sidecars:
                 break
             folder = os.path.dirname(folder)
         side = Path(path + FILE_SIDECAR_SUFFIX)
-        if side.is_file():
+        try:
+            beside = side.is_file()
+        except OSError:  # e.g. a 255-byte file name leaves no room for ".meta.json"
+            beside = False
+        if beside:
             try:
                 obj = json.loads(_read(side))
                 if not isinstance(obj, dict):
