@@ -198,6 +198,29 @@ def _with_authors(side: DocMeta, passage: Passage, mentions: list[Mention],
     return kept, list(by_id.values())
 
 
+def merge_person(catalog: Any, person: dict[str, Any], doc: dict[str, Any]) -> None:
+    """Fold one document's record of a person (kb.store.Catalog.put_person) into what the
+    catalog knows: affiliations, titles, honorifics and countries accumulate; the document
+    becomes one appearance with its year and the roles seen there."""
+    old = catalog.get_person(person["id"]) or {}
+    data = {k: v for k, v in old.items() if k not in ("id", "name")}
+    for field in ("affiliations", "titles", "honorifics", "countries"):
+        merged = list(data.get(field, []))
+        for v in person.get(field, []) or []:
+            if v not in merged:
+                merged.append(v)
+        data[field] = merged
+    if person.get("honorific") and person["honorific"] not in data["honorifics"]:
+        data["honorifics"].append(person["honorific"])
+    apps = [a for a in data.get("appearances", []) if a.get("doc_id") != doc["id"]]
+    apps.append({"doc_id": doc["id"], "year": doc.get("year"), "title": doc.get("title"),
+                 "roles": person.get("titles", [])})
+    data["appearances"] = apps
+    if data["countries"] and not data.get("country"):
+        data["country"] = data["countries"][0]  # the person page shows one country
+    catalog.put_person(person["id"], person.get("name") or old.get("name") or person["id"], data)
+
+
 def _first_heading(blocks: list[Block]) -> str | None:
     for b in blocks:
         if b.kind in ("title", "heading") and b.text.strip():

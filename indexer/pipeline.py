@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from indexer.documents import build_document, document_id, record_doc_id, year_from
+from indexer.documents import build_document, document_id, merge_person, record_doc_id, year_from
 from indexer.locking import ingest_lock
 from indexer.sidecar import Sidecars, record_sidecar
 from indexer.walk import walk
@@ -89,6 +89,11 @@ def ingest(paths: Iterable[str | Path], kb: KB, workers: int | None = None, forc
     t0 = time.perf_counter()
     with ingest_lock(kb.home, float(settings["lock_timeout"])):
         catalog = kb.catalog
+        if catalog.count_documents() and getattr(kb.index, "needs_rebuild", lambda: False)():
+            # an index of an older schema (one without `added`, say): rebuilt from the catalog
+            from kb.maintenance import reindex
+
+            reindex(kb, progress)
         sync_index(kb)  # finish what a crashed run left
         run_id = catalog.start_run({"paths": [str(p) for p in paths], "force": force, "prune": prune})
         run = _Run(kb, run_id, force, passwords or {}, progress, mapping)
@@ -222,20 +227,10 @@ class _Run:
         return (doc or {}).get("metadata", {}).get("sidecar")
 
     def sidecar_failures(self) -> None:
-        """Bad sidecar rows become failures named by file and row (the files they describe
-        were ingested without them); a fixed row clears its failure on the next run."""
-        seen = {p for p, _ in self.sidecars.errors} | {s for s in self.sidecars._tables}
-        with self.catalog.transaction():
-            for path in self.catalog.failure_paths_with_prefix(tuple(seen)):
-                self.catalog.clear_failure(path)
-            for path, reason in self.sidecars.errors:
-                where = reason.split(":", 1)[0]
-                key = path if where == Path(path).name else f"{path}#{where.split(' ', 1)[-1]}"
-                self.catalog.record_failure(key, None, "invalid_metadata", reason, self.run_id)
-                self.counts["failed"] += 1
-                self.failures.append({"path": key, "code": "invalid_metadata", "reason": reason})
-        self.warnings += [reason for _, reason in self.sidecars.unused_rows()
-                          if any(_.startswith(r.rstrip(os.sep) + os.sep) for r in self.dir_roots)]
+        failures, warnings = self.sidecars.record_problems(self.catalog, self.run_id, self.dir_roots)
+        self.counts["failed"] += len(failures)
+        self.failures += failures
+        self.warnings += warnings
 
     def with_cache(self, tasks: list[tuple[Any, dict[str, Any]]]):
         """Attach cached extractions as each task is dispatched, not all at once (memory)."""
@@ -325,7 +320,7 @@ class _Run:
             if old is not None and old != doc["id"]:
                 catalog.delete_if_orphan(old)  # the copy at another path may still hold it
             for person in built.get("people", []):
-                _merge_person(catalog, person, doc)
+                merge_person(catalog, person, doc)
             if extracted is not None:
                 catalog.cache_put(info["sha"], self.version, extracted)
         crash_point("catalog")  # committed to the catalog, not yet to the index
@@ -356,26 +351,6 @@ class _Run:
                 with self.catalog.transaction():
                     if self.catalog.remove_path(p):
                         self.counts["pruned"] += 1
-
-
-def _merge_person(catalog: Catalog, person: dict[str, Any], doc: dict[str, Any]) -> None:
-    old = catalog.get_person(person["id"]) or {}
-    data = {k: v for k, v in old.items() if k not in ("id", "name")}
-    for field in ("affiliations", "titles", "honorifics", "countries"):
-        merged = list(data.get(field, []))
-        for v in person.get(field, []) or []:
-            if v not in merged:
-                merged.append(v)
-        data[field] = merged
-    if person.get("honorific") and person["honorific"] not in data["honorifics"]:
-        data["honorifics"].append(person["honorific"])
-    apps = [a for a in data.get("appearances", []) if a.get("doc_id") != doc["id"]]
-    apps.append({"doc_id": doc["id"], "year": doc.get("year"), "title": doc.get("title"),
-                 "roles": person.get("titles", [])})
-    data["appearances"] = apps
-    if data["countries"] and not data.get("country"):
-        data["country"] = data["countries"][0]  # the person page shows one country
-    catalog.put_person(person["id"], person.get("name") or old.get("name") or person["id"], data)
 
 
 def warm_up(curation: list[dict[str, Any]]) -> None:

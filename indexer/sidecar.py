@@ -322,6 +322,26 @@ class Sidecars:
                 self.errors.append((str(side), reason))
         return found
 
+    def record_problems(self, catalog: Any, run_id: int | None,
+                        dir_roots: list[str]) -> tuple[list[dict[str, str]], list[str]]:
+        """Bad sidecar rows become catalog failures named by file and row (the files they
+        describe were ingested without them); the failures of the sidecars read this run are
+        cleared first, so a fixed row clears its own. Rows naming no ingested file under a
+        folder that was ingested are warnings. Returns (failures, warnings)."""
+        seen = {p for p, _ in self.errors} | set(self._tables)
+        failures = []
+        with catalog.transaction():
+            for path in catalog.failure_paths_with_prefix(tuple(seen)):
+                catalog.clear_failure(path)
+            for path, reason in self.errors:
+                where = reason.split(":", 1)[0]
+                key = path if where == Path(path).name else f"{path}#{where.split(' ', 1)[-1]}"
+                catalog.record_failure(key, None, "invalid_metadata", reason, run_id)
+                failures.append({"path": key, "code": "invalid_metadata", "reason": reason})
+        warnings = [reason for sidecar, reason in self.unused_rows()
+                    if any(sidecar.startswith(r.rstrip(os.sep) + os.sep) for r in dir_roots)]
+        return failures, warnings
+
     def unused_rows(self) -> list[tuple[str, str]]:
         """Rows naming no file that was ingested (a typo in a file name, a missing file)."""
         out = []
