@@ -42,6 +42,7 @@ HIT: S = {
         "snippet": {"type": "string", "description": "HTML-escaped text with <mark> around matches"},
         "score": {"type": "number"}, "year": nullable("integer"), "lang": nullable("string"),
         "entities": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}},
+        "added": {**nullable("string"), "description": "when the document was ingested (ISO 8601, UTC)"},
     },
 }
 
