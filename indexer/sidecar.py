@@ -237,6 +237,12 @@ def read_folder_table(path: Path) -> tuple[dict[str, tuple[DocMeta, str]], list[
             rows.append((obj, f"{path.name} line {n}"))
     else:
         reader = csv.DictReader(io.StringIO(text))
+        header = [(h or "").strip() for h in reader.fieldnames or []]
+        unknown = [h for h in header if h not in FIELDS and h not in ("file", "path")]
+        if unknown:
+            # one error for the header, not one per row: the known columns still apply
+            errors.append(f"{path.name} header: unknown column {unknown[0]!r} ignored "
+                          f"(known: file, {', '.join(FIELDS)})")
         try:
             for row in reader:
                 extra = row.pop(None, None)  # cells beyond the header
@@ -244,7 +250,8 @@ def read_folder_table(path: Path) -> tuple[dict[str, tuple[DocMeta, str]], list[
                 if extra:
                     errors.append(f"{where}: {len(extra)} cell(s) more than the header has")
                     continue
-                rows.append(({(k or "").strip(): v for k, v in row.items()}, where))
+                rows.append(({(k or "").strip(): v for k, v in row.items() if (k or "").strip() not in unknown},
+                             where))
         except csv.Error as exc:
             errors.append(f"{path.name} row {reader.line_num}: malformed CSV ({exc})")
     table: dict[str, tuple[DocMeta, str]] = {}

@@ -119,6 +119,18 @@ def test_jsonl_sidecar_and_meta_json_beside_the_file_win_in_that_order(kb, tmp_p
     assert (s["unchanged"], s["updated"], s["added"]) == (2, 0, 0)
 
 
+def test_an_unknown_csv_column_is_one_failure_and_the_other_columns_apply(kb, tmp_path):
+    folder = _speeches(tmp_path / "in", "KAZ", "BRA")
+    (folder / "metadata.csv").write_text("file,title,notes\nKAZ_79_2024.txt,Kazakhstan,x\n"
+                                         "BRA_79_2024.txt,Brazil,y\n", encoding="utf-8")
+    s = ingest([folder], kb, workers=1)
+    assert s["added"] == 2
+    (f,) = s["failures"]
+    assert f["path"].endswith("metadata.csv#header") and f["reason"].startswith(
+        "metadata.csv header: unknown column 'notes' ignored (known: file, title, date")
+    assert {_doc(kb, n)["title"] for n in ("KAZ_79_2024.txt", "BRA_79_2024.txt")} == {"Kazakhstan", "Brazil"}
+
+
 def test_a_broken_meta_json_is_one_failure_and_the_file_is_still_ingested(kb, tmp_path):
     folder = _speeches(tmp_path / "in", "KAZ")
     (folder / "KAZ_79_2024.txt.meta.json").write_text('{"title": "x", "colour": "red"}', encoding="utf-8")
