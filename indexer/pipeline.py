@@ -151,6 +151,7 @@ class _Run:
         self.task_info: dict[Any, dict[str, Any]] = {}
         self.peak_rss_mb = 0.0
         self.sidecars = Sidecars()
+        self.chunks_left: dict[str, int] = {}  # record collection -> chunks not yet stored
         self.mapping = dict(mapping or {})  # --map for record collections: {target: column}
         self.roots: list[str] = []
 
@@ -257,6 +258,7 @@ class _Run:
             return
         batch: list[dict[str, Any]] = []
         seen: set[str] = set()
+        chunks = 0
         for rec in extract_records(path, mapping=mapping):
             record_sidecar(rec, side)
             rkey = prefix + rec.source_id
@@ -275,10 +277,16 @@ class _Run:
                           "sidecar": rec.metadata.pop("_sidecar", None),
                           "format": path.suffix.lstrip(".").lower() or "jsonl"})
             if len(batch) >= RECORDS_PER_TASK:
+                chunks += 1
                 yield ("records", key, len(seen)), {"kind": "records", "records": batch}
                 batch = []
         if batch:
+            chunks += 1
             yield ("records", key, len(seen)), {"kind": "records", "records": batch}
+        # the collection counts as one file of the progress bar: done with its last chunk
+        self.chunks_left[key] = chunks
+        if not chunks:
+            self.step(key, "unchanged")
         gone = [p for p in known if p not in seen]
         with self.catalog.transaction():
             self.catalog.clear_failure(key)  # the collection reads now (e.g. after --map)
@@ -292,12 +300,16 @@ class _Run:
         key = result.key
         self.peak_rss_mb = max(self.peak_rss_mb, result.max_rss_mb)
         if isinstance(key, tuple):  # a chunk of records
+            self.chunks_left[key[1]] -= 1
             if not result.ok:
                 self.fail(key[1], None, result.code, result.reason)
                 return
             for built in result.value["docs"]:
                 self.store(built, self.task_info.pop(built["doc"]["path_key"]), None)
-            self.emit("records", path=key[1])
+            if self.chunks_left[key[1]] == 0 and all(f["path"] != key[1] for f in self.failures):
+                self.step(key[1], "ok")
+            else:
+                self.emit("records", path=key[1])
             return
         info = self.task_info.pop(key)
         if not result.ok:
