@@ -10,7 +10,7 @@ import importlib
 import sys
 import time
 
-BENCHES = ("ingest", "tagging", "relevance", "questions", "latency", "paging", "web", "api", "load")
+BENCHES = ("ingest", "content", "tagging", "relevance", "questions", "latency", "paging", "web", "api", "load")
 
 
 def main(argv: list[str]) -> int:

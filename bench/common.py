@@ -119,18 +119,15 @@ def stop_group(proc: subprocess.Popen) -> None:
 
 
 def build_demo_home(home: Path) -> str:
-    """Ingest the demo corpus (corpus/ plus the UNGD speeches when ../shared is there) into
+    """Ingest the demo corpus (the report and the UNGD 2024 speeches of corpus/) into
     `home`; returns a label saying what it holds."""
     from indexer.pipeline import ingest
     from kb.facade import KB
 
-    paths = [REPO / "corpus"]
-    ungd = SHARED / "texts" / "ungd-2024"
-    if ungd.is_dir():
-        paths.append(ungd)
+    paths = [REPO / "corpus" / "forum-2012-final-report.md", REPO / "corpus" / "ungd-2024"]
     with KB({"home": str(home)}) as kb:
         ingest(paths, kb)
-    return "corpus/" + (" + ../shared/texts/ungd-2024" if ungd.is_dir() else " (../shared absent)")
+    return "corpus/ (report + 192 UNGD 2024 speeches)"
 
 
 def free_port() -> int:

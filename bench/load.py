@@ -5,7 +5,7 @@ documents runs in another process. Reports req/s, p50/p99 and errors per phase a
 kind; the baseline measured in the same run is a static file (GET /static/favicon.svg) under
 the same load: the cost of gunicorn + Flask + the load generator alone on this machine.
 
-Demo KB: corpus/ plus, when present, ../shared/texts/ungd-2024 (192 speeches).
+Demo KB: corpus/ (the report and the 192 UNGD 2024 speeches).
 Options (after the bench name): --seconds N (default 60, also KB_LOAD_SECONDS), --connections N
 (default 32), --workers N gunicorn workers (default 2), --threads N per worker (default 8),
 --generator auto|wrk|python (default auto: wrk when installed, see bench/load_wrk.py; wrk's

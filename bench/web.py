@@ -52,11 +52,8 @@ def _build(home: Path, target: int) -> tuple[str, int]:
     from indexer.pipeline import ingest
     from kb.facade import KB
 
-    paths = [REPO / "corpus"]
-    ungd = SHARED / "texts" / "ungd-2024"
-    if ungd.is_dir():
-        paths.append(ungd)
-    label = "corpus/" + (" + UNGD 2024" if ungd.is_dir() else "")
+    paths = [REPO / "corpus" / "forum-2012-final-report.md", REPO / "corpus" / "ungd-2024"]
+    label = "corpus/ (report + UNGD 2024)"
     with KB({"home": str(home)}) as kb:
         if kb.catalog.count_passages() >= target:
             return label + f", copied to {target:,}+ (reused {home.relative_to(REPO)})", 0

@@ -5,13 +5,19 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from indexer.segment import segment
-from kb.model import Block, Extracted, Record
+from indexer.sidecar import DocMeta
+from kb.entities.slug import person_id
+from kb.model import Block, Extracted, Mention, Passage, Record
 
 _YEAR = re.compile(r"(?<!\d)(19[5-9]\d|20[0-4]\d)(?!\d)")
+# A line that states the document's date: "Date: 18(Thu)-19(Fri) October 2012", "Dated 3 May 2011".
+_DATE_LINE = re.compile(r"^\W*(?:date|dated|date of issue)\b[^\n]{0,60}?(?<!\d)(19[5-9]\d|20[0-4]\d)(?!\d)",
+                        re.IGNORECASE | re.MULTILINE)
 _tagger = None  # one per worker process: building the spaCy pipeline is the slow part
 
 
@@ -24,6 +30,22 @@ def record_doc_id(rec: Record) -> str:
     blob = json.dumps([rec.source_id, rec.title, rec.text, rec.metadata], ensure_ascii=False,
                       sort_keys=True, default=str)
     return "r" + hashlib.sha256(blob.encode("utf-8")).hexdigest()[:15]
+
+
+def document_year(metadata: dict[str, Any], extracted: Extracted, name: str) -> int | None:
+    """Metadata first (a sidecar's or a record's date or year), then the document's own dates
+    (creation, then a date line of its first blocks), then a year in its file name; never a
+    number that merely appears in the text or title ("Vision 2030" is not a date)."""
+    year = year_from(metadata.get("date"), metadata.get("year"), extracted.created)
+    if year is not None:
+        return year
+    for block in extracted.blocks[:40]:
+        m = _DATE_LINE.search(block.text)
+        if m:
+            return int(m.group(1))
+    named = year_from(Path(name).stem)
+    # "agenda-2030.pdf" names a goal, not a date: a year still to come is no publication year
+    return named if named is not None and named <= datetime.now(UTC).year else None
 
 
 def year_from(*candidates: Any) -> int | None:
@@ -60,7 +82,8 @@ def _detect(text: str) -> str | None:
 def build_document(doc_id: str, extracted: Extracted, info: dict[str, Any]) -> dict[str, Any]:
     """info: sha256, size, path (and optional source_id/metadata for records)."""
     full, passages = segment(doc_id, extracted)
-    doc_lang = _detect(full[:20000])
+    side = DocMeta.from_dict(info["sidecar"]) if info.get("sidecar") else None
+    doc_lang = (side.language if side else None) or _detect(full[:20000])
     for p in passages:
         # Passages long enough to judge get their own language; mixed-language documents
         # (bilingual decks, translated summaries) are common in forum material.
@@ -73,13 +96,20 @@ def build_document(doc_id: str, extracted: Extracted, info: dict[str, Any]) -> d
                                         ("modified", extracted.modified), ("warnings", extracted.warnings),
                                         ("filename", name)) if v})
     metadata.update(info.get("metadata") or {})
+    if side is not None:
+        title = side.title or title
+        metadata.update(sidecar_metadata(side))
+        if side.authors:
+            passages.append(authors_passage(doc_id, side, passages, full))
     tagger = get_tagger()
     mentions = tagger.tag_passages(passages, doc_lang)
     people = tagger.people_of(mentions)
+    if side is not None and side.authors:
+        mentions, people = _with_authors(side, passages[-1], mentions, people)
     doc = {
         "id": doc_id, "sha256": info["sha256"], "title": title[:500], "format": extracted.format,
         "size": info.get("size"), "page_count": extracted.page_count, "language": doc_lang,
-        "year": year_from(metadata.get("year"), extracted.created, title, name),
+        "year": document_year(metadata, extracted, name),
         "source_id": info.get("source_id"), "metadata": metadata, "path_key": info.get("path"),
         "extractor_version": _version(),
     }
@@ -98,8 +128,97 @@ def build_record(rec: dict[str, Any]) -> dict[str, Any]:
     extracted = Extracted(format=rec.get("format") or "jsonl", blocks=blocks, title=rec.get("title"))
     built = build_document(rec["doc_id"], extracted, {
         "sha256": rec["sha"], "size": None, "path": rec["path"], "source_id": rec["source_id"],
-        "metadata": rec.get("metadata") or {}})
+        "metadata": rec.get("metadata") or {}, "sidecar": rec.get("sidecar")})
     return built
+
+
+def sidecar_metadata(side: DocMeta) -> dict[str, Any]:
+    """The document metadata a sidecar sets (over what extraction found)."""
+    out: dict[str, Any] = {"sidecar": side.fingerprint()}
+    if side.date:
+        out["date"] = side.date
+    if side.authors:
+        out["authors"] = [a.name for a in side.authors]
+        out["author_details"] = [{k: v for k, v in vars(a).items() if v} for a in side.authors]
+    for key in ("country", "collection", "source_url", "language"):
+        if getattr(side, key):
+            out[key] = getattr(side, key)
+    if side.tags:
+        out["tags"] = list(side.tags)
+    return out
+
+
+def _author_line(a: Any, country: str | None = None) -> str:
+    details = ", ".join(v for v in (a.post, a.affiliation, _country_name(a.country or country)) if v)
+    return a.name + (f" ({details})" if details else "")
+
+
+def _country_name(iso3: str | None) -> str | None:
+    if not iso3:
+        return None
+    import pycountry
+
+    c = pycountry.countries.get(alpha_3=iso3)
+    return getattr(c, "common_name", None) or (c.name if c else iso3)
+
+
+def authors_passage(doc_id: str, side: DocMeta, passages: list[Passage], full: str) -> Passage:
+    """One passage naming the authors as the sidecar gives them: searchable, and the evidence
+    the speaker's person record points at (offsets are real, so pages can highlight them)."""
+    roles = {a.role for a in side.authors if a.role}
+    label = (next(iter(roles)).capitalize() if len(roles) == 1 else "Authors") + ": "
+    text = label + "; ".join(_author_line(a, side.country) for a in side.authors) + "."
+    return Passage(doc_id, len(passages), text, ["Metadata"], None, None, char_start=len(full),
+                   char_end=len(full) + len(text), kind="note",
+                   language=passages[0].language if passages else None)
+
+
+def _with_authors(side: DocMeta, passage: Passage, mentions: list[Mention],
+                  people: list[dict[str, Any]]) -> tuple[list[Mention], list[dict[str, Any]]]:
+    """Each sidecar author becomes a person mention in the authors passage (replacing what the
+    tagger guessed there) and a person record with the post and country as roles."""
+    spans = []
+    start = passage.text.index(": ") + 2
+    for a in side.authors:
+        at = passage.text.index(a.name, start)
+        spans.append((a, at))
+        start = at + len(a.name)
+    kept = [m for m in mentions if not (m.passage == passage.id and m.type == "person"
+                                        and any(at <= m.start < at + len(a.name) for a, at in spans))]
+    by_id = {p["id"]: p for p in people}
+    for a, at in spans:
+        pid = person_id(a.name)
+        kept.append(Mention("person", pid, a.name, a.name, at, at + len(a.name), passage.id, "metadata"))
+        rec = by_id.setdefault(pid, {"id": pid, "name": a.name, "honorific": None, "affiliations": [],
+                                     "titles": [], "countries": []})
+        for field, value in (("titles", a.post), ("affiliations", a.affiliation),
+                             ("countries", a.country or side.country)):
+            if value and value not in rec.setdefault(field, []):
+                rec[field].append(value)
+    return kept, list(by_id.values())
+
+
+def merge_person(catalog: Any, person: dict[str, Any], doc: dict[str, Any]) -> None:
+    """Fold one document's record of a person (kb.store.Catalog.put_person) into what the
+    catalog knows: affiliations, titles, honorifics and countries accumulate; the document
+    becomes one appearance with its year and the roles seen there."""
+    old = catalog.get_person(person["id"]) or {}
+    data = {k: v for k, v in old.items() if k not in ("id", "name")}
+    for field in ("affiliations", "titles", "honorifics", "countries"):
+        merged = list(data.get(field, []))
+        for v in person.get(field, []) or []:
+            if v not in merged:
+                merged.append(v)
+        data[field] = merged
+    if person.get("honorific") and person["honorific"] not in data["honorifics"]:
+        data["honorifics"].append(person["honorific"])
+    apps = [a for a in data.get("appearances", []) if a.get("doc_id") != doc["id"]]
+    apps.append({"doc_id": doc["id"], "year": doc.get("year"), "title": doc.get("title"),
+                 "roles": person.get("titles", [])})
+    data["appearances"] = apps
+    if data["countries"] and not data.get("country"):
+        data["country"] = data["countries"][0]  # the person page shows one country
+    catalog.put_person(person["id"], person.get("name") or old.get("name") or person["id"], data)
 
 
 def _first_heading(blocks: list[Block]) -> str | None:

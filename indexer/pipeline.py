@@ -9,6 +9,7 @@ documents are marked indexed. A crash at any point leaves work that the next ing
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import signal
 import time
@@ -16,8 +17,9 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from indexer.documents import build_document, document_id, record_doc_id, year_from
+from indexer.documents import build_document, document_id, merge_person, record_doc_id, year_from
 from indexer.locking import ingest_lock
+from indexer.sidecar import Sidecars, record_sidecar
 from indexer.walk import walk
 from indexer.workers import WorkerPool
 from kb.errors import KBError
@@ -79,7 +81,7 @@ def _utf8_name(path: str) -> bool:
 
 def ingest(paths: Iterable[str | Path], kb: KB, workers: int | None = None, force: bool = False,
            prune: bool = False, passwords: dict[str, str] | None = None,
-           progress: Progress | None = None) -> dict[str, Any]:
+           progress: Progress | None = None, mapping: dict[str, str] | None = None) -> dict[str, Any]:
     """Ingest files and folders into the KB; returns a summary dict:
     added, updated, unchanged, duplicates, failed, pruned, passages, pages, seconds, failures."""
     paths = [Path(p) for p in paths]
@@ -87,10 +89,17 @@ def ingest(paths: Iterable[str | Path], kb: KB, workers: int | None = None, forc
     t0 = time.perf_counter()
     with ingest_lock(kb.home, float(settings["lock_timeout"])):
         catalog = kb.catalog
+        if catalog.count_documents() and getattr(kb.index, "needs_rebuild", lambda: False)():
+            # an index of an older schema (one without `added`, say): rebuilt from the catalog
+            from kb.maintenance import reindex
+
+            reindex(kb, progress)
         sync_index(kb)  # finish what a crashed run left
         run_id = catalog.start_run({"paths": [str(p) for p in paths], "force": force, "prune": prune})
-        run = _Run(kb, run_id, force, passwords or {}, progress)
+        run = _Run(kb, run_id, force, passwords or {}, progress, mapping)
         files = list(walk(paths))
+        run.roots = [os.path.abspath(p) for p in paths]
+        run.dir_roots = [r for r in run.roots if os.path.isdir(r)]
         run.total = len(files)
         run.emit("start")
         tasks = list(run.tasks(files))  # hashing and classification: cheap, and tells if work is left
@@ -109,18 +118,20 @@ def ingest(paths: Iterable[str | Path], kb: KB, workers: int | None = None, forc
                 run.finish_task(result)
         if prune:
             run.prune(paths)
+        run.sidecar_failures()
         sync_index(kb)
         run.counts["seconds"] = round(time.perf_counter() - t0, 2)
         catalog.finish_run(run_id, run.counts)
         run.emit("done")
-        return {**run.counts, "failures": run.failures, "run_id": run_id,
+        return {**run.counts, "failures": run.failures, "warnings": run.warnings, "run_id": run_id,
                 "peak_worker_rss_mb": round(run.peak_rss_mb, 1)}
 
 
 class _Run:
     """State of one ingest run: classification, catalog writes, counts."""
 
-    def __init__(self, kb: KB, run_id: int, force: bool, passwords: dict[str, str], progress: Progress | None):
+    def __init__(self, kb: KB, run_id: int, force: bool, passwords: dict[str, str], progress: Progress | None,
+                 mapping: dict[str, str] | None = None):
         self.kb = kb
         self.catalog: Catalog = kb.catalog
         self.run_id = run_id
@@ -131,13 +142,18 @@ class _Run:
         self.limits = {"max_inflate_mb": int(kb.settings["max_inflate_mb"]),
                        "max_file_mb": int(kb.settings["max_file_mb"]), "ocr": bool(kb.settings["ocr"])}
         self.counts = {k: 0 for k in ("added", "updated", "unchanged", "duplicates", "failed", "pruned",
-                                      "passages", "pages")}
+                                      "passages", "pages", "from_cache")}
         self.failures: list[dict[str, str]] = []
+        self.warnings: list[str] = []
         self.total = 0
         self.done = 0
         self.since_sync = self.since_sync_passages = 0
         self.task_info: dict[Any, dict[str, Any]] = {}
         self.peak_rss_mb = 0.0
+        self.sidecars = Sidecars()
+        self.chunks_left: dict[str, int] = {}  # record collection -> chunks not yet stored
+        self.mapping = dict(mapping or {})  # --map for record collections: {target: column}
+        self.roots: list[str] = []
 
     def emit(self, event: str, **extra: Any) -> None:
         if self.progress:
@@ -176,12 +192,16 @@ class _Run:
             except KBError as exc:
                 self.fail(key, None, exc.code, str(exc))
                 continue
+            side = self.sidecars.for_file(key, self.roots)
+            side_dict = side.to_dict() if side is not None else None
             state = self.catalog.path_state(key)
-            if state is not None and state["sha256"] == sha and not self.force:
+            # Same bytes with a new sidecar go on: rebuilt from the cached extraction (not re-read).
+            if (state is not None and state["sha256"] == sha and not self.force
+                    and self._sidecar_of(state["doc_id"]) == (side.fingerprint() if side else None)):
                 self.counts["unchanged"] += 1
                 self.step(key, "unchanged")
                 continue
-            existing = self.catalog.doc_by_sha(sha)
+            existing = self.catalog.doc_by_sha(sha) if state is None or state["sha256"] != sha else None
             if existing is not None and not self.force:
                 with self.catalog.transaction():
                     self.catalog.add_path(existing["id"], key, st.st_mtime, st.st_size)
@@ -201,7 +221,17 @@ class _Run:
                                    "old_doc": state["doc_id"] if state is not None else None}
             yield key, {"kind": "file", "path": key, "doc_id": doc_id, "sha": sha, "size": st.st_size,
                         "password": self.passwords.get(key) or self.passwords.get(path.name),
-                        "limits": self.limits}
+                        "limits": self.limits, "sidecar": side_dict}
+
+    def _sidecar_of(self, doc_id: str) -> str | None:
+        doc = self.catalog.get_document(doc_id)
+        return (doc or {}).get("metadata", {}).get("sidecar")
+
+    def sidecar_failures(self) -> None:
+        failures, warnings = self.sidecars.record_problems(self.catalog, self.run_id, self.dir_roots)
+        self.counts["failed"] += len(failures)
+        self.failures += failures
+        self.warnings += warnings
 
     def with_cache(self, tasks: list[tuple[Any, dict[str, Any]]]):
         """Attach cached extractions as each task is dispatched, not all at once (memory)."""
@@ -213,7 +243,13 @@ class _Run:
     def record_tasks(self, path: Path, key: str, st: os.stat_result):
         from indexer.extract import extract_records
 
-        sha = file_sha256(path)
+        side = self.sidecars.for_file(key, self.roots)
+        mapping = {**(side.map if side else {}), **self.mapping}
+        # The file's hash with what shapes its records (sidecar, mapping): either changing
+        # rebuilds the records.
+        stamp = file_sha256(path) + ":" + json.dumps([side.fingerprint() if side else None, mapping],
+                                                     sort_keys=True)
+        sha = stamp
         prefix = key + "#"
         known = {p: self.catalog.path_state(p) for p in self.catalog.paths_with_prefix(prefix)}
         if self.catalog.get_meta(f"records:{key}") == sha and not self.force and known:
@@ -222,7 +258,9 @@ class _Run:
             return
         batch: list[dict[str, Any]] = []
         seen: set[str] = set()
-        for rec in extract_records(path):
+        chunks = 0
+        for rec in extract_records(path, mapping=mapping):
+            record_sidecar(rec, side)
             rkey = prefix + rec.source_id
             if rkey in seen:
                 continue
@@ -236,14 +274,22 @@ class _Run:
                                     "old_doc": state["doc_id"] if state is not None else None}
             batch.append({"doc_id": doc_id, "path": rkey, "source_id": rec.source_id, "title": rec.title,
                           "text": rec.text, "metadata": rec.metadata, "sha": doc_id,
+                          "sidecar": rec.metadata.pop("_sidecar", None),
                           "format": path.suffix.lstrip(".").lower() or "jsonl"})
             if len(batch) >= RECORDS_PER_TASK:
+                chunks += 1
                 yield ("records", key, len(seen)), {"kind": "records", "records": batch}
                 batch = []
         if batch:
+            chunks += 1
             yield ("records", key, len(seen)), {"kind": "records", "records": batch}
+        # the collection counts as one file of the progress bar: done with its last chunk
+        self.chunks_left[key] = chunks
+        if not chunks:
+            self.step(key, "unchanged")
         gone = [p for p in known if p not in seen]
         with self.catalog.transaction():
+            self.catalog.clear_failure(key)  # the collection reads now (e.g. after --map)
             for p in gone:
                 if self.catalog.remove_path(p):
                     self.counts["pruned"] += 1
@@ -254,18 +300,24 @@ class _Run:
         key = result.key
         self.peak_rss_mb = max(self.peak_rss_mb, result.max_rss_mb)
         if isinstance(key, tuple):  # a chunk of records
+            self.chunks_left[key[1]] -= 1
             if not result.ok:
                 self.fail(key[1], None, result.code, result.reason)
                 return
             for built in result.value["docs"]:
                 self.store(built, self.task_info.pop(built["doc"]["path_key"]), None)
-            self.emit("records", path=key[1])
+            if self.chunks_left[key[1]] == 0 and all(f["path"] != key[1] for f in self.failures):
+                self.step(key[1], "ok")
+            else:
+                self.emit("records", path=key[1])
             return
         info = self.task_info.pop(key)
         if not result.ok:
             self.fail(key, info["sha"], result.code, result.reason)
             return
         self.store(result.value["docs"][0], info, result.value.get("extracted"))
+        if result.value.get("extracted") is None:
+            self.counts["from_cache"] += 1  # rebuilt from the cached extraction, file not re-read
         self.step(key, "ok")
 
     def store(self, built: dict[str, Any], info: dict[str, Any], extracted: dict | None) -> None:
@@ -280,7 +332,7 @@ class _Run:
             if old is not None and old != doc["id"]:
                 catalog.delete_if_orphan(old)  # the copy at another path may still hold it
             for person in built.get("people", []):
-                _merge_person(catalog, person, doc)
+                merge_person(catalog, person, doc)
             if extracted is not None:
                 catalog.cache_put(info["sha"], self.version, extracted)
         crash_point("catalog")  # committed to the catalog, not yet to the index
@@ -313,24 +365,6 @@ class _Run:
                         self.counts["pruned"] += 1
 
 
-def _merge_person(catalog: Catalog, person: dict[str, Any], doc: dict[str, Any]) -> None:
-    old = catalog.get_person(person["id"]) or {}
-    data = {k: v for k, v in old.items() if k not in ("id", "name")}
-    for field in ("affiliations", "titles", "honorifics"):
-        merged = list(data.get(field, []))
-        for v in person.get(field, []) or []:
-            if v not in merged:
-                merged.append(v)
-        data[field] = merged
-    if person.get("honorific") and person["honorific"] not in data["honorifics"]:
-        data["honorifics"].append(person["honorific"])
-    apps = [a for a in data.get("appearances", []) if a.get("doc_id") != doc["id"]]
-    apps.append({"doc_id": doc["id"], "year": doc.get("year"), "title": doc.get("title"),
-                 "roles": person.get("titles", [])})
-    data["appearances"] = apps
-    catalog.put_person(person["id"], person.get("name") or old.get("name") or person["id"], data)
-
-
 def warm_up(curation: list[dict[str, Any]]) -> None:
     from indexer.documents import get_tagger
     from indexer.language import detect
@@ -354,7 +388,8 @@ def _process_task(payload: dict[str, Any]) -> dict[str, Any]:
     else:
         extracted = extract(payload["path"], password=payload.get("password"), limits=payload["limits"])
     built = build_document(payload["doc_id"], extracted, {
-        "sha256": payload["sha"], "size": payload["size"], "path": payload["path"]})
+        "sha256": payload["sha"], "size": payload["size"], "path": payload["path"],
+        "sidecar": payload.get("sidecar")})
     return {"docs": [built], "extracted": None if cached else extracted.to_dict()}
 
 

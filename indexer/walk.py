@@ -5,6 +5,8 @@ import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from indexer.sidecar import is_sidecar
+
 
 def walk(paths: Iterable[str | Path]) -> Iterator[Path]:
     """Yield regular files under each path, sorted, each real file once per visible path.
@@ -17,7 +19,8 @@ def walk(paths: Iterable[str | Path]) -> Iterator[Path]:
     for raw in paths:
         root = Path(raw)
         if root.is_file():
-            yield root
+            if not is_sidecar(root):
+                yield root
             continue
         if not root.is_dir():
             continue
@@ -43,7 +46,8 @@ def _walk_dir(root: Path, seen_dirs: set[str]) -> Iterator[Path]:
         try:
             if entry.is_dir(follow_symlinks=True):
                 yield from _walk_dir(path, seen_dirs)
-            elif entry.is_file(follow_symlinks=True):
+            elif entry.is_file(follow_symlinks=True) and not is_sidecar(path):
+                # metadata.csv / FILE.meta.json describe documents; they are not documents
                 yield path
         except OSError:  # a dangling link or a file that vanished
             continue

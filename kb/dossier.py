@@ -180,7 +180,20 @@ def _country_dossier(kb: Any, record: dict[str, Any]) -> dict[str, Any]:
         "peers": peers,
         "timeline": queries.timeline(cat, "country", iso3),
         "indicators": indicators.egdi_series(kb.settings.get("indicators"), iso3),
+        "benchmark": indicators.benchmark(kb.settings.get("indicators"), iso3, _groups(kb, record)),
     }
+
+
+def _groups(kb: Any, record: dict[str, Any]) -> dict[str, tuple[str, list[str]]]:
+    """Sub-region, region and world members of a country, for the EGDI benchmark."""
+    everyone = _all_countries(kb)
+    out: dict[str, tuple[str, list[str]]] = {}
+    for key in ("subregion", "region"):
+        name = _name(record.get(key))
+        if name:
+            out[key] = (name, [c["id"] for c in everyone if c.get(key) == name])
+    out["world"] = ("World", [c["id"] for c in everyone])
+    return out
 
 
 def _org_ref(kb: Any, value: Any) -> dict[str, Any]:
@@ -402,10 +415,12 @@ def citation(doc: dict[str, Any], url: str) -> dict[str, str]:
     ris += [f"AU  - {a}" for a in authors]
     if year:
         ris.append(f"PY  - {year}")
+    source = meta.get("source_url") or meta.get("url")
+    ris += [f"UR  - {source}"] if source else []
     ris += [f"UR  - {url}", "ER  - "]
     key = "kb:" + re.sub(r"[^A-Za-z0-9_\-:]", "_", doc["id"])
     fields = [("title", title)] + ([("author", " and ".join(authors))] if authors else []) + \
-        ([("year", year)] if year else []) + [("howpublished", url)]
+        ([("year", year)] if year else []) + ([("url", source)] if source else []) + [("howpublished", url)]
     bib = "@misc{" + key + ",\n" + ",\n".join(f"  {k} = {{{bib_escape(v)}}}" for k, v in fields) + "\n}"
     plain = (", ".join(authors) + ". " if authors else "") + title + (f" ({year})" if year else "") + ". " + url
     return {"ris": "\n".join(ris), "bibtex": bib, "plain": plain, "title": title, "authors": authors}

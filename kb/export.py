@@ -45,7 +45,11 @@ EXTENSIONS = {"csv": "csv", "json": "json", "jsonl": "jsonl", "xlsx": "xlsx", "r
 
 # Columns of the tabular exports (CSV, XLSX), in order.
 COLUMNS = ("passage_id", "doc_id", "title", "year", "format", "lang", "page_start", "page_end",
-           "heading", "text", "score", "country", "region", "org", "person", "topic", "file")
+           "heading", "text", "score", "country", "region", "org", "person", "topic", "file",
+           "authors", "collection", "source_url")
+# doc id -> what the catalog knows of the document beyond the index (authors, collection,
+# source_url): sidecar and record metadata for exports and citations.
+Lookup = Callable[[str], dict[str, Any]]
 
 # Spreadsheet programs evaluate cells starting with these characters (OWASP CSV injection).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -99,9 +103,25 @@ def neutralise(value: str) -> str:
     return value
 
 
-def hit_row(hit: Hit) -> dict[str, Any]:
+def catalog_lookup(catalog: Any, size: int = 4096) -> Lookup:
+    """A Lookup reading the catalog once per document (LRU: exports walk passages in order
+    of relevance, so one document's passages come back many times)."""
+    from functools import lru_cache
+
+    @lru_cache(maxsize=size)
+    def look(doc_id: str) -> dict[str, Any]:
+        doc = catalog.get_document(doc_id) or {}
+        meta = doc.get("metadata") or {}
+        return {"authors": [str(a) for a in meta.get("authors") or [] if str(a).strip()],
+                "collection": meta.get("collection"), "source_url": meta.get("source_url") or meta.get("url")}
+
+    return look
+
+
+def hit_row(hit: Hit, lookup: Lookup | None = None) -> dict[str, Any]:
     """The flat record every format is built from (no local paths: only the file name)."""
     ents = hit.entities or {}
+    extra = lookup(hit.doc_id) if lookup is not None else {}
     return {
         "passage_id": hit.passage_id, "doc_id": hit.doc_id, "title": hit.title, "year": hit.year,
         "format": hit.format, "lang": hit.lang, "page_start": hit.page_start, "page_end": hit.page_end,
@@ -111,6 +131,8 @@ def hit_row(hit: Hit) -> dict[str, Any]:
         "org": list(ents.get("org", [])), "person": list(ents.get("person", [])),
         "topic": list(ents.get("topic", [])),
         "file": os.path.basename(hit.path or "") or None,
+        "authors": list(extra.get("authors") or []), "collection": extra.get("collection"),
+        "source_url": extra.get("source_url"),
     }
 
 
@@ -130,7 +152,8 @@ def _capped(hits: Iterable[Hit], max_rows: int) -> Iterator[Hit]:
 
 
 # -- writers ------------------------------------------------------------------
-def write_csv(hits: Iterable[Hit], prov: Provenance, bom: bool = False, inline: bool = False) -> Iterator[bytes]:
+def write_csv(hits: Iterable[Hit], prov: Provenance, bom: bool = False, inline: bool = False,
+              lookup: Lookup | None = None) -> Iterator[bytes]:
     """RFC 4180 (CRLF, quoted as needed), UTF-8, the header row first. `inline` asks for a
     first '#' provenance comment row, which only comment-aware readers skip."""
     buf = io.StringIO()
@@ -141,7 +164,7 @@ def write_csv(hits: Iterable[Hit], prov: Provenance, bom: bool = False, inline: 
         w.writerow(["# " + prov.line()])
     w.writerow(COLUMNS)
     for n, hit in enumerate(hits, 1):
-        row = hit_row(hit)
+        row = hit_row(hit, lookup)
         w.writerow([neutralise(_cell(row[c])) for c in COLUMNS])
         if n % _CHUNK_ROWS == 0:
             yield buf.getvalue().encode("utf-8")
@@ -150,14 +173,15 @@ def write_csv(hits: Iterable[Hit], prov: Provenance, bom: bool = False, inline: 
     yield buf.getvalue().encode("utf-8")
 
 
-def write_jsonl(hits: Iterable[Hit], prov: Provenance, inline: bool = False) -> Iterator[bytes]:
+def write_jsonl(hits: Iterable[Hit], prov: Provenance, inline: bool = False,
+                lookup: Lookup | None = None) -> Iterator[bytes]:
     """One passage per line, every line the same keys (COLUMNS). `inline` asks for a first
     {"type": "meta", ...provenance} line."""
     lines = []
     if inline:
         lines.append(json.dumps({"type": "meta", **prov.to_dict(), "columns": list(COLUMNS)}, ensure_ascii=False))
     for hit in hits:
-        lines.append(json.dumps(hit_row(hit), ensure_ascii=False))
+        lines.append(json.dumps(hit_row(hit, lookup), ensure_ascii=False))
         if len(lines) >= _CHUNK_ROWS:
             yield ("\n".join(lines) + "\n").encode("utf-8")
             lines = []
@@ -165,13 +189,13 @@ def write_jsonl(hits: Iterable[Hit], prov: Provenance, inline: bool = False) -> 
         yield ("\n".join(lines) + "\n").encode("utf-8")
 
 
-def write_json(hits: Iterable[Hit], prov: Provenance) -> Iterator[bytes]:
+def write_json(hits: Iterable[Hit], prov: Provenance, lookup: Lookup | None = None) -> Iterator[bytes]:
     """{"meta": {...}, "results": [...], "count": N} written incrementally."""
     yield ('{"meta": ' + json.dumps(prov.to_dict(), ensure_ascii=False) + ', "results": [').encode("utf-8")
     n = 0
     parts: list[str] = []
     for hit in hits:
-        parts.append(("," if n else "") + "\n" + json.dumps(hit_row(hit), ensure_ascii=False))
+        parts.append(("," if n else "") + "\n" + json.dumps(hit_row(hit, lookup), ensure_ascii=False))
         n += 1
         if len(parts) >= _CHUNK_ROWS:
             yield "".join(parts).encode("utf-8")
@@ -188,7 +212,7 @@ def _xlsx_cell(value: Any) -> Any:
     return neutralise(text)
 
 
-def write_xlsx(hits: Iterable[Hit], prov: Provenance) -> Iterator[bytes]:
+def write_xlsx(hits: Iterable[Hit], prov: Provenance, lookup: Lookup | None = None) -> Iterator[bytes]:
     """openpyxl write-only workbook (rows go to a temporary file, not memory); sheets
     'results' and 'provenance'. The finished file is then read back in chunks."""
     from openpyxl import Workbook
@@ -198,7 +222,7 @@ def write_xlsx(hits: Iterable[Hit], prov: Provenance) -> Iterator[bytes]:
     ws.append(list(COLUMNS))
     n = 0
     for hit in hits:
-        row = hit_row(hit)
+        row = hit_row(hit, lookup)
         ws.append([_xlsx_cell(row[c]) for c in COLUMNS])
         n += 1
     meta = wb.create_sheet("provenance")
@@ -234,7 +258,7 @@ def _page_ranges(pages: Iterable[int]) -> str:
     return ", ".join(out)
 
 
-def _by_document(hits: Iterable[Hit]) -> dict[str, dict[str, Any]]:
+def _by_document(hits: Iterable[Hit], lookup: Lookup | None = None) -> dict[str, dict[str, Any]]:
     """Group hits per document, keeping only what a citation needs (memory is per document,
     not per passage)."""
     docs: dict[str, dict[str, Any]] = {}
@@ -243,7 +267,8 @@ def _by_document(hits: Iterable[Hit]) -> dict[str, dict[str, Any]]:
         if d is None:
             d = docs[hit.doc_id] = {"title": hit.title, "year": hit.year, "format": hit.format,
                                     "file": os.path.basename(hit.path or ""), "pages": set(),
-                                    "passages": 0, "lang": hit.lang}
+                                    "passages": 0, "lang": hit.lang,
+                                    **(lookup(hit.doc_id) if lookup is not None else {})}
         d["passages"] += 1
         for p in (hit.page_start, hit.page_end):
             if p is not None:
@@ -260,13 +285,16 @@ def _ris_value(value: Any) -> str:
     return re.sub(r"\s+", " ", str(value)).strip()
 
 
-def write_ris(hits: Iterable[Hit], prov: Provenance) -> Iterator[bytes]:
+def write_ris(hits: Iterable[Hit], prov: Provenance, lookup: Lookup | None = None) -> Iterator[bytes]:
     """One RIS record per document with the pages of its matching passages."""
-    for doc_id, d in _by_document(hits).items():
+    for doc_id, d in _by_document(hits, lookup).items():
         lines = [f"TY  - {_RIS_TYPES.get(d['format'], 'GEN')}", f"ID  - {_ris_value(doc_id)}",
                  f"TI  - {_ris_value(d['title'] or d['file'] or doc_id)}"]
+        lines += [f"AU  - {_ris_value(a)}" for a in d.get("authors") or []]
         if d["year"]:
             lines.append(f"PY  - {d['year']}")
+        if d.get("source_url"):
+            lines.append(f"UR  - {_ris_value(d['source_url'])}")
         if d["lang"]:
             lines.append(f"LA  - {_ris_value(d['lang'])}")
         if d["pages"]:
@@ -287,16 +315,20 @@ def bib_escape(value: Any) -> str:
     return _BIB_RE.sub(lambda m: _BIB_SPECIAL[m.group(0)], re.sub(r"\s+", " ", str(value)).strip())
 
 
-def write_bibtex(hits: Iterable[Hit], prov: Provenance) -> Iterator[bytes]:
+def write_bibtex(hits: Iterable[Hit], prov: Provenance, lookup: Lookup | None = None) -> Iterator[bytes]:
     """One @misc/@techreport entry per document; the query is named in each note."""
     yield ("@comment{" + bib_escape(prov.line()) + "}\n\n").encode("utf-8")
-    for doc_id, d in _by_document(hits).items():
+    for doc_id, d in _by_document(hits, lookup).items():
         kind = "techreport" if d["format"] in ("pdf", "docx") else "misc"
         key = "kb:" + re.sub(r"[^A-Za-z0-9_\-:]", "_", doc_id)
         pages = _page_ranges(d["pages"])
         fields = [("title", d["title"] or d["file"] or doc_id)]
+        if d.get("authors"):
+            fields.append(("author", " and ".join(d["authors"])))
         if d["year"]:
             fields.append(("year", d["year"]))
+        if d.get("source_url"):
+            fields.append(("url", d["source_url"]))
         if kind == "techreport":
             fields.append(("institution", "unknown"))
         if pages:
@@ -313,34 +345,23 @@ _WRITERS: dict[str, Callable[..., Iterator[bytes]]] = {
 
 
 def export(hits: Iterable[Hit], fmt: str, prov: Provenance, max_rows: int = 0, bom: bool = False,
-           inline: bool = False) -> Iterator[bytes]:
+           inline: bool = False, lookup: Lookup | None = None) -> Iterator[bytes]:
     """Dispatch to one writer. ``max_rows`` 0 means every hit (the default: no cap);
-    ``inline`` puts the provenance inside a CSV or JSONL file (the other formats always hold it)."""
+    ``inline`` puts the provenance inside a CSV or JSONL file (the other formats always hold
+    it); ``lookup`` (catalog_lookup) adds authors, collection and source URL."""
     if fmt not in _WRITERS:
         raise InvalidInputError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
     stream = _capped(hits, max_rows) if max_rows else iter(hits)
     if fmt == "csv":
-        return write_csv(stream, prov, bom=bom, inline=inline)
+        return write_csv(stream, prov, bom=bom, inline=inline, lookup=lookup)
     if fmt == "jsonl":
-        return write_jsonl(stream, prov, inline=inline)
-    return _WRITERS[fmt](stream, prov)
+        return write_jsonl(stream, prov, inline=inline, lookup=lookup)
+    return _WRITERS[fmt](stream, prov, lookup)
 
 
-def build_id(index: Any) -> str | None:
-    """The index's build id, whatever the backend calls it (None when it has none)."""
-    value = getattr(index, "build_id", None)
-    if callable(value):
-        value = value()
-    if value:
-        return str(value)
-    try:
-        stats = index.stats()
-    except Exception:  # noqa: BLE001 - an index without figures still exports; provenance says 'unknown'
-        return None
-    for key in ("build_id", "build", "generation", "version"):
-        if stats.get(key) is not None:
-            return str(stats[key])
-    return None
+def build_id(index: Any) -> str:
+    """The build the export read (kb.search.types.SearchBackend.build_id, via the service)."""
+    return str(index.build_id())
 
 
 def filename(query: str, fmt: str) -> str:

@@ -67,7 +67,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("lock_timeout", 30.0, "Seconds a writer waits for the index or catalog lock.", 0, 3600),
     Setting("ocr", True, "OCR image-only PDFs when the tesseract and pdftoppm programs are installed."),
     Setting("spacy_model", "", "Name of an installed spaCy model to merge statistical entities from (optional)."),
-    Setting("indicators", "", "Path of a CSV of EGDI scores (country, year, value) for country pages (optional)."),
+    Setting("indicators", "", "Path of a CSV (or folder of CSVs) of EGDI scores adding years to, or overriding, the shipped 2022 survey (optional)."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

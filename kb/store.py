@@ -10,6 +10,7 @@ the index is committed after; then the flag is set. Deleted documents go through
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import zlib
 from collections.abc import Callable, Iterable, Iterator
@@ -22,7 +23,7 @@ from kb import summary
 from kb.errors import BusyError, CatalogError
 from kb.model import Mention, Passage
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # Each migration takes the schema from version i to i + 1.
 MIGRATIONS: list[str] = [
@@ -133,6 +134,19 @@ MIGRATIONS: list[str] = [
     DROP INDEX mentions_doc;
     CREATE INDEX mentions_doc ON mentions(doc_id, type, entity_id, passage_id, start);
     """ + summary.DDL,
+    # Saved searches (kb.saved): curators' named query + filters. Catalog rows, so they
+    # survive `kb reindex`; the ingest time they count new passages by is documents.ingested_at.
+    """
+    CREATE TABLE saved_searches (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL UNIQUE,
+        query TEXT NOT NULL DEFAULT '',
+        filters TEXT NOT NULL DEFAULT '{}',
+        created_by TEXT,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX documents_ingested ON documents(ingested_at);
+    """,
 ]
 assert len(MIGRATIONS) == SCHEMA_VERSION
 # Python run after a version's SQL, in the same transaction: version 3 fills the entity
@@ -395,7 +409,9 @@ class Catalog:
                 "type": doc["format"], "year": doc.get("year"),
                 "lang": p.get("language") or doc.get("language"),
                 "event": (doc.get("metadata") or {}).get("event"),
-                "date": (doc.get("metadata") or {}).get("created"),
+                "date": (doc.get("metadata") or {}).get("date") or (doc.get("metadata") or {}).get("created"),
+                "added": doc.get("ingested_at"),
+                "collection": [(doc.get("metadata") or {}).get("collection") or ""],
                 "page_start": p["page_start"], "page_end": p["page_end"],
                 "country": e.get("country", []), "region": e.get("region", []), "org": e.get("org", []),
                 "person": e.get("person", []), "topic": e.get("topic", []),
@@ -425,6 +441,11 @@ class Catalog:
 
     def clear_failure(self, path: str) -> None:
         self.db.execute("DELETE FROM failures WHERE path = ?", (path,))
+
+    def failure_paths_with_prefix(self, prefixes: tuple[str, ...]) -> list[str]:
+        """Failures recorded for sidecar files and their rows ("<sidecar path>#row N")."""
+        return [r[0] for r in self.db.execute("SELECT path FROM failures WHERE code = 'invalid_metadata'")
+                if r[0].split("#", 1)[0] in prefixes or any(r[0].startswith(p + os.sep) for p in prefixes)]
 
     def failures(self) -> list[dict[str, Any]]:
         return [dict(r) for r in self.db.execute("SELECT path, code, reason, at, sha256 FROM failures ORDER BY path")]

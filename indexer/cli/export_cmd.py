@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from kb import auth
-from kb.export import FORMATS, Provenance, build_id, export
+from kb.export import FORMATS, Provenance, build_id, catalog_lookup, export
 from kb.search.types import Hit, SearchRequest
 
 FILTER_OPTIONS = ("country", "region", "org", "person", "topic", "type", "year", "lang")
@@ -20,7 +20,7 @@ def register(sub: Any) -> None:
     for name in FILTER_OPTIONS:
         p.add_argument(f"--{name}", action="append", default=[], metavar="VALUE",
                        help=f"filter on {name} (repeat for OR)")
-    p.add_argument("--sort", default="relevance", choices=("relevance", "date", "title"))
+    p.add_argument("--sort", default="relevance", choices=("relevance", "date", "title", "added"))
     p.add_argument("--format", default="csv", choices=FORMATS)
     p.add_argument("--bom", action="store_true", help="CSV: start with a UTF-8 byte order mark (Excel)")
     p.add_argument("--inline-provenance", action="store_true",
@@ -57,7 +57,7 @@ def run_export(args: argparse.Namespace) -> int:
         max_rows = int(kb.settings["export_max_rows"])
         counted = _Counted(kb.index.iter_all(request))
         chunks = export(counted, args.format, prov, max_rows=max_rows, bom=args.bom,
-                        inline=args.inline_provenance)
+                        inline=args.inline_provenance, lookup=catalog_lookup(kb.catalog))
         if args.output:
             with open(args.output, "wb") as fh:
                 fh.writelines(chunks)

@@ -21,6 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--password", help="password for encrypted files in this batch")
     p.add_argument("--passwords", metavar="FILE", help="JSON mapping of file name or path to password")
     p.add_argument("--format", choices=["text", "json"], default="text", help="summary format")
+    p.add_argument("--map", metavar="TARGET=COLUMN,...", default="",
+                   help="columns of CSV/JSONL collections: e.g. text=abstract,id=doi,year=pubyear")
     p.set_defaults(handler=run_ingest)
 
     e = sub.add_parser("extract", help="show what the extractor sees in one file (nothing is stored)")
@@ -49,13 +51,16 @@ def _passwords(args: argparse.Namespace, paths: list[str]) -> dict[str, str]:
 
 def run_ingest(args: argparse.Namespace) -> int:
     from indexer.pipeline import ingest
+    from indexer.sidecar import parse_map
 
+    mapping = parse_map(args.map, "--map")
     missing = [p for p in args.paths if not Path(p).exists()]
     if missing:
         raise InvalidInputError(f"no such file or folder: {', '.join(missing)}")
     with open_kb(args) as kb:
         summary = ingest(args.paths, kb, workers=args.workers, force=args.force, prune=args.prune,
-                         passwords=_passwords(args, args.paths), progress=ProgressBar("ingest"))
+                         passwords=_passwords(args, args.paths), progress=ProgressBar("ingest"),
+                         mapping=mapping)
     if args.format == "json":
         print_json(summary)
     else:
@@ -65,6 +70,8 @@ def run_ingest(args: argparse.Namespace) -> int:
               f"{summary['passages']} passages, {summary['pages']} pages in {summary['seconds']:.1f} s")
         for f in summary["failures"]:
             print(f"  failed: {f['path']}: {f['reason']}")
+        for w in summary.get("warnings", []):
+            print(f"  warning: {w}")
     return 1 if args.strict and summary["failed"] else 0
 
 

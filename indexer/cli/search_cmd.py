@@ -24,7 +24,7 @@ def register(sub: Any) -> None:
                        help=f"filter on {name} (repeat for OR)")
     p.add_argument("--limit", type=int, help="results per page (single) or per query (batch; default 100)")
     p.add_argument("--page", type=int, default=1)
-    p.add_argument("--sort", default="relevance", choices=("relevance", "date", "title"))
+    p.add_argument("--sort", default="relevance", choices=("relevance", "date", "title", "added"))
     p.add_argument("--format", choices=sorted(set(SINGLE_FORMATS + BATCH_FORMATS)),
                    help="table|json|jsonl|csv (default table); with --batch: jsonl|trec (default jsonl)")
     p.add_argument("--batch", metavar="FILE.tsv", help="run every `qid<TAB>query` line of FILE ('-': stdin)")

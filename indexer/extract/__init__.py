@@ -184,8 +184,9 @@ def is_record_collection(path: str | Path) -> bool:
 
 
 def extract_records(source: str | Path | BinaryIO, name: str | None = None,
-                    limits: dict | None = None) -> Iterator[Record]:
-    """Each line (JSONL) or row (CSV) with an ``id`` or ``_id`` as a Record."""
+                    limits: dict | None = None, mapping: dict[str, str] | None = None) -> Iterator[Record]:
+    """Each line (JSONL) or row (CSV) with an id (``id``, ``_id``, ``doi``, ``url`` or the
+    column ``mapping`` names) as a Record."""
     from indexer.extract.records import iter_records
 
     if name is None and isinstance(source, (str, Path)):
@@ -195,7 +196,7 @@ def extract_records(source: str | Path | BinaryIO, name: str | None = None,
         fmt = sniff(stream, name)
         if fmt not in RECORD_FORMATS:
             raise UnsupportedFormatError(f"not a record collection (format {fmt})")
-        yield from iter_records(stream, fmt, limits)
+        yield from iter_records(stream, fmt, limits, mapping)
     finally:
         if owned:
             stream.close()

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 # Every field name the query language accepts before a colon (`title:`, `country:`…). The
 # Whoosh backend's schema test checks this list against its schema.
 QUERY_FIELDS = (
-    "body", "country", "date", "doc_id", "event", "heading", "heading_path", "id", "lang", "ordinal",
+    "added", "body", "collection", "country", "date", "doc_id", "event", "heading", "heading_path", "id", "lang", "ordinal",
     "org", "page_end", "page_start", "path", "person", "region", "source_id", "spell", "text",
     "text_ar", "text_cjk", "text_es", "text_fr", "text_ru", "title", "topic", "type", "year", "year_k",
 )

@@ -39,7 +39,7 @@ Resolver = Callable[[str], list[tuple[str, str]]]
 # A plain AND query with fewer hits than this is retried as OR (see docs/query-language.md).
 AND_FALLBACK_BELOW = 3
 SUGGEST_BELOW = 3
-SORTS = ("relevance", "date", "title")
+SORTS = ("relevance", "date", "title", "added")
 
 
 class SearchService:

@@ -8,7 +8,7 @@ from typing import Any, Protocol
 from kb.search.querytree import ParsedQuery
 
 # Facet / filter fields, in display order. Entity fields hold canonical ids.
-FACET_FIELDS = ("country", "region", "org", "person", "topic", "type", "year", "lang")
+FACET_FIELDS = ("country", "region", "org", "person", "topic", "type", "year", "lang", "collection")
 
 # One passage as handed to the index by the catalog (kb.store.Catalog.index_records).
 # Keys: id, doc_id, ordinal, text, title, heading (heading path joined with " › "), path,
@@ -24,7 +24,7 @@ class SearchRequest:
     page: int = 1
     per_page: int = 20
     cursor: str | None = None  # opaque; wins over page when given
-    sort: str = "relevance"  # relevance | date | title
+    sort: str = "relevance"  # relevance | date | title | added (newest ingested first)
     facets: bool = True
     facet_limit: int = 10  # values per facet field; 0 = all
     max_per_document: int = 3  # 0 = no limit; ignored when filtered to one document
@@ -51,6 +51,7 @@ class Hit:
     year: int | None = None
     lang: str | None = None
     entities: dict[str, list[str]] = field(default_factory=dict)  # type -> ids
+    added: str | None = None  # when the document was ingested (ISO 8601)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -44,7 +44,7 @@ def _cli(argv: list[str]) -> str:
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> str:
     home = tmp_path_factory.mktemp("forum-kb")
-    _cli(["--home", str(home), "ingest", "--workers", "1", str(CORPUS)])
+    _cli(["--home", str(home), "ingest", "--workers", "1", str(CORPUS / "forum-2012-final-report.md")])
     return str(home)
 
 

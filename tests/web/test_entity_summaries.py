@@ -1,6 +1,6 @@
 """The country, organisation, person, topic and region pages read the entity summaries
 (kb.summary); their data must equal what grouping the mentions gave before
-(tests/web/legacy_pages.py), on corpus/ plus generated documents ingested with the real
+(tests/web/legacy_pages.py), on the corpus report plus generated documents ingested with the real
 pipeline and tagger, and must stay equal after re-ingest, deletion through the API and
 curation (kb entities merge / alias / reject). The last checks go through the pages, with
 the page cache left warm: a changed catalog must show at once."""
@@ -18,6 +18,8 @@ from kb import auth, dossier, queries, summary
 from kb.errors import NotFoundError
 from kb.facade import KB
 from tests.conftest import CORPUS
+
+REPORT = CORPUS / "forum-2012-final-report.md"
 from tests.web.legacy_pages import entity_types, legacy
 from web import create_app
 
@@ -103,7 +105,7 @@ def home(tmp_path_factory):
     files = base / "files"
     _generate(files)
     with KB({"home": str(base / "home")}) as kb:
-        ingest([CORPUS, files], kb, workers=1)
+        ingest([REPORT, files], kb, workers=1)
     return {"home": base / "home", "files": files}
 
 
@@ -127,7 +129,7 @@ def test_re_ingest_and_prune_keep_the_summaries_exact(home):
     changed[2].unlink()  # gone from the folder: pruned
     with KB({"home": str(home["home"])}) as kb:
         before = queries.entity_totals(kb.catalog, "country", "KAZ")
-        result = ingest([CORPUS, files], kb, workers=1, prune=True)
+        result = ingest([REPORT, files], kb, workers=1, prune=True)
         assert result["updated"] + result["added"] >= 2 and result["pruned"] == 1
         assert queries.entity_totals(kb.catalog, "country", "KAZ")["passages"] < before["passages"]
         ingest([files], kb, workers=1, force=True)  # every document re-written in place

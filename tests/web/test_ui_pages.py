@@ -1,4 +1,4 @@
-"""The UI pages through the Flask test client, over a KB home built from corpus/ plus two
+"""The UI pages through the Flask test client, over a KB home built from the corpus report plus two
 hostile documents (XSS payloads in title, heading, text, file name and entity names)."""
 from __future__ import annotations
 
@@ -77,7 +77,7 @@ def _long(kb: KB) -> None:
 
 
 def build_home(home: Path, indicators: str = "") -> KB:
-    """Ingest corpus/ with the real pipeline; fall back to catalog writes while a stage of
+    """Ingest the corpus report with the real pipeline; fall back to catalog writes while a stage of
     the pipeline is missing. Then add the hostile document and bring the index up to date."""
     from indexer.pipeline import sync_index
 
@@ -85,7 +85,7 @@ def build_home(home: Path, indicators: str = "") -> KB:
     try:
         from indexer.pipeline import ingest
 
-        summary = ingest([CORPUS], kb, workers=1)
+        summary = ingest([REPORT], kb, workers=1)
         ok = summary["added"] + summary["unchanged"] + summary["updated"] > 0
     except ImportError:
         ok = False
@@ -373,3 +373,17 @@ def test_export_and_feed_links_work(ui):
         r = ui["client"].get(href)
         fmt = href.rsplit("format=", 1)[1]
         assert r.status_code == 200 and r.mimetype == types[fmt], (href, r.status_code)
+
+
+def test_country_page_benchmarks_egdi_without_a_setting(tmp_path):
+    """No KB_INDICATORS: the shipped 2022 survey gives every country page its EGDI, the medians
+    of its sub-region, region and the world, its ranks, and the chart."""
+    from web import create_app
+
+    app = create_app({"home": str(tmp_path / "home"), "indicators": "", "TESTING": True})
+    body = html.unescape(app.test_client().get("/countries/KAZ").get_data(as_text=True))
+    assert "E-Government Development Index" in body and "0.8628" in body
+    assert "EGDI 2022 against its peers" in body
+    assert re.search(r"<td>Central Asia</td><td class=\"num\">0\.\d{4}</td><td class=\"num\">1 of 5</td>", body)
+    assert "<td>Asia</td>" in body and "28 of 193" in body
+    assert '<rect class="bar own"' in body

@@ -11,6 +11,7 @@ from kb.export import COLUMNS, FORMATS
 from kb.model import ENTITY_TYPES
 from kb.search.cursor import CURSOR_PATTERN
 from web.api.common import DOC_ID, ENTITY_ID
+from web.params import FILTER_PATTERN, FLAG_VALUES, TEXT_FILTER_PATTERN, YEAR_PATTERN
 
 S = dict[str, Any]
 
@@ -44,6 +45,7 @@ HIT: S = {
         "snippet": {"type": "string", "description": "HTML-escaped text with <mark> around matches"},
         "score": {"type": "number"}, "year": nullable("integer"), "lang": nullable("string"),
         "entities": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}},
+        "added": {**nullable("string"), "description": "when the document was ingested (ISO 8601, UTC)"},
     },
 }
 
@@ -135,15 +137,20 @@ SCHEMAS: dict[str, S] = {
     "Curation": {"type": "object", "required": ["seq", "action", "value"], "properties": {
         "seq": {"type": "integer"}, "action": {"type": "string"}, "type": {"type": "string"},
         "id": {"type": "string"}, "value": {"type": "string"}, "by": {"type": "string"}}},
+    "SavedSearch": {"type": "object", "required": ["id", "name", "query", "filters", "links"], "properties": {
+        "id": {"type": "integer"}, "name": {"type": "string"}, "query": {"type": "string"},
+        "filters": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}},
+        "created_by": {"type": ["string", "null"]}, "created_at": {"type": "string"},
+        "recent": {"type": "integer", "description": "passages added in the last recent_days days"},
+        "recent_days": {"type": "integer"},
+        "links": {"type": "object", "additionalProperties": {"type": "string"}}}},
+    "SavedFilterValues": {"type": "array", "items": {"type": "string", "pattern": "^[^\\x00-\\x1f\\x7f,]{1,200}$"}},
+    "SavedYearValues": {"type": "array", "items": {"type": "string", "pattern": "^[0-9]{4}$"}},
+    "SavedSearchList": {"type": "object", "required": ["saved_searches"], "properties": {
+        "saved_searches": {"type": "array", "items": {"$ref": "#/components/schemas/SavedSearch"}}}},
 }
 
-# The server checks filter values against these same patterns (web.api.search._filters).
-# Ids are ASCII (hex document ids, slugs, ISO codes): an explicit class, not \w, which regex
-# engines (and so clients and validators) read differently outside ASCII.
-ID_CHARS = r"[A-Za-z0-9_.:-]"
-FILTER_PATTERN = rf"^({ID_CHARS}{{1,100}}(,{ID_CHARS}{{1,100}})*)?$"
-YEAR_PATTERN = r"^([0-9]{4}(,[0-9]{4})*)?$"
-FLAG_VALUES = ("0", "1", "true", "false")
+# The server checks filter values against these same patterns (web.params.filter_params).
 META_VALUES = ("0", "1", "inline")
 
 
@@ -154,7 +161,8 @@ def parameters(max_page_size: int, max_query_length: int) -> dict[str, S]:
     params = {
         "q": q("q", {"type": "string", "maxLength": max_query_length},
                "Query: words, \"phrases\", AND/OR/NOT, field:value, wildcards"),
-        "sort": q("sort", {"type": "string", "enum": ["relevance", "date", "title"]}, "Result order"),
+        "sort": q("sort", {"type": "string", "enum": ["relevance", "date", "title", "added"]},
+                  "Result order (added: newest ingested first)"),
         "page": q("page", {"type": "integer", "minimum": 1, "maximum": 100000}, "Page number (small offsets)"),
         "per_page": q("per_page", {"type": "integer", "minimum": 1, "maximum": max_page_size}, "Results per page"),
         "cursor": q("cursor", {"type": "string", "pattern": CURSOR_PATTERN},
@@ -191,6 +199,8 @@ def parameters(max_page_size: int, max_query_length: int) -> dict[str, S]:
     for name in ("country", "region", "org", "person", "topic", "type", "lang"):
         params[name] = q(name, {"type": "array", "items": {"type": "string", "pattern": FILTER_PATTERN}},
                          f"Filter on {name} (ids, comma-separated or repeated: OR)")
+    params["collection"] = q("collection", {"type": "array", "items": {"type": "string", "pattern": TEXT_FILTER_PATTERN}},
+                             "Filter on collection (sidecar or collection name; comma-separated or repeated: OR)")
     return params
 
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import re
 from collections.abc import Iterator
 from dataclasses import fields, replace
 from typing import Any
@@ -12,63 +11,23 @@ from urllib.parse import urlencode
 from flask import Response, request
 
 from kb.errors import InvalidInputError
-from kb.export import CONTENT_TYPES, FORMATS, Provenance, build_id, export, filename
+from kb.export import CONTENT_TYPES, FORMATS, Provenance, build_id, catalog_lookup, export, filename
 from kb.facade import KB
-from kb.search.types import FACET_FIELDS, Hit, SearchRequest
+from kb.search.types import Hit, SearchRequest
 from web.api.blueprint import bp
-from web.api.common import client_address, export_limiter, int_arg, ok, paging
-from web.api.schemas import FILTER_PATTERN, FLAG_VALUES, META_VALUES, YEAR_PATTERN
+from web.api.common import client_address, export_limiter, ok
+from web.api.schemas import META_VALUES
 from web.db import get_kb, shared_index
-
-SORTS = ("relevance", "date", "title")
-
-
-def _filters() -> dict[str, list[str]]:
-    """Repeated parameters or comma-separated values: OR within a field, AND across fields.
-    Each raw value must match the pattern the OpenAPI document gives for it (an empty value
-    is no filter), so what the schema accepts is what the server accepts."""
-    filters: dict[str, list[str]] = {}
-    for name in FACET_FIELDS:
-        pattern = YEAR_PATTERN if name == "year" else FILTER_PATTERN
-        values: list[str] = []
-        for raw in request.args.getlist(name):
-            if not re.match(pattern, raw):
-                if name == "year":
-                    raise InvalidInputError(f"year must be four digits (comma-separated), not {raw[:20]!r}")
-                raise InvalidInputError(f"{name}: {raw[:40]!r} is not a valid value (ids, comma-separated)")
-            values += [v for v in raw.split(",") if v]
-        if values:
-            filters[name] = list(dict.fromkeys(values))
-    return filters
-
-
-def _flag(name: str, default: bool) -> bool:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    if raw not in FLAG_VALUES:
-        raise InvalidInputError(f"{name} must be 0 or 1")
-    return raw in ("1", "true")
+from web.params import API_FORM, flag_param, search_request
 
 
 def parse_request(settings: dict[str, Any]) -> tuple[SearchRequest, str]:
-    q = (request.args.get("q") or "").strip()
-    if len(q) > int(settings["max_query_length"]):
-        raise InvalidInputError(f"the query is longer than {settings['max_query_length']} characters")
-    sort = request.args.get("sort") or "relevance"
-    if sort not in SORTS:
-        raise InvalidInputError(f"sort must be one of {', '.join(SORTS)}")
+    """The search the query string asks for (web.params, shared with the pages) and the
+    response format."""
     fmt = request.args.get("format") or "json"
     if fmt not in FORMATS:
         raise InvalidInputError(f"format must be one of {', '.join(FORMATS)}")
-    page, per_page = paging(settings)
-    cursor = request.args.get("cursor") or None
-    # No per-document grouping unless asked: an API client pages in plain result order.
-    group = int_arg("max_per_document", 0, 0, 1000)
-    req = SearchRequest(q=q, filters=_filters(), page=page, per_page=per_page, cursor=cursor, sort=sort,
-                        facets=_flag("facets", True), facet_limit=int_arg("facet_limit", 10, 0, 1000),
-                        max_per_document=group, correct=_flag("correct", True))
-    return req, fmt
+    return search_request(request.args, settings, API_FORM), fmt
 
 
 @bp.get("/search")
@@ -100,6 +59,7 @@ def search() -> Response:
         - type
         - year
         - lang
+        - collection
         - sort
         - page
         - per_page
@@ -190,7 +150,7 @@ def _sidecar(kb: Any, req: SearchRequest, fmt: str) -> Response:
 def _export(kb: Any, req: SearchRequest, fmt: str, inline: bool = False) -> Response:
     export_limiter().hit(client_address(), int(kb.settings["export_rate_per_minute"]))
     req = _export_request(req)
-    bom = _flag("bom", False)
+    bom = flag_param(request.args, "bom", False)
     # The stream outlives the request (Flask tears the request's KB down when the view
     # returns), so the export reads through a KB of its own, closed when the stream ends;
     # it borrows the process's index like every request.
@@ -201,7 +161,8 @@ def _export(kb: Any, req: SearchRequest, fmt: str, inline: bool = False) -> Resp
         # Pull the first hit now so a bad query is a 400, not a broken download.
         first = list(itertools.islice(hits, 1))
         chunks = export(itertools.chain(first, hits), fmt, prov,
-                        max_rows=int(kb.settings["export_max_rows"]), bom=bom, inline=inline)
+                        max_rows=int(kb.settings["export_max_rows"]), bom=bom, inline=inline,
+                        lookup=catalog_lookup(own.catalog))
     except BaseException:
         own.close()
         raise

@@ -21,7 +21,7 @@ ENTITY_ROUTES = {"country": "countries", "org": "organisations", "person": "peop
                  "topic": "topics", "region": "regions"}
 ENTITY_LABELS = {"country": "Countries", "org": "Organisations", "person": "People",
                  "topic": "Topics", "region": "Regions", "type": "File type", "year": "Year",
-                 "lang": "Language"}
+                 "lang": "Language", "collection": "Collection"}
 
 
 @lru_cache(maxsize=8192)
@@ -70,3 +70,9 @@ def _qs_filter(args: Any, **changes: Any) -> str:
 
     return query_string(args if args is not None else request.args, **changes)
 
+
+@bp.app_template_filter("person_slug")
+def _person_slug(name: str) -> str:
+    from kb.entities.slug import person_id
+
+    return person_id(name)

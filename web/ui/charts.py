@@ -67,3 +67,16 @@ def cartogram(countries: list[dict[str, Any]], per_row: int = 6, tile: int = 38,
         height = max(height, y)
     return {"columns": columns, "tiles": tiles, "labels": labels, "width": max(col_w * len(order), 1),
             "height": height + 4, "tile": tile, "legend": [{"cls": c, "label": lab} for _, c, lab in MAP_CLASSES]}
+
+
+def benchmark_bars(bm: dict[str, Any] | None, name: str, width: int = 300, row: int = 22) -> dict[str, Any]:
+    """Horizontal bars on the EGDI scale (0-1): the country, then the median of each group."""
+    if not bm:
+        return {"bars": []}
+    label_w = 110
+    plot = width - label_w - 40
+    items = [(name, bm["egdi"], True)] + [(f"{r['label']} median", r["median"], False) for r in bm["rows"]]
+    bars = [{"label": lab, "value": v, "own": own, "y": 4 + i * row, "w": round(plot * max(0.0, min(1.0, v)), 1),
+             "x": label_w, "tx": label_w + round(plot * max(0.0, min(1.0, v)), 1) + 4}
+            for i, (lab, v, own) in enumerate(items)]
+    return {"bars": bars, "width": width, "height": 8 + len(items) * row, "row": row - 6}

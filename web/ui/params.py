@@ -11,42 +11,20 @@ from werkzeug.datastructures import MultiDict
 
 from kb.errors import InvalidInputError
 from kb.search.types import FACET_FIELDS, SearchRequest
-from web.params import int_param
+from web.params import UI_FORM
+from web.params import search_request as shared_search_request
 
 # UI parameter names; `org` etc. are the index's field names.
 FILTER_PARAMS = FACET_FIELDS
-SORTS = ("relevance", "date", "title")
-FACET_LIMIT = 30  # values per facet: the top ones shown, the rest behind "more"
-_YEAR = re.compile(r"^\d{4}$")
-_ID = re.compile(r"^[\w.\-:]{1,100}$")
 _PASSAGE = re.compile(r"^[\w.\-:]{1,200}$")
 
 
 
 
 def search_request(args: MultiDict, settings: Mapping[str, Any]) -> SearchRequest:
-    q = (args.get("q") or "").strip()
-    if len(q) > int(settings["max_query_length"]):
-        raise InvalidInputError(f"the query is longer than {settings['max_query_length']} characters")
-    filters: dict[str, list[str]] = {}
-    for name in FILTER_PARAMS:
-        values = [v.strip() for v in args.getlist(name) if v.strip()]
-        for v in values:
-            if name == "year" and not _YEAR.match(v):
-                raise InvalidInputError(f"year must be four digits, not {v!r}")
-            if name != "year" and not _ID.match(v):
-                raise InvalidInputError(f"{name}: {v!r} is not a valid value")
-        if values:
-            filters[name] = list(dict.fromkeys(values))
-    sort = args.get("sort") or "relevance"
-    if sort not in SORTS:
-        raise InvalidInputError(f"sort must be one of {', '.join(SORTS)}")
-    per_page = int_param(args, "per_page", int(settings["page_size"]), 1, int(settings["max_page_size"]))
-    page = int_param(args, "page", 1, 1, 10_000)
-    return SearchRequest(q=q, filters=filters, page=page, per_page=per_page, sort=sort,
-                         facets=True, facet_limit=FACET_LIMIT,
-                         max_per_document=int(settings["max_per_document"]),
-                         correct=args.get("correct") != "0")
+    """The pages' reading of a search (web.params, the same as the API's but for the fixed
+    facet depth and the per-document grouping of the `max_per_document` setting)."""
+    return shared_search_request(args, settings, UI_FORM)
 
 
 def like_param(args: MultiDict) -> str | None:

@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 from flask import Response, render_template, request, url_for
 
-from kb import dossier, queries
+from kb import dossier, queries, saved
 from kb.errors import InvalidInputError, NotFoundError
 from kb.model import ENTITY_TYPES
 from kb.search.types import FACET_FIELDS, SearchRequest
@@ -30,7 +30,10 @@ def _names(kb: Any, pairs: set[tuple[str, str]]) -> dict[tuple[str, str], str]:
 def home() -> str:
     kb = get_kb()
     figures = dossier.corpus_figures(kb)
+    from web.ui.curation import curator_context
+
     return render_template("home.html", figures=figures, regions=dossier.regions(kb),
+                           saved_searches=saved.with_counts(kb), **curator_context(),
                            countries=queries.top_entities(kb.catalog, "country"),
                            topics=queries.top_entities(kb.catalog, "topic"),
                            hist=charts.histogram(figures["years"]))
@@ -97,9 +100,14 @@ def search() -> str:
     ctx["exports"] = [(label, "/api/v1/search?" + query_string(request.args, page=None, per_page=None,
                                                                   format=fmt)) for fmt, label in EXPORT_FORMATS]
     ctx["atom"] = "/search.atom?" + base
-    ctx["sorts"] = [("relevance", "Relevance"), ("date", "Newest first"), ("title", "Title")]
+    # Follow: the same search's feed, newest ingested first, so a feed reader is an alert.
+    ctx["follow"] = "/search.atom?" + query_string(request.args, page=None, sort="added")
+    ctx["sorts"] = [("relevance", "Relevance"), ("date", "Newest first"), ("title", "Title"),
+                    ("added", "Recently added")]
     ctx["filter_params"] = FILTER_PARAMS
-    return render_template("search.html", **ctx)
+    from web.ui.curation import curator_context
+
+    return render_template("search.html", **ctx, **curator_context())
 
 
 @bp.get("/search.atom")
@@ -147,7 +155,8 @@ def countries() -> str:
 def country(iso3: str) -> str:
     kb = get_kb()
     d = dossier.country_dossier(kb, iso3)
-    return render_template("country.html", d=d, hist=charts.histogram(
+    return render_template("country.html", d=d, bench=charts.benchmark_bars(d.get("benchmark"), d["record"]["name"]),
+                           hist=charts.histogram(
         [(t["year"], t["passages"]) for t in d["timeline"]], width=320, height=120))
 
 

@@ -22,7 +22,8 @@ from whoosh.util.numeric import byte_to_length
 from kb.search.whoosh.schema import ENTITY_FIELDS, YEAR_KEY
 
 # Facet name -> index field. `year` facets and filters use the string key field.
-FACET_INDEX_FIELD = {**{f: f for f in ENTITY_FIELDS}, "type": "type", "year": YEAR_KEY, "lang": "lang"}
+FACET_INDEX_FIELD = {**{f: f for f in ENTITY_FIELDS}, "type": "type", "year": YEAR_KEY, "lang": "lang",
+                     "collection": "collection"}
 COLUMN_FIELDS = tuple(FACET_INDEX_FIELD.values()) + ("doc_id",)
 # Whoosh stores a field's length in one byte: the decoded value of each byte.
 _BYTE_LEN = np.array([byte_to_length(i) for i in range(256)], dtype=np.float64)
@@ -172,6 +173,8 @@ def _read_sort_key(leaf: Any, name: str, n: int) -> np.ndarray:
     for docnum, stored in leaf.iter_docs():
         if name == "title":
             out[docnum] = (stored.get("title") or "").casefold()
+        elif name == "added":
+            out[docnum] = str(stored.get("added") or "")
         else:
             date = stored.get("date") or ""
             year = stored.get("year")

@@ -28,7 +28,7 @@ def result_order(docs: np.ndarray, scores: np.ndarray, sort: str, cols: Columns)
     if sort == "relevance":
         return relevance_order(docs, scores)
     key = cols.sort_key(sort)[docs]
-    if sort == "date":
+    if sort in ("date", "added"):
         # Newest first; unknown dates last; then relevance.
         order = sorted(range(len(docs)), key=lambda i: (key[i] == "", _neg(key[i]), -scores[i], docs[i]))
     else:
@@ -86,7 +86,7 @@ def make_hit(searcher: Any, schema: Any, docnum: int, score: float, terms: dict[
         page_start=f.get("page_start"), page_end=f.get("page_end"),
         heading_path=decode_heading_path(f.get("heading_path")), text=text,
         snippet=make_snippet(text, spans), score=round(score, 4), year=f.get("year"), lang=f.get("lang"),
-        entities={k: decode_list(f.get(k)) for k in ENTITY_FIELDS if f.get(k)})
+        entities={k: decode_list(f.get(k)) for k in ENTITY_FIELDS if f.get(k)}, added=f.get("added"))
 
 
 def _neg(s: str) -> tuple[int, ...]:

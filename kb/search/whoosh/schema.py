@@ -30,9 +30,10 @@ from whoosh.analysis.filters import STOP_WORDS
 from whoosh.lang import NoStopWords, stopwords_for_language
 from whoosh.support.charset import accent_map
 
-# 2: the schema Whoosh pickles into the index names its tokenizer's module, which moved to
-# kb.search.whoosh.schema: an index written before cannot be opened, so it is rebuilt.
-SCHEMA_VERSION = 2
+# 2: collection (facet), added (ingest time, sort=added). 3: the schema Whoosh pickles into
+# the index names its tokenizer's module, which moved to kb.search.whoosh.schema: an index
+# written before cannot be opened, so it is rebuilt.
+SCHEMA_VERSION = 3
 
 # Languages with their own stemmed field; anything else is analysed as English.
 STEMMED_LANGS = ("fr", "es", "ru", "ar")
@@ -131,6 +132,8 @@ def build_schema() -> fields.Schema:
         lang=fields.ID(stored=True),
         event=fields.ID(stored=True),
         date=fields.STORED(),
+        added=fields.STORED(),  # when the document was ingested (ISO 8601): sort=added, feeds
+        collection=fields.KEYWORD(**keyword),
         page_start=fields.STORED(),
         page_end=fields.STORED(),
         **{name: fields.KEYWORD(**keyword) for name in ENTITY_FIELDS},
@@ -169,7 +172,7 @@ def record_to_doc(rec: dict[str, Any]) -> dict[str, Any]:
         "title": rec.get("title") or "", "heading": rec.get("heading") or " › ".join(heading_path),
         "heading_path": json.dumps(list(heading_path), ensure_ascii=False),
         "path": rec.get("path") or "", "type": (rec.get("type") or rec.get("format") or "").lower(),
-        "date": rec.get("date"), "page_start": rec.get("page_start"), "page_end": rec.get("page_end"),
+        "date": rec.get("date"), "added": rec.get("added"), "page_start": rec.get("page_start"), "page_end": rec.get("page_end"),
     }
     doc["body"] = text  # the stored copy, whatever field indexes it
     doc[field] = text
@@ -183,7 +186,7 @@ def record_to_doc(rec: dict[str, Any]) -> dict[str, Any]:
     if year not in (None, ""):
         doc["year"] = int(year)
         doc[YEAR_KEY] = str(int(year))
-    for name in ENTITY_FIELDS:
+    for name in (*ENTITY_FIELDS, "collection"):
         ids = _ids(rec.get(name))
         if ids:
             doc[name] = ",".join(dict.fromkeys(ids))

@@ -32,7 +32,8 @@ def make_records(n: int, seed: int) -> list[dict]:
         r = {"id": f"{doc}-{i % 4}", "doc_id": doc, "ordinal": i % 4, "text": " ".join(words),
              "title": f"T{i // 4}", "heading": "", "path": f"c/{doc}.pdf", "source_id": None,
              "type": rng.choice(TYPES), "year": rng.choice([2010, 2012, 2014, None]), "lang": rng.choice(LANGS),
-             "page_start": None, "page_end": None, "date": None}
+             "page_start": None, "page_end": None, "date": None,
+             "collection": rng.choice(["UN General Debate 2024", "ICEGOV", None])}
         for field, vals in VALUES.items():
             r[field] = rng.sample(vals, rng.randint(0, 2))
         out.append(r)
@@ -42,8 +43,8 @@ def make_records(n: int, seed: int) -> list[dict]:
 def facet_values(r: dict, facet: str) -> list[str]:
     if facet in VALUES:
         return r[facet]
-    if facet == "year":
-        return [str(r["year"])] if r["year"] is not None else []
+    if facet in ("year", "collection"):
+        return [str(r[facet])] if r[facet] is not None else []
     return [r[facet]]
 
 

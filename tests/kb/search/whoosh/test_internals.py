@@ -75,3 +75,14 @@ def test_patches_replace_what_they_mean_to(tmp_path):
         assert perdoc._cached_reader("_org_len", whoosh3.LENGTHS_COLUMN) is None
     assert calls == ["_org_len"]
     ix.close()
+
+
+def test_the_neutral_language_knows_the_schema():
+    """kb.search.querytree and kb.search.language keep their own copies of what the Whoosh
+    schema and analyser define (field names, English stop words): they must agree."""
+    from kb.search import language, querytree
+    from kb.search.whoosh import schema
+
+    assert set(querytree.QUERY_FIELDS) == set(schema.build_schema().names())
+    assert language.ENGLISH_STOPS == schema.ENGLISH_STOPS
+    assert set(querytree.ENTITY_FIELDS) == set(schema.ENTITY_FIELDS)
