@@ -9,6 +9,7 @@ documents are marked indexed. A crash at any point leaves work that the next ing
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import signal
 import time
@@ -18,6 +19,7 @@ from typing import Any
 
 from indexer.documents import build_document, document_id, record_doc_id, year_from
 from indexer.locking import ingest_lock
+from indexer.pageranges import TaskCounts
 from indexer.walk import walk
 from indexer.workers import WorkerPool
 from kb.errors import KBError
@@ -79,9 +81,11 @@ def _utf8_name(path: str) -> bool:
 
 def ingest(paths: Iterable[str | Path], kb: KB, workers: int | None = None, force: bool = False,
            prune: bool = False, passwords: dict[str, str] | None = None,
-           progress: Progress | None = None) -> dict[str, Any]:
+           progress: Progress | None = None, scheduler: str | None = None) -> dict[str, Any]:
     """Ingest files and folders into the KB; returns a summary dict:
-    added, updated, unchanged, duplicates, failed, pruned, passages, pages, seconds, failures."""
+    added, updated, unchanged, duplicates, failed, pruned, passages, pages, seconds, failures,
+    where (local pool or Dask cluster) and tasks. scheduler: a Dask scheduler's address
+    (default: the dask_scheduler setting; empty: the local process pool)."""
     paths = [Path(p) for p in paths]
     settings = kb.settings
     t0 = time.perf_counter()
@@ -98,13 +102,8 @@ def ingest(paths: Iterable[str | Path], kb: KB, workers: int | None = None, forc
         # at the end (longest-processing-time-first scheduling).
         tasks.sort(key=lambda t: -(t[1].get("size") or 0))
         if tasks:
-            # Workers are forked from this process: building the tagger here once means every
-            # worker (and every replacement of a killed one) starts with it ready.
-            warm_up(catalog.curation())
-            pool = WorkerPool(_process_task, workers=workers if workers is not None else int(settings["workers"]),
-                              timeout=float(settings["file_timeout"]), memory_mb=int(settings["file_memory_mb"]),
-                          setup_grace=WORKER_SETUP_GRACE)
-            for result in pool.run(run.with_cache(tasks)):
+            scheduler = scheduler if scheduler is not None else str(settings["dask_scheduler"])
+            for result in _execute(run, tasks, workers, scheduler):
                 crash_point("extracted")
                 run.finish_task(result)
         if prune:
@@ -113,8 +112,43 @@ def ingest(paths: Iterable[str | Path], kb: KB, workers: int | None = None, forc
         run.counts["seconds"] = round(time.perf_counter() - t0, 2)
         catalog.finish_run(run_id, run.counts)
         run.emit("done")
+        with catalog.transaction():
+            catalog.set_meta("last_ingest", json.dumps({"run_id": run_id, "where": run.where, **vars(run.tasks_run)}))
         return {**run.counts, "failures": run.failures, "run_id": run_id,
-                "peak_worker_rss_mb": round(run.peak_rss_mb, 1)}
+                "peak_worker_rss_mb": round(run.peak_rss_mb, 1), "where": run.where,
+                "tasks": vars(run.tasks_run)}
+
+
+def _execute(run: _Run, tasks: list[tuple[Any, dict[str, Any]]], workers: int | None,
+             scheduler: str) -> Iterator[Any]:
+    """The tasks' results from the local process pool, or from the Dask cluster at
+    `scheduler` (indexer.distributed); large PDFs split into page ranges on either."""
+    from indexer.pageranges import run_split
+
+    settings = run.kb.settings
+    per_task = int(settings["pdf_pages_per_task"])
+    timeout, memory_mb = float(settings["file_timeout"]), int(settings["file_memory_mb"])
+    if not scheduler:
+        # Workers are forked from this process: building the tagger here once means every
+        # worker (and every replacement of a killed one) starts with it ready.
+        warm_up(run.catalog.curation())
+        pool = WorkerPool(_process_task, workers=workers if workers is not None else int(settings["workers"]),
+                          timeout=timeout, memory_mb=memory_mb, setup_grace=WORKER_SETUP_GRACE)
+        run.where = f"local ({pool.size} worker processes)"
+        yield from run_split(pool, run.with_cache(tasks), per_task, on_task=run.task_done, counts=run.tasks_run)
+        return
+    from indexer.distributed import DaskPool, in_order
+
+    dask = DaskPool(scheduler, _process_task, run.catalog.curation(), timeout=timeout, memory_mb=memory_mb,
+                    setup_grace=WORKER_SETUP_GRACE)
+    try:
+        run.where = dask.where
+        run.emit("cluster", where=run.where)
+        results = run_split(dask, run.with_cache(tasks), per_task, verify=True, on_task=run.task_done,
+                            counts=run.tasks_run)
+        yield from in_order(results, [key for key, _ in tasks], dask)
+    finally:
+        dask.close()
 
 
 class _Run:
@@ -138,10 +172,16 @@ class _Run:
         self.since_sync = self.since_sync_passages = 0
         self.task_info: dict[Any, dict[str, Any]] = {}
         self.peak_rss_mb = 0.0
+        self.where = "nowhere (no file needed work)"
+        self.tasks_run = TaskCounts()
+
+    def task_done(self, counts: TaskCounts) -> None:
+        self.emit("task")
 
     def emit(self, event: str, **extra: Any) -> None:
         if self.progress:
-            self.progress({"event": event, "done": self.done, "total": self.total, **self.counts, **extra})
+            tasks = {"tasks_done": self.tasks_run.done, "tasks_total": self.tasks_run.submitted}
+            self.progress({"event": event, "done": self.done, "total": self.total, **self.counts, **tasks, **extra})
 
     def step(self, path: str, status: str) -> None:
         self.done += 1
@@ -345,14 +385,16 @@ def _process_task(payload: dict[str, Any]) -> dict[str, Any]:
         from indexer.documents import build_record
 
         return {"docs": [build_record(r) for r in payload["records"]]}
-    from indexer.extract import extract
+    from indexer.pageranges import extract_task
     from kb.model import Extracted
 
     cached = payload.get("cached")
     if cached:
         extracted = Extracted.from_dict(cached)
     else:
-        extracted = extract(payload["path"], password=payload.get("password"), limits=payload["limits"])
+        extracted = extract_task(payload)  # may be one page range of a split PDF
+        if not isinstance(extracted, Extracted):
+            return extracted
     built = build_document(payload["doc_id"], extracted, {
         "sha256": payload["sha"], "size": payload["size"], "path": payload["path"]})
     return {"docs": [built], "extracted": None if cached else extracted.to_dict()}

@@ -13,6 +13,7 @@ import resource
 import signal
 import time
 import traceback
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
@@ -124,6 +125,18 @@ class WorkerPool:
         self.timeout = timeout
         self.memory_mb = memory_mb
         self.ctx = mp.get_context("fork")
+        # Follow-up tasks added while run() is under way (the page ranges of a split PDF);
+        # they go before the remaining input, so a started document finishes first.
+        self.extra: deque[tuple[Any, Any]] = deque()
+
+    def add(self, key: Any, payload: Any) -> None:
+        """Queue one more task for the run in progress (call it between two results)."""
+        self.extra.append((key, payload))
+
+    def _next(self, pending: Iterator[tuple[Any, Any]]) -> tuple[Any, Any] | None:
+        if self.extra:
+            return self.extra.popleft()
+        return next(pending, None)
 
     def run(self, tasks: Iterable[tuple[Any, Any]]) -> Iterator[TaskResult]:
         """Run (key, payload) tasks; yield a TaskResult per task as each finishes."""
@@ -133,12 +146,12 @@ class WorkerPool:
             exhausted = False
             while True:
                 for w in workers:
-                    if w.task is None and not exhausted:
-                        try:
-                            key, payload = next(pending)
-                        except StopIteration:
+                    if w.task is None and (not exhausted or self.extra):
+                        task = self._next(pending)
+                        if task is None:
                             exhausted = True
                             break
+                        key, payload = task
                         grace = self.setup_grace if w.fresh else 0.0
                         w.fresh = False
                         w.task = (key, time.monotonic() + self.timeout + grace)

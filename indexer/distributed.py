@@ -1,0 +1,222 @@
+"""Ingest on a Dask cluster: the same tasks as the local WorkerPool, run by `distributed`.
+
+DaskPool offers the local pool's interface (run() yielding TaskResult, add() for follow-up
+tasks), so the pipeline and the page-range splitting do not care where work runs. The
+`kb ingest` process stays the only writer of the catalog and the index; workers only read the
+originals (by path: the corpus must be on storage every worker sees) and return documents.
+
+Limits hold on Dask workers as in the local pool: each Dask worker thread hands its tasks to
+a sandbox process it forks (workers._Worker) with the address-space cap; a task past its
+time kills the sandbox, not the Dask worker. A Dask worker that dies (killed, out of memory
+on the host) has its tasks rerun elsewhere by the scheduler; a task that has killed
+`allowed-failures` workers (scheduler setting, 3 by default) is recorded as failed.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from multiprocessing.connection import wait as wait_conn
+from typing import Any
+
+from indexer.workers import TaskResult, _one_line, _Worker
+from kb.errors import KBError
+
+SCHEDULER_GRACE = 10.0  # seconds without the scheduler before the ingest stops
+_LOCK = threading.Lock()
+_READY: dict[str, str] = {"setup": ""}  # per Dask worker process: which curation its tagger has
+_LOCAL = threading.local()  # per Dask worker thread: its sandbox process
+
+
+class SchedulerLostError(KBError):
+    code = "scheduler_lost"
+
+
+def _sandbox(fn: Callable[[Any], Any], payload: Any, setup: dict[str, Any], timeout: float,
+             memory_mb: int, grace: float) -> tuple[bool, Any, str, str, float, float]:
+    """Runs on a Dask worker: one task in this thread's sandbox process, under the limits."""
+    import multiprocessing as mp
+
+    with _LOCK:
+        if _READY["setup"] != setup["key"]:
+            from indexer.pipeline import warm_up
+
+            # Built here once, before any sandbox is forked: every sandbox (and every
+            # replacement of a killed one) starts with the tagger ready, as in the local pool.
+            warm_up(setup["curation"])
+            _READY["setup"] = setup["key"]
+    box: _Worker | None = getattr(_LOCAL, "box", None)
+    if box is not None and (getattr(box, "setup", None) != setup["key"] or not box.proc.is_alive()):
+        box.kill()  # built for another curation, or died idle (its forking thread went away)
+        box = None
+    if box is None:
+        # A Dask worker under a nanny is a daemonic process, which multiprocessing forbids to
+        # have children (it could not wait for them at exit). The sandbox is a child that
+        # dies with its parent anyway (workers._die_with_parent), so the rule does not apply.
+        config = mp.current_process()._config  # type: ignore[attr-defined]
+        daemon = config.pop("daemon", None)
+        try:
+            box = _Worker(mp.get_context("fork"), fn, memory_mb)
+        finally:
+            if daemon is not None:
+                config["daemon"] = daemon
+        box.setup = setup["key"]  # type: ignore[attr-defined]
+        _LOCAL.box = box
+    allowed = timeout + (grace if box.fresh else 0.0)
+    box.fresh = False
+    box.conn.send((0, payload))
+    if not wait_conn([box.conn], timeout=allowed):
+        box.kill()
+        _LOCAL.box = None
+        return False, None, "resource_limit", f"timed out after {allowed:g} s; worker killed", allowed, 0.0
+    try:
+        _, ok, value, code, reason, seconds, rss = box.conn.recv()
+    except (EOFError, OSError):
+        box.proc.join(5)
+        exit_code = box.proc.exitcode
+        why = f"killed by signal {-exit_code}" if exit_code and exit_code < 0 else f"exit code {exit_code}"
+        box.kill()
+        _LOCAL.box = None
+        return False, None, "worker_crashed", f"extraction worker crashed ({why})", 0.0, 0.0
+    return ok, value, code, reason, seconds, rss
+
+
+class DaskPool:
+    """Tasks on the Dask cluster whose scheduler listens at `address` (tcp://host:port)."""
+
+    def __init__(self, address: str, fn: Callable[[Any], Any], curation: list[dict[str, Any]],
+                 timeout: float = 120.0, memory_mb: int = 1024, setup_grace: float = 0.0,
+                 connect_timeout: float = 15.0) -> None:
+        from distributed import Client
+
+        self.address = address
+        self.fn = fn
+        self.limits = (timeout, memory_mb, setup_grace)
+        self.extra: deque[tuple[Any, Any]] = deque()
+        self.held: Callable[[], int] = lambda: 0  # results kept downstream (in_order)
+        try:
+            self.client = Client(address, timeout=connect_timeout, set_as_default=False)
+        except (OSError, TimeoutError) as exc:
+            raise SchedulerLostError(f"cannot reach the Dask scheduler at {address}: {_one_line(str(exc), 160)}") from exc
+        try:
+            self.client.wait_for_workers(1, timeout=connect_timeout)
+        except (OSError, TimeoutError) as exc:
+            self.close()
+            raise SchedulerLostError(f"the Dask scheduler at {address} has no workers "
+                                     f"(waited {connect_timeout:g} s); start some with `dask worker {address}`") from exc
+        blob = json.dumps(curation, sort_keys=True, default=str)
+        setup = {"curation": curation, "key": hashlib.sha256(blob.encode()).hexdigest()[:16]}
+        # Sent once to every worker (and fetched by workers that join later), not per task.
+        self.setup = self.client.scatter(setup, broadcast=True, hash=False)
+        self.token = uuid.uuid4().hex[:8]
+        self.seq = 0
+
+    @property
+    def threads(self) -> int:
+        """Worker threads in the cluster, asked of the scheduler at most every few seconds."""
+        now = time.monotonic()
+        if now - getattr(self, "_threads_at", 0.0) > 5.0 and self.client.status == "running":
+            try:
+                info = self.client.scheduler_info()["workers"]
+                self._threads = sum(w.get("nthreads", 1) for w in info.values()) or 1
+                self._threads_at = now
+            except (OSError, TimeoutError):
+                pass
+        return getattr(self, "_threads", 1)
+
+    @property
+    def where(self) -> str:
+        workers = self.client.scheduler_info()["workers"]
+        return f"dask {self.address} ({len(workers)} workers, {self.threads} threads)"
+
+    def add(self, key: Any, payload: Any) -> None:
+        self.extra.append((key, payload))
+
+    def _submit(self, key: Any, payload: Any, follow_up: bool) -> Any:
+        self.seq += 1
+        timeout, memory_mb, grace = self.limits
+        # Follow-ups (page ranges of a started PDF) first: a started document finishes first.
+        return self.client.submit(_sandbox, self.fn, payload, self.setup, timeout, memory_mb, grace,
+                                  key=f"kb-{self.token}-{self.seq}", pure=False, priority=1 if follow_up else 0)
+
+    def run(self, tasks: Iterable[tuple[Any, Any]]) -> Iterator[TaskResult]:
+        """Run (key, payload) tasks; yield a TaskResult per task as each finishes."""
+        from distributed import wait as dask_wait
+
+        pending = iter(tasks)
+        running: dict[Any, Any] = {}  # future -> key
+        exhausted = False
+        lost_since: float | None = None
+        try:
+            while True:
+                # Enough queued for every thread, and a bounded number of finished results
+                # waiting downstream for their turn (memory).
+                window = 2 * self.threads + 2
+                while self.extra and len(running) < window + len(self.extra):
+                    key, payload = self.extra.popleft()
+                    running[self._submit(key, payload, True)] = key
+                while not exhausted and len(running) + self.held() < window:
+                    task = next(pending, None)
+                    if task is None:
+                        exhausted = True
+                        break
+                    running[self._submit(*task, False)] = task[0]
+                if not running:
+                    return
+                try:
+                    with self.client.as_current():  # wait() takes the current client
+                        done, _ = dask_wait(list(running), timeout=1.0, return_when="FIRST_COMPLETED")
+                except TimeoutError:
+                    done = set()  # nothing finished within the second: check the scheduler
+                if self.client.status != "running":
+                    lost_since = lost_since or time.monotonic()
+                    if time.monotonic() - lost_since > SCHEDULER_GRACE:
+                        raise SchedulerLostError(f"lost the Dask scheduler at {self.address}; the catalog keeps every "
+                                                 "document written so far: run the same ingest again to resume")
+                    continue
+                lost_since = None
+                for fut in done:
+                    key = running.pop(fut)
+                    yield self._result(key, fut)
+        finally:
+            for fut in running:
+                fut.release()
+
+    def _result(self, key: Any, fut: Any) -> TaskResult:
+        if fut.status == "finished":
+            ok, value, code, reason, seconds, rss = fut.result()
+            return TaskResult(key, ok, value, code, reason, seconds, rss)
+        if fut.status == "cancelled":
+            raise SchedulerLostError(f"the Dask scheduler at {self.address} cancelled the ingest's tasks "
+                                     "(restarted?); run the same ingest again to resume")
+        exc = fut.exception()
+        from distributed import KilledWorker
+
+        if isinstance(exc, KilledWorker):
+            return TaskResult(key, False, code="worker_crashed",
+                              reason="Dask workers died each time they ran this file (allowed-failures reached)")
+        return TaskResult(key, False, code="extraction_failed", reason=_one_line(f"{type(exc).__name__}: {exc}"))
+
+    def close(self) -> None:
+        # Closing after the scheduler vanished may raise anything; there is nothing left to save.
+        with contextlib.suppress(Exception):
+            self.client.close(timeout=5)
+
+
+def in_order(results: Iterable[TaskResult], order: list[Any], pool: DaskPool) -> Iterator[TaskResult]:
+    """The results in the order of `order` (the ingest's plan), so the single writer writes
+    the catalog in the same order on every run, whichever worker finishes first."""
+    held: dict[Any, TaskResult] = {}
+    pool.held = lambda: len(held)
+    nxt = 0
+    for r in results:
+        held[r.key] = r
+        while nxt < len(order) and order[nxt] in held:
+            yield held.pop(order[nxt])
+            nxt += 1
+    yield from held.values()  # keys outside the plan (none expected)
