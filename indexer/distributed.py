@@ -44,7 +44,7 @@ def _sandbox(fn: Callable[[Any], Any], payload: Any, setup: dict[str, Any], time
 
     with _LOCK:
         if _READY["setup"] != setup["key"]:
-            from indexer.pipeline import warm_up
+            from indexer.execute import warm_up
 
             # Built here once, before any sandbox is forked: every sandbox (and every
             # replacement of a killed one) starts with the tagger ready, as in the local pool.
@@ -147,6 +147,7 @@ class DaskPool:
     def run(self, tasks: Iterable[tuple[Any, Any]]) -> Iterator[TaskResult]:
         """Run (key, payload) tasks; yield a TaskResult per task as each finishes."""
         from distributed import wait as dask_wait
+        from distributed.client import FuturesCancelledError
 
         pending = iter(tasks)
         running: dict[Any, Any] = {}  # future -> key
@@ -173,11 +174,12 @@ class DaskPool:
                         done, _ = dask_wait(list(running), timeout=1.0, return_when="FIRST_COMPLETED")
                 except TimeoutError:
                     done = set()  # nothing finished within the second: check the scheduler
+                except FuturesCancelledError as exc:  # the client lost the scheduler with our tasks
+                    raise self._lost() from exc
                 if self.client.status != "running":
                     lost_since = lost_since or time.monotonic()
                     if time.monotonic() - lost_since > SCHEDULER_GRACE:
-                        raise SchedulerLostError(f"lost the Dask scheduler at {self.address}; the catalog keeps every "
-                                                 "document written so far: run the same ingest again to resume")
+                        raise self._lost()
                     continue
                 lost_since = None
                 for fut in done:
@@ -192,8 +194,7 @@ class DaskPool:
             ok, value, code, reason, seconds, rss = fut.result()
             return TaskResult(key, ok, value, code, reason, seconds, rss)
         if fut.status == "cancelled":
-            raise SchedulerLostError(f"the Dask scheduler at {self.address} cancelled the ingest's tasks "
-                                     "(restarted?); run the same ingest again to resume")
+            raise self._lost()
         exc = fut.exception()
         from distributed import KilledWorker
 
@@ -201,6 +202,10 @@ class DaskPool:
             return TaskResult(key, False, code="worker_crashed",
                               reason="Dask workers died each time they ran this file (allowed-failures reached)")
         return TaskResult(key, False, code="extraction_failed", reason=_one_line(f"{type(exc).__name__}: {exc}"))
+
+    def _lost(self) -> SchedulerLostError:
+        return SchedulerLostError(f"lost the Dask scheduler at {self.address}; the catalog keeps every document "
+                                  "written so far: run the same ingest again to resume")
 
     def close(self) -> None:
         # Closing after the scheduler vanished may raise anything; there is nothing left to save.

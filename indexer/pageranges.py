@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from indexer.extract.pdfsplit import PagePart, assemble, page_ranges, read_first, read_range
+from indexer.extract.pdfsplit import PagePart, assemble, later_ranges, read_first, read_range
 from indexer.workers import TaskResult
 from kb.errors import ExtractionError, KBError
 from kb.model import Extracted
@@ -97,7 +97,7 @@ def run_split(pool: Pool, tasks: Iterable[tuple[Any, dict[str, Any]]], pages_per
             continue
         if r.ok and isinstance(r.value, dict) and "part" in r.value and not isinstance(r.key, tuple):
             first: PagePart = r.value["part"]
-            rest = page_ranges(first.page_count, pages_per_task)[1:]
+            rest = later_ranges(first.page_count, pages_per_task)
             st = splits[r.key] = _Split(r.value["payload"], len(rest), [first], seconds=r.seconds,
                                         rss=r.max_rss_mb)
             counts.split_files += 1

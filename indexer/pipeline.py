@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from indexer.documents import build_document, document_id, record_doc_id, year_from
+from indexer.execute import execute, warm_up  # noqa: F401 - warm_up: part of this module's API
 from indexer.locking import ingest_lock
 from indexer.pageranges import TaskCounts
 from indexer.walk import walk
-from indexer.workers import WorkerPool
 from kb.errors import KBError
 from kb.facade import KB
 from kb.model import Mention, Passage
@@ -35,7 +35,6 @@ Progress = Callable[[dict[str, Any]], None]
 INDEX_BATCH_DOCS = 1000
 INDEX_BATCH_PASSAGES = 2500
 RECORDS_PER_TASK = 100  # records of a JSONL/CSV collection handed to a worker at once
-WORKER_SETUP_GRACE = 30.0  # extra seconds for a worker's first file: it also builds the tagger
 _CRASH_COUNTS: dict[str, int] = {}
 
 
@@ -103,7 +102,7 @@ def ingest(paths: Iterable[str | Path], kb: KB, workers: int | None = None, forc
         tasks.sort(key=lambda t: -(t[1].get("size") or 0))
         if tasks:
             scheduler = scheduler if scheduler is not None else str(settings["dask_scheduler"])
-            for result in _execute(run, tasks, workers, scheduler):
+            for result in execute(run, tasks, _process_task, workers, scheduler):
                 crash_point("extracted")
                 run.finish_task(result)
         if prune:
@@ -117,38 +116,6 @@ def ingest(paths: Iterable[str | Path], kb: KB, workers: int | None = None, forc
         return {**run.counts, "failures": run.failures, "run_id": run_id,
                 "peak_worker_rss_mb": round(run.peak_rss_mb, 1), "where": run.where,
                 "tasks": vars(run.tasks_run)}
-
-
-def _execute(run: _Run, tasks: list[tuple[Any, dict[str, Any]]], workers: int | None,
-             scheduler: str) -> Iterator[Any]:
-    """The tasks' results from the local process pool, or from the Dask cluster at
-    `scheduler` (indexer.distributed); large PDFs split into page ranges on either."""
-    from indexer.pageranges import run_split
-
-    settings = run.kb.settings
-    per_task = int(settings["pdf_pages_per_task"])
-    timeout, memory_mb = float(settings["file_timeout"]), int(settings["file_memory_mb"])
-    if not scheduler:
-        # Workers are forked from this process: building the tagger here once means every
-        # worker (and every replacement of a killed one) starts with it ready.
-        warm_up(run.catalog.curation())
-        pool = WorkerPool(_process_task, workers=workers if workers is not None else int(settings["workers"]),
-                          timeout=timeout, memory_mb=memory_mb, setup_grace=WORKER_SETUP_GRACE)
-        run.where = f"local ({pool.size} worker processes)"
-        yield from run_split(pool, run.with_cache(tasks), per_task, on_task=run.task_done, counts=run.tasks_run)
-        return
-    from indexer.distributed import DaskPool, in_order
-
-    dask = DaskPool(scheduler, _process_task, run.catalog.curation(), timeout=timeout, memory_mb=memory_mb,
-                    setup_grace=WORKER_SETUP_GRACE)
-    try:
-        run.where = dask.where
-        run.emit("cluster", where=run.where)
-        results = run_split(dask, run.with_cache(tasks), per_task, verify=True, on_task=run.task_done,
-                            counts=run.tasks_run)
-        yield from in_order(results, [key for key, _ in tasks], dask)
-    finally:
-        dask.close()
 
 
 class _Run:
@@ -369,14 +336,6 @@ def _merge_person(catalog: Catalog, person: dict[str, Any], doc: dict[str, Any])
                  "roles": person.get("titles", [])})
     data["appearances"] = apps
     catalog.put_person(person["id"], person.get("name") or old.get("name") or person["id"], data)
-
-
-def warm_up(curation: list[dict[str, Any]]) -> None:
-    from indexer.documents import get_tagger
-    from indexer.language import detect
-
-    get_tagger(curation).tag("Warm-up: the Republic of Korea and UNDESA.", "en")
-    detect("warm up the language model with a sentence")
 
 
 def _process_task(payload: dict[str, Any]) -> dict[str, Any]:

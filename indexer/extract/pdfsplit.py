@@ -37,6 +37,17 @@ def page_ranges(page_count: int, per_task: int) -> list[tuple[int, int]]:
     return [(first, min(first + per_task - 1, page_count)) for first in range(1, page_count + 1, per_task)]
 
 
+def later_ranges(page_count: int, per_task: int, most: int = 64) -> list[tuple[int, int]]:
+    """The ranges after the first per_task pages (which the file task reads itself): at most
+    `most` of them, so a hostile 100,000-page file does not become thousands of tasks that
+    each parse its page tree again."""
+    left = page_count - per_task
+    if left <= 0:
+        return []
+    size = max(per_task, -(-left // most))
+    return [(a + per_task, b + per_task) for a, b in page_ranges(left, size)]
+
+
 def read_range(path: str | Path, first: int, last: int, password: str | None = None,
                limits: dict | None = None) -> PagePart:
     """The layout pass over pages first..last (clipped to the document's pages)."""

@@ -1,0 +1,222 @@
+"""Ingest on a real Dask cluster (scheduler and two workers as separate processes over TCP on
+loopback): the catalog a local ingest gives, a killed worker that loses nothing, files that
+crash or exhaust their worker, the scheduler vanishing mid-ingest; and page ranges of one PDF
+put back together into exactly the unsplit extraction."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import threading
+import time
+
+import pytest
+
+from indexer.extract import extract
+from indexer.extract.pdfsplit import PagePart, assemble, page_ranges, read_first, read_range
+from indexer.pipeline import ingest
+from kb.facade import KB
+from kb.maintenance import check
+from tests.conftest import CORPUS, SHARED
+from tests.indexer.dask_cluster import Cluster
+from tests.reliability.conftest import run_kb
+from tests.reliability.generators import pdf_deep_nesting, pdf_huge_stream, text_pdf
+
+pytestmark = [pytest.mark.shared, pytest.mark.slow, pytest.mark.timeout(240)]
+GEOTOPO = "pypdf__GeoTopo-komprimiert.pdf"  # 117 pages: running headers, hyphenation, headings
+PICKS = [GEOTOPO, "uns__multi-column-2p.pdf", "dl__amt_handbook_sample.pdf", "dl__multi_page.pdf",
+         "uns__reliance.pdf", "uns__failure-after-repair.pdf"]
+# Multi-column samples (columns and bands are ordered per page) and the 76-page report.
+SPLITS = [(GEOTOPO, 16), ("uns__multi-column-2p.pdf", 1), ("dl__redp5110_sampled.pdf", 1),
+          ("uns__failure-after-repair.pdf", 16)]
+
+
+def _pdf(name: str):
+    path = SHARED / "docs" / "pdf" / name
+    if not path.is_file():
+        pytest.skip(f"{path} is absent; set KB_SHARED to run this test")
+    return path
+
+
+def snapshot(kb: KB) -> dict:
+    """The catalog's content, without run ids and times: documents, paths, passages (text,
+    ordinal, pages, heading path), mentions, failures."""
+    db = kb.catalog.db
+    rows = lambda sql: [tuple(r) for r in db.execute(sql)]
+    return {
+        "documents": rows("SELECT id, sha256, title, format, size, page_count, language, year, metadata "
+                          "FROM documents ORDER BY id"),
+        "paths": rows("SELECT path, doc_id FROM document_paths ORDER BY path"),
+        "passages": rows("SELECT doc_id, ordinal, text, heading_path, page_start, page_end, kind, language "
+                         "FROM passages ORDER BY doc_id, ordinal"),
+        "mentions": rows("SELECT m.doc_id, p.ordinal, m.type, m.entity_id, m.name, m.text, m.start, m.end "
+                         "FROM mentions m JOIN passages p ON p.id = m.passage_id "
+                         "ORDER BY m.doc_id, p.ordinal, m.start, m.type, m.entity_id"),
+        "failures": rows("SELECT path, code, reason FROM failures ORDER BY path"),
+    }
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    root = tmp_path_factory.mktemp("dask-in")
+    shutil.copy(CORPUS / "forum-2012-final-report.md", root)
+    for name in PICKS:
+        shutil.copy(_pdf(name), root / name)
+    return root
+
+
+@pytest.fixture(scope="module")
+def baseline(folder, tmp_path_factory):
+    """A local ingest of the folder with whole-file tasks: what every other run must equal."""
+    home = tmp_path_factory.mktemp("local-home")
+    with KB({"home": str(home), "ocr": False, "pdf_pages_per_task": 0}) as kb:
+        summary = ingest([folder], kb, workers=2)
+        assert summary["failed"] == 0 and summary["tasks"]["split_files"] == 0
+        assert summary["where"] == "local (2 worker processes)"
+        return snapshot(kb)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    c = Cluster(tmp_path_factory.mktemp("dask-logs"), workers=2, allowed_failures=2,
+                preload="tests.indexer.dask_preload")
+    yield c
+    c.stop()
+
+
+def _kb(home, **settings):
+    return KB({"home": str(home), "ocr": False, "pdf_pages_per_task": 16, **settings})
+
+
+@pytest.mark.parametrize(("name", "per_task"), SPLITS)
+def test_page_ranges_reassemble_into_the_unsplit_extraction(name, per_task):
+    path = _pdf(name)
+    whole = extract(path)
+    first = read_first(path, per_task)
+    assert isinstance(first, PagePart) and first.page_count == whole.page_count > per_task
+    rest = [read_range(path, a, b) for a, b in page_ranges(whole.page_count, per_task)[1:]]
+    split = assemble(path, list(reversed(rest)) + [first])  # arrival order does not matter
+    assert split.to_dict() == whole.to_dict()
+    if name == GEOTOPO:  # the cross-page decisions are really there to get wrong
+        headings = [b for b in whole.blocks if b.kind == "heading"]
+        assert len(headings) >= 20
+
+
+def test_missing_page_range_is_refused_with_a_reason():
+    path = _pdf("dl__redp5110_sampled.pdf")
+    parts = [read_range(path, a, b) for a, b in page_ranges(18, 6)]
+    from kb.errors import ExtractionError
+
+    with pytest.raises(ExtractionError, match="page 7 is missing"):
+        assemble(path, [parts[0], parts[2]])
+
+
+def test_local_ingest_with_page_ranges_gives_the_same_catalog(folder, baseline, tmp_path):
+    with _kb(tmp_path / "home") as kb:
+        summary = ingest([folder], kb, workers=2)
+        assert summary["tasks"]["split_files"] >= 2 and summary["tasks"]["ranges"] >= 10
+        assert snapshot(kb) == baseline
+
+
+def test_dask_ingest_from_the_command_line_gives_the_local_catalog(folder, baseline, cluster, tmp_path):
+    home = tmp_path / "home"
+    proc = run_kb(home, "ingest", str(folder), "--scheduler", cluster.address, "--format", "json", timeout=200,
+                  KB_OCR="0")
+    assert proc.returncode == 0, proc.stderr[-3000:] + cluster.log()
+    summary = json.loads(proc.stdout)
+    assert summary["where"] == f"dask {cluster.address} (2 workers, 2 threads)"
+    # A task per file; a split PDF adds its later ranges (its own task read the first) and an
+    # assembly: GeoTopo's 117 pages are 8 ranges, the 76-page report 5.
+    tasks = summary["tasks"]
+    assert tasks["split_files"] == 2 and tasks["ranges"] == 13
+    assert tasks["done"] == tasks["submitted"] == len(PICKS) + 1 + tasks["ranges"]
+    with _kb(home) as kb:
+        assert snapshot(kb) == baseline
+        assert check(kb)["ok"]
+    stats = run_kb(home, "stats")
+    assert f"on dask {cluster.address}" in stats.stdout, stats.stdout
+
+
+def test_a_worker_killed_mid_ingest_loses_nothing(folder, baseline, cluster, tmp_path):
+    box: dict = {}
+
+    def work() -> None:
+        with _kb(tmp_path / "home") as kb:
+            box["summary"] = ingest([folder], kb, scheduler=cluster.address)
+            box["snapshot"] = snapshot(kb)
+
+    t = threading.Thread(target=work)
+    t.start()
+    victim = None
+    with cluster.client() as c:
+        deadline = time.monotonic() + 60
+        while victim is None and time.monotonic() < deadline and t.is_alive():
+            busy = [addr for addr, keys in c.processing().items() if keys]
+            if busy:
+                victim = cluster.worker_pids()[busy[0]]
+            time.sleep(0.05)
+    assert victim is not None, "no worker ever had a task"
+    os.kill(victim, signal.SIGKILL)
+    t.join(200)
+    assert not t.is_alive()
+    summary = box["summary"]
+    assert summary["failed"] == 0, summary["failures"]
+    assert box["snapshot"] == baseline
+    cluster.wait_for_workers(2)  # the nanny brought it back
+
+
+def test_a_file_that_kills_its_workers_fails_after_allowed_failures_and_limits_hold(cluster, tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(CORPUS / "forum-2012-final-report.md", folder)
+    (folder / "kill-worker.pdf").write_bytes(text_pdf(["This file kills the worker that reads it"]))
+    (folder / "hugestream.pdf").write_bytes(pdf_huge_stream())  # 600 MiB content stream
+    (folder / "deep.pdf").write_bytes(pdf_deep_nesting())
+    with _kb(tmp_path / "home", file_memory_mb=384, file_timeout=30) as kb:
+        summary = ingest([folder], kb, scheduler=cluster.address)
+        failures = {os.path.basename(f["path"]): f for f in summary["failures"]}
+        assert summary["added"] == 1, summary
+        assert failures["kill-worker.pdf"]["code"] == "worker_crashed"
+        assert "allowed-failures" in failures["kill-worker.pdf"]["reason"]
+        # The memory cap and time limit hold in the sandbox: the Dask workers live on.
+        assert failures["hugestream.pdf"]["code"] in ("resource_limit", "extraction_failed")
+        assert "deep.pdf" in failures
+        for f in failures.values():
+            assert "\n" not in f["reason"] and len(f["reason"]) < 320
+        assert kb.catalog.failure_for(str(folder / "kill-worker.pdf"))["code"] == "worker_crashed"
+    cluster.wait_for_workers(2)
+
+
+def test_the_scheduler_vanishing_stops_the_ingest_and_the_next_run_resumes(folder, baseline, tmp_path):
+    from indexer.distributed import SchedulerLostError
+
+    home = tmp_path / "home"
+    first = Cluster(tmp_path / "logs1", workers=2)
+    try:
+        written = []
+
+        def progress(event: dict) -> None:
+            if event["event"] == "file" and event.get("status") == "ok":
+                written.append(event["path"])
+                if len(written) == 1:
+                    first.kill_scheduler()
+
+        t0 = time.monotonic()
+        with _kb(home) as kb, pytest.raises(SchedulerLostError, match="run the same ingest again to resume"):
+            ingest([folder], kb, scheduler=first.address, progress=progress)
+        assert time.monotonic() - t0 < 120
+    finally:
+        first.stop()
+    with _kb(home) as kb:
+        docs = snapshot(kb)["documents"]
+        assert 1 <= len(docs) < len(baseline["documents"])  # stopped part-way, whole documents only
+    second = Cluster(tmp_path / "logs2", workers=2)
+    try:
+        with _kb(home) as kb:
+            summary = ingest([folder], kb, scheduler=second.address)
+            assert summary["unchanged"] == len(written) and summary["failed"] == 0
+            assert snapshot(kb) == baseline
+            assert check(kb)["ok"]
+    finally:
+        second.stop()
