@@ -86,6 +86,16 @@ def _sandbox(fn: Callable[[Any], Any], payload: Any, setup: dict[str, Any], time
     return ok, value, code, reason, seconds, rss
 
 
+def _killed_worker(fut: Any) -> bool:
+    from distributed import KilledWorker
+
+    return isinstance(fut.exception(), KilledWorker)
+
+
+def _echo(value: Any) -> Any:
+    return value
+
+
 class DaskPool:
     """Tasks on the Dask cluster whose scheduler listens at `address` (tcp://host:port)."""
 
@@ -111,9 +121,11 @@ class DaskPool:
                                      f"(waited {connect_timeout:g} s); start some with `dask worker {address}`") from exc
         blob = json.dumps(curation, sort_keys=True, default=str)
         setup = {"curation": curation, "key": hashlib.sha256(blob.encode()).hexdigest()[:16]}
-        # Sent once to every worker (and fetched by workers that join later), not per task.
-        self.setup = self.client.scatter(setup, broadcast=True, hash=False)
         self.token = uuid.uuid4().hex[:8]
+        # Sent once, not with every task: a task whose result is the setup. Not scatter():
+        # scattered data dies with the workers holding it (a file that kills workers can take
+        # them all), and tasks that need it are then cancelled; a task's result is recomputed.
+        self.setup = self.client.submit(_echo, setup, key=f"kb-{self.token}-setup", pure=False)
         self.seq = 0
 
     @property
@@ -145,49 +157,64 @@ class DaskPool:
                                   key=f"kb-{self.token}-{self.seq}", pure=False, priority=1 if follow_up else 0)
 
     def run(self, tasks: Iterable[tuple[Any, Any]]) -> Iterator[TaskResult]:
-        """Run (key, payload) tasks; yield a TaskResult per task as each finishes."""
-        from distributed import wait as dask_wait
-        from distributed.client import FuturesCancelledError
+        """Run (key, payload) tasks; yield a TaskResult per task as each finishes.
 
+        Dask blames every task a dying worker held, queued or running: a small file queued
+        behind one that kills workers can reach allowed-failures too. So a task Dask gives up
+        on (KilledWorker) runs once more alone, nothing else in flight, and only a file that
+        kills workers when it runs alone is recorded as failed."""
         pending = iter(tasks)
-        running: dict[Any, Any] = {}  # future -> key
+        running: dict[Any, tuple[Any, Any, bool]] = {}  # future -> (key, payload, alone)
+        suspects: deque[tuple[Any, Any]] = deque()
         exhausted = False
-        lost_since: float | None = None
         try:
             while True:
+                if suspects and not running:
+                    key, payload = suspects.popleft()
+                    running[self._submit(key, payload, True)] = (key, payload, True)
                 # Enough queued for every thread, and a bounded number of finished results
                 # waiting downstream for their turn (memory).
                 window = 2 * self.threads + 2
-                while self.extra and len(running) < window + len(self.extra):
+                while not suspects and self.extra and len(running) < window + len(self.extra):
                     key, payload = self.extra.popleft()
-                    running[self._submit(key, payload, True)] = key
-                while not exhausted and len(running) + self.held() < window:
+                    running[self._submit(key, payload, True)] = (key, payload, False)
+                while not suspects and not exhausted and len(running) + self.held() < window:
                     task = next(pending, None)
                     if task is None:
                         exhausted = True
                         break
-                    running[self._submit(*task, False)] = task[0]
+                    running[self._submit(*task, False)] = (*task, False)
                 if not running:
                     return
-                try:
-                    with self.client.as_current():  # wait() takes the current client
-                        done, _ = dask_wait(list(running), timeout=1.0, return_when="FIRST_COMPLETED")
-                except TimeoutError:
-                    done = set()  # nothing finished within the second: check the scheduler
-                except FuturesCancelledError as exc:  # the client lost the scheduler with our tasks
-                    raise self._lost() from exc
-                if self.client.status != "running":
-                    lost_since = lost_since or time.monotonic()
-                    if time.monotonic() - lost_since > SCHEDULER_GRACE:
-                        raise self._lost()
-                    continue
-                lost_since = None
-                for fut in done:
-                    key = running.pop(fut)
+                for fut in self._wait(list(running)):
+                    key, payload, alone = running.pop(fut)
+                    if fut.status == "error" and _killed_worker(fut) and not alone:
+                        suspects.append((key, payload))
+                        continue
                     yield self._result(key, fut)
         finally:
             for fut in running:
                 fut.release()
+
+    def _wait(self, futures: list[Any]) -> set[Any]:
+        """The futures done within a second; raises SchedulerLostError when the scheduler has
+        been gone for SCHEDULER_GRACE seconds or cancelled the tasks."""
+        from distributed import wait as dask_wait
+        from distributed.client import FuturesCancelledError
+
+        deadline = time.monotonic() + SCHEDULER_GRACE
+        while True:
+            try:
+                with self.client.as_current():  # wait() takes the current client
+                    done, _ = dask_wait(futures, timeout=1.0, return_when="FIRST_COMPLETED")
+            except TimeoutError:
+                done = set()  # nothing finished within the second: check the scheduler
+            except FuturesCancelledError as exc:  # the client lost the scheduler with our tasks
+                raise self._lost() from exc
+            if self.client.status == "running":
+                return done
+            if time.monotonic() > deadline:
+                raise self._lost()
 
     def _result(self, key: Any, fut: Any) -> TaskResult:
         if fut.status == "finished":
@@ -195,12 +222,10 @@ class DaskPool:
             return TaskResult(key, ok, value, code, reason, seconds, rss)
         if fut.status == "cancelled":
             raise self._lost()
-        exc = fut.exception()
-        from distributed import KilledWorker
-
-        if isinstance(exc, KilledWorker):
+        if _killed_worker(fut):
             return TaskResult(key, False, code="worker_crashed",
-                              reason="Dask workers died each time they ran this file (allowed-failures reached)")
+                              reason="Dask workers died each time they ran this file, alone too (allowed-failures reached)")
+        exc = fut.exception()
         return TaskResult(key, False, code="extraction_failed", reason=_one_line(f"{type(exc).__name__}: {exc}"))
 
     def _lost(self) -> SchedulerLostError:

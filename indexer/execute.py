@@ -28,7 +28,8 @@ def execute(run: Any, tasks: list[tuple[Any, dict[str, Any]]], fn: Callable[[Any
         pool = WorkerPool(fn, workers=workers if workers is not None else int(settings["workers"]),
                           timeout=timeout, memory_mb=memory_mb, setup_grace=WORKER_SETUP_GRACE)
         run.where = f"local ({pool.size} worker processes)"
-        yield from run_split(pool, run.with_cache(tasks), per_task, on_task=run.task_done, counts=run.tasks_run)
+        yield from run_split(pool, run.with_cache(tasks), per_task, pool.size, on_task=run.task_done,
+                             counts=run.tasks_run)
         return
     from indexer.distributed import DaskPool, in_order
 
@@ -37,8 +38,8 @@ def execute(run: Any, tasks: list[tuple[Any, dict[str, Any]]], fn: Callable[[Any
     try:
         run.where = dask.where
         run.emit("cluster", where=run.where)
-        results = run_split(dask, run.with_cache(tasks), per_task, verify=True, on_task=run.task_done,
-                            counts=run.tasks_run)
+        results = run_split(dask, run.with_cache(tasks), per_task, dask.threads, verify=True,
+                            on_task=run.task_done, counts=run.tasks_run)
         yield from in_order(results, [key for key, _ in tasks], dask)
     finally:
         dask.close()

@@ -1,9 +1,9 @@
 """Page-range tasks for large PDFs, on any pool that offers run() and add() (the local
 WorkerPool, the Dask pool).
 
-A PDF file task whose document has more than `pages_per_task` pages reads its first range
-itself and answers with a PagePart and the page count; the other ranges become tasks of their
-own, and when every range is in, one "assemble" task makes the document (whole-document
+A PDF file task whose document has more than `pages_per_task` pages answers with its page
+count alone; its ranges become tasks of their own (pdfsplit.split_ranges), and when every
+range is in, one "assemble" task makes the document (whole-document
 decisions, segmentation, language, tagging). The caller sees one TaskResult per file, under
 the file's key, exactly as without splitting.
 """
@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from indexer.extract.pdfsplit import PagePart, assemble, later_ranges, read_first, read_range
+from indexer.extract.pdfsplit import PagePart, assemble, read_first, read_range, split_ranges
 from indexer.workers import TaskResult
 from kb.errors import ExtractionError, KBError
 from kb.model import Extracted
@@ -47,11 +47,12 @@ class TaskCounts:
     split_files: int = 0
 
 
-def run_split(pool: Pool, tasks: Iterable[tuple[Any, dict[str, Any]]], pages_per_task: int,
+def run_split(pool: Pool, tasks: Iterable[tuple[Any, dict[str, Any]]], pages_per_task: int, parallel: int,
               verify: bool = False, on_task: Callable[[TaskCounts], None] | None = None,
               counts: TaskCounts | None = None) -> Iterator[TaskResult]:
     """Run the tasks on the pool, splitting large PDFs; yield one result per input task.
-    verify: workers check each file's content hash before reading it (remote workers)."""
+    parallel: the pool's workers (sizes the ranges); verify: workers check each file's
+    content hash before reading it (remote workers)."""
     counts = counts if counts is not None else TaskCounts()
     splits: dict[Any, _Split] = {}
 
@@ -96,13 +97,12 @@ def run_split(pool: Pool, tasks: Iterable[tuple[Any, dict[str, Any]]], pages_per
                              max(st.rss, r.max_rss_mb))
             continue
         if r.ok and isinstance(r.value, dict) and "part" in r.value and not isinstance(r.key, tuple):
-            first: PagePart = r.value["part"]
-            rest = later_ranges(first.page_count, pages_per_task)
-            st = splits[r.key] = _Split(r.value["payload"], len(rest), [first], seconds=r.seconds,
-                                        rss=r.max_rss_mb)
+            first: PagePart = r.value["part"]  # no page yet: the page count
+            ranges = split_ranges(first.page_count, pages_per_task, parallel)
+            st = splits[r.key] = _Split(r.value["payload"], len(ranges), seconds=r.seconds, rss=r.max_rss_mb)
             counts.split_files += 1
-            counts.ranges += len(rest) + 1
-            for a, b in rest:
+            counts.ranges += len(ranges)
+            for a, b in ranges:
                 add(("pages", r.key, f"{a}-{b}"), {**st.payload, "kind": "pages", "first": a, "last": b})
             continue
         yield r

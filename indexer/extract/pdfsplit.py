@@ -37,15 +37,12 @@ def page_ranges(page_count: int, per_task: int) -> list[tuple[int, int]]:
     return [(first, min(first + per_task - 1, page_count)) for first in range(1, page_count + 1, per_task)]
 
 
-def later_ranges(page_count: int, per_task: int, most: int = 64) -> list[tuple[int, int]]:
-    """The ranges after the first per_task pages (which the file task reads itself): at most
-    `most` of them, so a hostile 100,000-page file does not become thousands of tasks that
-    each parse its page tree again."""
-    left = page_count - per_task
-    if left <= 0:
-        return []
-    size = max(per_task, -(-left // most))
-    return [(a + per_task, b + per_task) for a, b in page_ranges(left, size)]
+def split_ranges(page_count: int, per_task: int, parallel: int, most: int = 64) -> list[tuple[int, int]]:
+    """The page ranges of a PDF over per_task pages: at least per_task pages each (every range
+    reopens the file and parses its fonts again, ~0.1 s), two per worker for balance, and at
+    most `most`, so a hostile 100,000-page file does not become thousands of tasks."""
+    ranges = min(most, max(1, 2 * parallel))
+    return page_ranges(page_count, max(per_task, -(-page_count // ranges)))
 
 
 def read_range(path: str | Path, first: int, last: int, password: str | None = None,
@@ -65,15 +62,15 @@ def read_range(path: str | Path, first: int, last: int, password: str | None = N
 def read_first(path: str | Path, per_task: int, password: str | None = None,
                limits: dict | None = None) -> Extracted | PagePart:
     """A PDF file task: the whole document when it has at most per_task pages (one open, one
-    pass, as an unsplit extraction), else the part of its first per_task pages."""
+    pass, as an unsplit extraction); else only its page count (a PagePart of no page), so
+    every range, the first included, can start on another worker at once."""
     from indexer.extract import pdf
 
     def work(stream: Any) -> Extracted | PagePart:
         doc, pages = pdf.open_pages(stream, password, limits)
-        end = min(per_task, len(pages))
-        rows, no_text, warnings = pdf.read_pages(pages, 1, end)
-        if end < len(pages):
-            return PagePart(1, end, len(pages), rows, no_text, warnings)
+        if len(pages) > per_task:
+            return PagePart(1, 0, len(pages))
+        rows, no_text, warnings = pdf.read_pages(pages, 1, len(pages))
         return _finished(pdf.finish(stream, doc, len(pages), rows, no_text, warnings, limits))
 
     return _guarded(path, work)

@@ -14,7 +14,14 @@ import time
 import pytest
 
 from indexer.extract import extract
-from indexer.extract.pdfsplit import PagePart, assemble, page_ranges, read_first, read_range
+from indexer.extract.pdfsplit import (
+    PagePart,
+    assemble,
+    page_ranges,
+    read_first,
+    read_range,
+    split_ranges,
+)
 from indexer.pipeline import ingest
 from kb.facade import KB
 from kb.maintenance import check
@@ -79,7 +86,7 @@ def baseline(folder, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    c = Cluster(tmp_path_factory.mktemp("dask-logs"), workers=2, allowed_failures=2,
+    c = Cluster(tmp_path_factory.mktemp("dask-logs"), workers=2, allowed_failures=1,
                 preload="tests.indexer.dask_preload")
     yield c
     c.stop()
@@ -93,14 +100,22 @@ def _kb(home, **settings):
 def test_page_ranges_reassemble_into_the_unsplit_extraction(name, per_task):
     path = _pdf(name)
     whole = extract(path)
-    first = read_first(path, per_task)
-    assert isinstance(first, PagePart) and first.page_count == whole.page_count > per_task
-    rest = [read_range(path, a, b) for a, b in page_ranges(whole.page_count, per_task)[1:]]
-    split = assemble(path, list(reversed(rest)) + [first])  # arrival order does not matter
+    first = read_first(path, per_task)  # the file task: only the page count of a large PDF
+    assert isinstance(first, PagePart) and first.page_count == whole.page_count > per_task and not first.rows
+    parts = [read_range(path, a, b) for a, b in page_ranges(whole.page_count, per_task)]
+    split = assemble(path, list(reversed(parts)))  # arrival order does not matter
     assert split.to_dict() == whole.to_dict()
     if name == GEOTOPO:  # the cross-page decisions are really there to get wrong
         headings = [b for b in whole.blocks if b.kind == "heading"]
         assert len(headings) >= 20
+
+
+def test_ranges_are_two_per_worker_of_at_least_pages_per_task_and_bounded():
+    assert split_ranges(117, 16, 1) == [(1, 59), (60, 117)]
+    assert split_ranges(117, 16, 2) == [(1, 30), (31, 60), (61, 90), (91, 117)]
+    assert split_ranges(40, 16, 8) == [(1, 16), (17, 32), (33, 40)]
+    many = split_ranges(100_000, 16, 64)
+    assert len(many) == 64 and many[0] == (1, 1563) and many[-1][1] == 100_000
 
 
 def test_missing_page_range_is_refused_with_a_reason():
@@ -115,7 +130,7 @@ def test_missing_page_range_is_refused_with_a_reason():
 def test_local_ingest_with_page_ranges_gives_the_same_catalog(folder, baseline, tmp_path):
     with _kb(tmp_path / "home") as kb:
         summary = ingest([folder], kb, workers=2)
-        assert summary["tasks"]["split_files"] >= 2 and summary["tasks"]["ranges"] >= 10
+        assert summary["tasks"]["split_files"] == 2 and summary["tasks"]["ranges"] == 8
         assert snapshot(kb) == baseline
 
 
@@ -126,11 +141,11 @@ def test_dask_ingest_from_the_command_line_gives_the_local_catalog(folder, basel
     assert proc.returncode == 0, proc.stderr[-3000:] + cluster.log()
     summary = json.loads(proc.stdout)
     assert summary["where"] == f"dask {cluster.address} (2 workers, 2 threads)"
-    # A task per file; a split PDF adds its later ranges (its own task read the first) and an
-    # assembly: GeoTopo's 117 pages are 8 ranges, the 76-page report 5.
+    # A task per file; a split PDF adds its ranges (two per worker, of at least 16 pages) and
+    # an assembly: GeoTopo's 117 pages are 4 ranges, the 76-page report 4.
     tasks = summary["tasks"]
-    assert tasks["split_files"] == 2 and tasks["ranges"] == 13
-    assert tasks["done"] == tasks["submitted"] == len(PICKS) + 1 + tasks["ranges"]
+    assert tasks["split_files"] == 2 and tasks["ranges"] == 8
+    assert tasks["done"] == tasks["submitted"] == len(PICKS) + 1 + tasks["ranges"] + tasks["split_files"]
     with _kb(home) as kb:
         assert snapshot(kb) == baseline
         assert check(kb)["ok"]
@@ -176,7 +191,7 @@ def test_a_file_that_kills_its_workers_fails_after_allowed_failures_and_limits_h
     with _kb(tmp_path / "home", file_memory_mb=384, file_timeout=30) as kb:
         summary = ingest([folder], kb, scheduler=cluster.address)
         failures = {os.path.basename(f["path"]): f for f in summary["failures"]}
-        assert summary["added"] == 1, summary
+        assert summary["added"] == 1, summary["failures"]
         assert failures["kill-worker.pdf"]["code"] == "worker_crashed"
         assert "allowed-failures" in failures["kill-worker.pdf"]["reason"]
         # The memory cap and time limit hold in the sandbox: the Dask workers live on.
@@ -220,3 +235,38 @@ def test_the_scheduler_vanishing_stops_the_ingest_and_the_next_run_resumes(folde
             assert check(kb)["ok"]
     finally:
         second.stop()
+
+
+def _sleep_or_crash(payload: dict) -> str:
+    """A task for the sandbox test: sleeps, crashes its process, or answers."""
+    if payload["do"] == "sleep":
+        time.sleep(30)
+    if payload["do"] == "crash":
+        os.kill(os.getpid(), signal.SIGSEGV)
+    return f"pid {os.getpid()}"
+
+
+def test_time_limit_and_crashes_are_contained_on_the_dask_worker(cluster):
+    """The sandbox each Dask worker thread runs its tasks in: a task past its time is killed
+    with its sandbox, a crashing one is reported, and the Dask worker itself lives on."""
+    from indexer.distributed import _sandbox
+
+    with cluster.client() as c:
+        before = cluster.worker_pids()
+        setup = c.scatter({"curation": [], "key": "test-sandbox"}, broadcast=True, hash=False)
+        worker = min(before)
+
+        def run(do: str, timeout: float = 5.0):
+            fut = c.submit(_sandbox, _sleep_or_crash, {"do": do}, setup, timeout, 512, 0.0, pure=False,
+                           workers=[worker])
+            return fut.result(timeout=60)
+
+        t0 = time.monotonic()
+        ok, _, code, reason, _, _ = run("sleep", timeout=1.0)
+        assert (ok, code) == (False, "resource_limit") and reason == "timed out after 1 s; worker killed"
+        assert time.monotonic() - t0 < 20
+        ok, _, code, reason, _, _ = run("crash")
+        assert (ok, code) == (False, "worker_crashed") and "signal 11" in reason
+        ok, value, *_ = run("answer")
+        assert ok and value.startswith("pid ")
+        assert cluster.worker_pids() == before  # the Dask workers were never restarted
