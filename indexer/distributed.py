@@ -8,14 +8,16 @@ originals (by path: the corpus must be on storage every worker sees) and return 
 Limits hold on Dask workers as in the local pool: each Dask worker thread hands its tasks to
 a sandbox process it forks (workers._Worker) with the address-space cap; a task past its
 time kills the sandbox, not the Dask worker. A Dask worker that dies (killed, out of memory
-on the host) has its tasks rerun elsewhere by the scheduler; a task that has killed
-`allowed-failures` workers (scheduler setting, 3 by default) is recorded as failed.
+on the host) has its tasks rerun elsewhere by the scheduler; a task that has been on more
+dying workers than `allowed-failures` allows (scheduler setting, 3 by default) runs once more
+alone, and is recorded as failed if it kills workers then too.
 """
 from __future__ import annotations
 
 import contextlib
 import hashlib
 import json
+import re
 import threading
 import time
 import uuid
@@ -25,9 +27,11 @@ from multiprocessing.connection import wait as wait_conn
 from typing import Any
 
 from indexer.workers import TaskResult, _one_line, _Worker
-from kb.errors import KBError
+from kb.errors import InvalidInputError, KBError
 
+_ADDRESS = re.compile(r"^(tcp|tls)://[^\s/:]+(:\d{1,5})?$")
 SCHEDULER_GRACE = 10.0  # seconds without the scheduler before the ingest stops
+CONNECT_TIMEOUT = 15.0  # seconds to reach the scheduler, and again for a first worker
 _LOCK = threading.Lock()
 _READY: dict[str, str] = {"setup": ""}  # per Dask worker process: which curation its tagger has
 _LOCAL = threading.local()  # per Dask worker thread: its sandbox process
@@ -101,9 +105,11 @@ class DaskPool:
 
     def __init__(self, address: str, fn: Callable[[Any], Any], curation: list[dict[str, Any]],
                  timeout: float = 120.0, memory_mb: int = 1024, setup_grace: float = 0.0,
-                 connect_timeout: float = 15.0) -> None:
+                 connect_timeout: float = CONNECT_TIMEOUT) -> None:
         from distributed import Client
 
+        if not _ADDRESS.match(address):
+            raise InvalidInputError(f"Dask scheduler address {address!r} is not tcp://HOST:PORT (or tls://HOST:PORT)")
         self.address = address
         self.fn = fn
         self.limits = (timeout, memory_mb, setup_grace)

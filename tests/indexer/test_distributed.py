@@ -153,6 +153,23 @@ def test_dask_ingest_from_the_command_line_gives_the_local_catalog(folder, basel
     assert f"on dask {cluster.address}" in stats.stdout, stats.stdout
 
 
+def test_a_bad_or_unreachable_scheduler_is_one_line_and_writes_nothing(folder, tmp_path):
+    from tests.indexer.dask_cluster import free_port
+
+    home = tmp_path / "home"
+    bad = run_kb(home, "ingest", str(folder), "--scheduler", "localhost:8786", timeout=60)
+    assert bad.returncode == 2
+    assert bad.stderr.strip().splitlines()[-1] == ("kb: error: Dask scheduler address 'localhost:8786' is not "
+                                                   "tcp://HOST:PORT (or tls://HOST:PORT)")
+    t0 = time.monotonic()
+    gone = run_kb(home, "ingest", str(folder), "--scheduler", f"tcp://127.0.0.1:{free_port()}", timeout=90)
+    assert gone.returncode == 1 and time.monotonic() - t0 < 60
+    last = gone.stderr.strip().splitlines()[-1]
+    assert last.startswith("kb: error: cannot reach the Dask scheduler at tcp://127.0.0.1:"), gone.stderr[-2000:]
+    with _kb(home) as kb:
+        assert kb.stats()["documents"] == 0
+
+
 def test_a_worker_killed_mid_ingest_loses_nothing(folder, baseline, cluster, tmp_path):
     box: dict = {}
 
