@@ -5,6 +5,7 @@ per worker; and a simulated scale line for a 100,000-page archive from the measu
 worker cost, with the single writer's measured cost (catalog + index) as its ceiling."""
 from __future__ import annotations
 
+import os
 import resource
 import shutil
 import tempfile
@@ -107,7 +108,8 @@ def run(args: list[str]) -> None:
     shutil.copy(pdf_dir / GEOTOPO, geo / GEOTOPO)
     per_task = 16
     repeat = int(args[args.index("--repeat") + 1]) if "--repeat" in args else 1
-    print(f"  best of {repeat} run(s) each (--repeat N); times of every run:")
+    print(f"  best of {repeat} run(s) each (--repeat N); load average at start {os.getloadavg()[0]:.1f} on "
+          f"{os.cpu_count()} cores (other work on the machine slows the 2-worker runs most); times of every run:")
     figures: dict[tuple[str, str], tuple[float, dict, float]] = {}
     rss: dict[str, float] = {}
     try:
@@ -127,6 +129,7 @@ def run(args: list[str]) -> None:
                 cluster.stop()
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    print(f"  load average at the end: {os.getloadavg()[0]:.1f}")
     _report(figures, rss, per_task)
 
 

@@ -109,8 +109,9 @@ def run_split(pool: Pool, tasks: Iterable[tuple[Any, dict[str, Any]]], pages_per
 
 
 def extract_task(payload: dict[str, Any]) -> Extracted | dict[str, Any]:
-    """Worker side: extract a file, its first page range, one range, or assemble the ranges.
-    Returns the Extracted document, or {"part": PagePart, ...} for a range."""
+    """Worker side: extract a file (or only count the pages of a PDF to split), read one page
+    range, or assemble the ranges. Returns the Extracted document, or {"part": PagePart, ...}
+    for a page count or a range."""
     from indexer.extract import extract, sniff
 
     path = payload["path"]
