@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Iterator
 from multiprocessing.connection import wait as wait_conn
 from typing import Any
 
-from indexer.workers import TaskResult, _one_line, _Worker
+from indexer.workers import Feed, TaskResult, _one_line, _Worker
 from kb.errors import InvalidInputError, KBError
 
 _ADDRESS = re.compile(r"^(tcp|tls)://[^\s/:]+(:\d{1,5})?$")
@@ -113,7 +113,7 @@ class DaskPool:
         self.address = address
         self.fn = fn
         self.limits = (timeout, memory_mb, setup_grace)
-        self.extra: deque[tuple[Any, Any]] = deque()
+        self.feed = Feed(())
         self.held: Callable[[], int] = lambda: 0  # results kept downstream (in_order)
         try:
             self.client = Client(address, timeout=connect_timeout, set_as_default=False)
@@ -153,7 +153,7 @@ class DaskPool:
         return f"dask {self.address} ({len(workers)} workers, {self.threads} threads)"
 
     def add(self, key: Any, payload: Any) -> None:
-        self.extra.append((key, payload))
+        self.feed.add(key, payload)
 
     def _submit(self, key: Any, payload: Any, follow_up: bool) -> Any:
         self.seq += 1
@@ -169,27 +169,24 @@ class DaskPool:
         behind one that kills workers can reach allowed-failures too. So a task Dask gives up
         on (KilledWorker) runs once more alone, nothing else in flight, and only a file that
         kills workers when it runs alone is recorded as failed."""
-        pending = iter(tasks)
+        feed = self.feed = Feed(tasks)
         running: dict[Any, tuple[Any, Any, bool]] = {}  # future -> (key, payload, alone)
         suspects: deque[tuple[Any, Any]] = deque()
-        exhausted = False
         try:
             while True:
                 if suspects and not running:
                     key, payload = suspects.popleft()
                     running[self._submit(key, payload, True)] = (key, payload, True)
-                # Enough queued for every thread, and a bounded number of finished results
-                # waiting downstream for their turn (memory).
+                # Enough queued for every thread; new files only while few finished results
+                # wait downstream for their turn (memory), follow-ups always (the document
+                # they finish may be the one the others wait for).
                 window = 2 * self.threads + 2
-                while not suspects and self.extra and len(running) < window + len(self.extra):
-                    key, payload = self.extra.popleft()
-                    running[self._submit(key, payload, True)] = (key, payload, False)
-                while not suspects and not exhausted and len(running) + self.held() < window:
-                    task = next(pending, None)
+                while not suspects and len(running) < window:
+                    task = feed.next(follow_ups_only=self.held() >= window)
                     if task is None:
-                        exhausted = True
                         break
-                    running[self._submit(*task, False)] = (*task, False)
+                    follow_up = isinstance(task[0], tuple) and task[0][0] in ("pages", "assemble")
+                    running[self._submit(*task, follow_up)] = (*task, False)
                 if not running:
                     return
                 for fut in self._wait(list(running)):

@@ -59,7 +59,8 @@ def run_split(pool: Pool, tasks: Iterable[tuple[Any, dict[str, Any]]], pages_per
     def feed() -> Iterator[tuple[Any, dict[str, Any]]]:
         for key, payload in tasks:
             if payload.get("kind") == "file":
-                payload = {**payload, "pages_per_task": pages_per_task, "verify": verify}
+                payload = {**payload, "pages_per_task": pages_per_task, "verify": verify,
+                           "cost": payload.get("size") or 0}
             counts.submitted += 1
             yield key, payload
 
@@ -86,8 +87,9 @@ def run_split(pool: Pool, tasks: Iterable[tuple[Any, dict[str, Any]]], pages_per
                                  seconds=st.seconds, max_rss_mb=st.rss)
             else:
                 st.parts.append(r.value["part"])
-                if st.waiting == 0:
-                    add(("assemble", root), {**st.payload, "kind": "assemble", "parts": st.parts})
+                if st.waiting == 0:  # short, and it completes a document: before anything else
+                    add(("assemble", root), {**st.payload, "kind": "assemble", "parts": st.parts,
+                                             "cost": float("inf")})
             if st.waiting == 0 and st.failed:
                 del splits[root]
             continue
@@ -102,8 +104,10 @@ def run_split(pool: Pool, tasks: Iterable[tuple[Any, dict[str, Any]]], pages_per
             st = splits[r.key] = _Split(r.value["payload"], len(ranges), seconds=r.seconds, rss=r.max_rss_mb)
             counts.split_files += 1
             counts.ranges += len(ranges)
-            for a, b in ranges:
-                add(("pages", r.key, f"{a}-{b}"), {**st.payload, "kind": "pages", "first": a, "last": b})
+            size = st.payload.get("size") or 0
+            for a, b in ranges:  # cost: the range's share of the file, to order it among whole files
+                add(("pages", r.key, f"{a}-{b}"), {**st.payload, "kind": "pages", "first": a, "last": b,
+                                                   "cost": size * (b - a + 1) / first.page_count})
             continue
         yield r
 
