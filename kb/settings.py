@@ -48,6 +48,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("workers", 0, "Extraction worker processes; 0 means one per core.", 0, 64),
     Setting("file_timeout", 120.0, "Seconds one file may take to extract before it is killed.", 1, 3600),
     Setting("file_memory_mb", 1024, "Memory cap (MiB of address space) per extraction worker.", 128, 16384),
+    Setting("pdf_pages_per_task", 16, "PDFs with more pages are read as page-range tasks by several workers; 0: never split.", 0, 100000),
+    Setting("dask_scheduler", "", "Address of a Dask scheduler (tcp://host:port) for `kb ingest`; empty: local worker processes."),
     Setting("max_file_mb", 512, "Files larger than this are refused without being read.", 1, 65536),
     Setting("max_inflate_mb", 512, "Largest total uncompressed size accepted inside a zip-based file.", 1, 16384),
     Setting("query_time_budget", 2.0, "Seconds one search may run before it is cut short.", 0.05, 60),

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 
@@ -39,6 +40,8 @@ def run_stats(args: argparse.Namespace) -> int:
         stats["index"] = kb.index.stats()
         stats["home"] = str(kb.home)
         stats["last_runs"] = kb.catalog.last_runs(3)
+        last = kb.catalog.get_meta("last_ingest")
+        stats["last_ingest"] = json.loads(last) if last else None
     if args.format == "json":
         print_json(stats)
         return 0
@@ -48,6 +51,10 @@ def run_stats(args: argparse.Namespace) -> int:
     print("formats:    " + ", ".join(f"{k} {v}" for k, v in stats["formats"].items()))
     print("entities:   " + ", ".join(f"{k} {v}" for k, v in stats["entities"].items()))
     print("index:      " + ", ".join(f"{k} {v}" for k, v in stats["index"].items()))
+    if stats["last_ingest"]:  # where the work of the last ingest ran: local pool or cluster
+        li = stats["last_ingest"]
+        print(f"last ingest: run {li['run_id']} on {li['where']}, {li['done']} tasks"
+              + (f" ({li['ranges']} page ranges)" if li.get("ranges") else ""))
     return 0
 
 
