@@ -40,7 +40,7 @@ class _WordIndex:
         self.words_of: dict[str, set[str]] = {}  # analysed form -> surface words
         self.lock = threading.Lock()
 
-    def learn(self, words: set[str]) -> None:
+    def learn(self, words: frozenset[str]) -> None:
         if words <= self.known:  # a set comparison in C: words repeat across passages
             return
         # Rare once warm; the lock keeps server threads from seeing a half-learnt word.
@@ -76,14 +76,30 @@ def _occurrences(words: frozenset[str]) -> re.Pattern[str]:
     return re.compile(f"{_TOKEN_START}(?:{alternatives}){_TOKEN_END}")
 
 
-def match_spans(text: str, analyzer: Any, terms: set[str]) -> list[tuple[int, int]]:
-    """The [start, end) character spans of the tokens of `text` that `analyzer` turns into
-    one of `terms`, merged where they touch."""
-    if not terms or not text:
-        return []
+def _token_expression(analyzer: Any) -> re.Pattern[str] | None:
+    """The analyzer's tokenizer pattern, when its tokens are that pattern's matches."""
     items = getattr(analyzer, "items", None)
     expr = getattr(items[0], "expression", None) if items else None
-    if expr is None or getattr(items[0], "gaps", False):
+    return None if expr is None or getattr(items[0], "gaps", False) else expr
+
+
+def passage_words(text: str, analyzer: Any) -> frozenset[str] | None:
+    """The distinct words (tokenizer matches) of `text`, or None for an analyzer without a
+    pattern tokenizer. A passage's words depend on its text alone: callers may keep them."""
+    expr = _token_expression(analyzer)
+    if expr is None:
+        return None
+    return frozenset(expr.findall(text)) if expr.groups == 0 else frozenset(m.group(0) for m in expr.finditer(text))
+
+
+def match_spans(text: str, analyzer: Any, terms: set[str],
+                words: frozenset[str] | None = None) -> list[tuple[int, int]]:
+    """The [start, end) character spans of the tokens of `text` that `analyzer` turns into
+    one of `terms`, merged where they touch. `words`: the text's passage_words, if known."""
+    if not terms or not text:
+        return []
+    expr = _token_expression(analyzer)
+    if expr is None:
         spans = [(tok.startchar, tok.endchar)
                  for tok in analyzer(text, chars=True, mode="index", removestops=False) if tok.text in terms]
         return _merge(spans)
@@ -92,7 +108,8 @@ def match_spans(text: str, analyzer: Any, terms: set[str]) -> list[tuple[int, in
         with _INDEXES_LOCK:
             index = _INDEXES[id(analyzer)] = _WordIndex(analyzer)
     # Which distinct words the passage holds (findall runs in C), which of them match, then where.
-    words = set(expr.findall(text)) if expr.groups == 0 else {m.group(0) for m in expr.finditer(text)}
+    if words is None:
+        words = frozenset(expr.findall(text)) if expr.groups == 0 else frozenset(m.group(0) for m in expr.finditer(text))
     index.learn(words)
     hit = words & index.matching(terms)
     if not hit:
