@@ -13,7 +13,8 @@ the cost split of one request (bench/api_split.py). Options: --compare-only (ski
 above), --backend NAME (the kb servers' search_backend), --rounds N (one-client rounds over
 the queries, default 6), --slice S (seconds a side holds the load per turn, default 4),
 --turns N (turns per side and client count, default 3), --workers N / --threads N (gunicorn,
-every server alike; defaults those of `kb serve`).
+every server alike; defaults those of `kb serve`). --configs: instead, kb (cache off) under
+the gunicorn settings of api_compare.CONFIGS, taking turns (how `kb serve`'s were chosen).
 """
 from __future__ import annotations
 
@@ -121,6 +122,7 @@ def _inproc_export(home: Path, fmt: str, q: str) -> tuple[int, float]:
 def _options(args: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="bench api", add_help=False)
     p.add_argument("--compare-only", action="store_true")
+    p.add_argument("--configs", action="store_true", help="only: kb serve's gunicorn settings compared")
     p.add_argument("--backend", default=os.environ.get("KB_SEARCH_BACKEND", "whoosh"))
     p.add_argument("--rounds", type=int, default=6)
     p.add_argument("--slice", type=float, default=4.0)
@@ -152,6 +154,8 @@ def compare(opts: argparse.Namespace) -> dict:
           f"gunicorn -w {opts.workers} gthread x {opts.threads} for every server; backend {opts.backend}; "
           f"the machine is shared: sides alternate request by request (1 client) and slice by slice")
     kb_env = {"KB_HOME": str(home), "KB_SEARCH_BACKEND": opts.backend}
+    if opts.configs:
+        return {"configs": api_compare.configs(home, kb_env, opts.slice, opts.turns, OUT / "api-compare" / "wrk")}
     servers = {
         "fts5": ("bench.fts5_app:app", {"KB_FTS5_DB": str(OUT / "api-compare" / "fts5.db")}),
         "kb-cache-off": ("web:create_app()", {**kb_env, "KB_SEARCH_CACHE_SIZE": "0"}),
@@ -162,7 +166,7 @@ def compare(opts: argparse.Namespace) -> dict:
         for side, (app, env) in servers.items():
             ports[side] = free_port()
             procs.append(api_compare.gunicorn(app, ports[side], opts.workers, opts.threads, env))
-        api_compare.one_client(ports, 1)  # warm every worker
+        api_compare.warm(ports)
         lat = api_compare.one_client(ports, opts.rounds)
         loads = {c: api_compare.concurrent(ports, c, opts.slice, opts.turns, OUT / "api-compare" / "wrk")
                  for c in (8, 32)}
@@ -178,7 +182,7 @@ def compare(opts: argparse.Namespace) -> dict:
 
 def run(args: list[str]) -> None:
     opts = _options(args)
-    if opts.compare_only:
+    if opts.compare_only or opts.configs:
         OUT.mkdir(exist_ok=True)
         (OUT / "api-compare.json").write_text(json.dumps(compare(opts), indent=1))
         return

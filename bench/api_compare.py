@@ -27,7 +27,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 from bench import load_wrk
-from bench.common import REPO, row, wait_healthy
+from bench.common import REPO, row, stop_group, wait_healthy
+from bench.common import free_port as _free_port
 
 # Plain queries both sides understand the same way (every word required).
 QUERIES = ("government", "open data", "broadband", "cybersecurity", "climate change", "digital identity",
@@ -54,18 +55,19 @@ def build_fts5(kb: Any, path: Path) -> int:
     return len(rows)
 
 
-def gunicorn(app: str, port: int, workers: int, threads: int, env: dict[str, str]) -> subprocess.Popen:
+def gunicorn(app: str, port: int, workers: int, threads: int, env: dict[str, str],
+             extra: tuple[str, ...] = ()) -> subprocess.Popen:
     """A server with kb serve's gunicorn settings (gthread, connections capped per worker)."""
     argv = [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--worker-class", "gthread",
             "--threads", str(threads), "--worker-connections", str(2 * threads), "--bind", f"127.0.0.1:{port}",
-            "--log-level", "warning", app]
+            "--log-level", "warning", *extra, app]
     proc = subprocess.Popen(argv, cwd=REPO, env={**os.environ, **env}, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return wait_healthy(proc, port, 60, app)
 
 
 def paths_for(side: str) -> list[str]:
-    if side == "fts5":
+    if side == "fts5":  # the other sides are kb servers
         return ["/search?" + urlencode({"q": q}) for q in QUERIES]
     return ["/api/v1/search?" + urlencode({"q": q, "per_page": 10}) for q in QUERIES]
 
@@ -80,6 +82,17 @@ def _get(conn: http.client.HTTPConnection, path: str) -> int:
     resp = conn.getresponse()
     resp.read()
     return resp.status
+
+
+def warm(ports: dict[str, int], rounds: int = 3) -> None:
+    """Every query a few times on fresh connections, so that every worker of every server has
+    loaded its index and seen the passages (a keep-alive connection stays on one worker)."""
+    for side, port in ports.items():
+        for _ in range(rounds):
+            for path in paths_for(side):
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                _get(conn, path)
+                conn.close()
 
 
 def one_client(ports: dict[str, int], rounds: int) -> dict[str, dict[str, float]]:
@@ -189,3 +202,28 @@ def report(lat: dict[str, dict], loads: dict[int, dict[str, dict]]) -> dict[str,
               f"p99 <= {GOALS['p99_ms_max']} ms: {goals['rps8_ratio']}x, {kb8['rps']:.0f} req/s, "
               f"p99 {kb8['p99_ms']:.0f} ms {'met' if met else 'NOT met'}")
     return goals
+
+
+# gunicorn settings tried for `kb serve` (--configs): workers x threads, access log or not.
+CONFIGS = {"w2 t8 log": (2, 8, True), "w2 t8": (2, 8, False), "w2 t4": (2, 4, False), "w3 t4": (3, 4, False),
+           "w4 t2": (4, 2, False)}
+
+
+def configs(home: Path, env: dict[str, str], slice_s: float, turns: int, work: Path) -> dict[str, Any]:
+    """kb (cache off) under 8 and 32 clients with each of CONFIGS, taking turns like the sides."""
+    procs, ports = [], {}
+    try:
+        for name, (w, t, log) in CONFIGS.items():
+            ports[name] = port = _free_port()
+            extra = ("--access-logfile", "-") if log else ()
+            procs.append(gunicorn("web:create_app()", port, w, t, {**env, "KB_SEARCH_CACHE_SIZE": "0"}, extra))
+        warm(ports)
+        loads = {c: concurrent(ports, c, slice_s, turns, work) for c in (8, 32)}
+    finally:
+        for proc in procs:
+            stop_group(proc)
+    row("gunicorn config (kb, cache off)", "8: req/s", "8: p99 ms", "32: req/s", "32: p99 ms")
+    for name in CONFIGS:
+        row(f"  {name}", f"{loads[8][name]['rps']:.0f}", f"{loads[8][name]['p99_ms']:.0f}",
+            f"{loads[32][name]['rps']:.0f}", f"{loads[32][name]['p99_ms']:.0f}")
+    return {str(c): v for c, v in loads.items()}
