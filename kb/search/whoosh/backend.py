@@ -59,6 +59,7 @@ class WhooshBackend:
         self._ix: Any = None
         self._searcher: Any = None
         self._passages: PassageCache | None = None
+        self._vocabulary: WhooshVocabulary | None = None
         self._current_stamp: Any = None
         self._vocabs: dict[str, Vocab] = {}
         self._segcache: dict[str, Any] = {}
@@ -302,8 +303,14 @@ class WhooshBackend:
             return [make_hit(passages, r.docnum, float(r.score or 0.0), terms) for r in results]
 
     def vocabulary(self) -> WhooshVocabulary:
+        """The spelling words of the current reader; one object per reader (its word sets and
+        corrector depend on the index build only), asked for by every corrected search."""
         with self._lock:
-            return WhooshVocabulary(self._searcher_now().reader())
+            reader = self._searcher_now().reader()
+            vocab = self._vocabulary
+            if vocab is None or vocab.reader is not reader:
+                vocab = self._vocabulary = WhooshVocabulary(reader)
+            return vocab
 
     # -- figures ---------------------------------------------------------------
     def doc_ids(self) -> dict[str, int]:
@@ -332,6 +339,7 @@ class WhooshBackend:
             self._searcher = None
         self._columns = None
         self._passages = None
+        self._vocabulary = None
         self._segcache.clear()
         if self._ix is not None:
             self._ix.close()
