@@ -109,7 +109,7 @@ def match_spans(text: str, analyzer: Any, terms: set[str],
             index = _INDEXES[id(analyzer)] = _WordIndex(analyzer)
     # Which distinct words the passage holds (findall runs in C), which of them match, then where.
     if words is None:
-        words = frozenset(expr.findall(text)) if expr.groups == 0 else frozenset(m.group(0) for m in expr.finditer(text))
+        words = passage_words(text, analyzer) or frozenset()
     index.learn(words)
     hit = words & index.matching(terms)
     if not hit:
