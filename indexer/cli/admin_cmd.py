@@ -31,6 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--port", type=int, default=5000)
     p.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
     p.add_argument("--threads", type=int, default=8, help="threads per worker")
+    p.add_argument("--access-log", action="store_true", help="log every request to standard output")
     p.set_defaults(handler=run_serve)
 
 
@@ -102,7 +103,11 @@ def run_serve(args: argparse.Namespace) -> int:
     url = f"http://{args.host}:{args.port}/"
     print(f"kb: serving {home} on {url} (gunicorn, {args.workers} workers x {args.threads} threads)", flush=True)
     argv = [sys.executable, "-m", "gunicorn", "--workers", str(args.workers), "--worker-class", "gthread",
-            "--threads", str(args.threads), "--bind", f"{args.host}:{args.port}", "--access-logfile", "-",
+            "--threads", str(args.threads), "--bind", f"{args.host}:{args.port}",
+            # Chosen with `python -m bench api --configs` on 2 cores: 2 workers x 8 threads
+            # served the most searches (3 x 4 and 4 x 2 fewer, and far fewer at 32 clients);
+            # the access log cost a fifth of the requests/s, so it is opt-in.
+            *(["--access-logfile", "-"] if args.access_log else []),
             "--graceful-timeout", "10",
             # gthread's default (1000 connections per worker) lets the first worker to wake take
             # every keep-alive connection of a burst: in bench/load.py one worker used 9 s of CPU
