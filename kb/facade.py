@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from kb import settings as settings_mod
-from kb.errors import NotFoundError
+from kb.errors import InvalidInputError, NotFoundError
 from kb.store import Catalog
 
 # Catalog files (path, device, inode) this process has opened with migrations and PRAGMAs.
@@ -66,6 +66,13 @@ class KB:
     def index(self):  # -> kb.search.types.PassageIndex
         if self._index is None and self._index_source is not None:
             self._index = self._index_source()
+        backend = self.settings.get("search_backend", "whoosh")
+        if backend not in ("whoosh", "opensearch"):
+            raise InvalidInputError(f"setting search_backend: {backend!r} is not whoosh or opensearch")
+        if self._index is None and backend == "opensearch":
+            from kb.search.opensearch import open_index as open_cluster
+
+            self._index = open_cluster(self.settings, resolver=self._resolve_entity)
         if self._index is None:
             from kb.search.whoosh_backend import open_index
 

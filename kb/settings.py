@@ -64,6 +64,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ocr", True, "OCR image-only PDFs when the tesseract and pdftoppm programs are installed."),
     Setting("spacy_model", "", "Name of an installed spaCy model to merge statistical entities from (optional)."),
     Setting("indicators", "", "Path of a CSV of EGDI scores (country, year, value) for country pages (optional)."),
+    Setting("search_backend", "whoosh", "Search backend: whoosh (embedded, in KB_HOME) or opensearch (a cluster)."),
+    Setting("opensearch_url", "http://127.0.0.1:9200", "OpenSearch node URLs, comma-separated; the client fails over between them."),
+    Setting("opensearch_user", "", "OpenSearch user name (basic authentication; optional)."),
+    Setting("opensearch_password", "", "OpenSearch password (never logged or shown)."),
+    Setting("opensearch_ca_certs", "", "Path of the CA bundle that signs the cluster's HTTPS certificates (optional)."),
+    Setting("opensearch_shards", 1, "Primary shards of a new passage index.", 1, 1024),
+    Setting("opensearch_replicas", -1, "Replicas of each shard; -1: 1 when the cluster has two or more nodes, else 0.", -1, 16),
+    Setting("opensearch_index", "kb", "Prefix of the OpenSearch index and alias names (one prefix per KB)."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

@@ -1,0 +1,110 @@
+"""The passage index's settings and mapping, and a PassageRecord as an OpenSearch document.
+
+Text goes into one field per language, each with the analyser OpenSearch ships for it
+(english, french, spanish, russian, arabic, cjk); any other language is analysed as English,
+as in the Whoosh backend. Keeping languages apart keeps BM25's length statistics honest. The
+similarity is BM25 with kb's k1/b (kb.search.scoring) and Lucene's idf, which is
+OpenSearch's own; title and heading carry the query's field boosts (translate.FIELD_BOOSTS).
+
+Bump MAPPING_VERSION whenever a field or analyser changes: the index then reports
+needs_rebuild() and `kb reindex` builds a new versioned index and switches the alias.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+MAPPING_VERSION = 1
+# Chosen on SciFact's training claims for the Whoosh backend (kb.search.scoring); kept equal
+# here so both backends rank alike. Not imported: kb.search.scoring imports whoosh.
+K1 = 0.9
+B = 0.6
+
+LANG_FIELDS = {"en": "english", "fr": "french", "es": "spanish", "ru": "russian",
+               "ar": "arabic", "cjk": "cjk"}
+CJK_LANGS = ("zh", "ja", "ko")
+TEXT_FIELDS = tuple(f"text_{code}" for code in LANG_FIELDS)
+ENTITY_FIELDS = ("country", "region", "org", "person", "topic")
+KEYWORD_FIELDS = ("id", "doc_id", "path", "source_id", "type", "lang", "event", "date",
+                  *ENTITY_FIELDS)
+# Facet name (kb.search.types.FACET_FIELDS) -> field to aggregate on.
+FACET_FIELD = {"year": "year", **{name: name for name in (*ENTITY_FIELDS, "type", "lang")}}
+
+
+def text_field_for(lang: str | None) -> str:
+    base = (lang or "").lower().split("-")[0].split("_")[0]
+    if base in CJK_LANGS:
+        return "text_cjk"
+    return f"text_{base}" if base in LANG_FIELDS else "text_en"
+
+
+def index_body(shards: int, replicas: int) -> dict[str, Any]:
+    text = {"type": "text", "similarity": "kb_bm25"}
+    properties: dict[str, Any] = {name: {"type": "keyword"} for name in KEYWORD_FIELDS}
+    properties.update({
+        "ordinal": {"type": "integer"},
+        "year": {"type": "integer"},
+        "page_start": {"type": "integer", "index": False},
+        "page_end": {"type": "integer", "index": False},
+        "heading_path": {"type": "keyword", "index": False, "doc_values": False},
+        "body": {"type": "text", "index": False},  # the stored copy for hits
+        "title": {**text, "analyzer": "english",
+                  "fields": {"sort": {"type": "keyword", "normalizer": "kb_fold"}}},
+        "heading": {**text, "analyzer": "english"},
+        # unstemmed words: the term suggester's vocabulary (spelling)
+        "spell": {"type": "text", "analyzer": "kb_plain", "norms": False},
+    })
+    for code, analyser in LANG_FIELDS.items():
+        properties[f"text_{code}"] = {**text, "analyzer": analyser}
+    return {
+        "settings": {
+            "index": {
+                "number_of_shards": shards,
+                "number_of_replicas": replicas,
+                "similarity": {"kb_bm25": {"type": "BM25", "k1": K1, "b": B}},
+                "analysis": {
+                    "analyzer": {"kb_plain": {"type": "custom", "tokenizer": "standard",
+                                              "filter": ["lowercase", "asciifolding"]}},
+                    "normalizer": {"kb_fold": {"type": "custom",
+                                               "filter": ["lowercase", "asciifolding"]}},
+                },
+            },
+        },
+        "mappings": {"dynamic": "strict", "_meta": {"kb_mapping_version": MAPPING_VERSION},
+                     "properties": properties},
+    }
+
+
+def _ids(values: Any) -> list[str]:
+    if not values:
+        return []
+    if isinstance(values, str):
+        values = values.split(",")
+    return list(dict.fromkeys(str(v).strip() for v in values if str(v).strip()))
+
+
+def record_to_source(rec: dict[str, Any]) -> dict[str, Any]:
+    """One PassageRecord (kb.search.types) as the document's _source."""
+    text = rec.get("text") or ""
+    lang = (rec.get("lang") or "").lower() or None
+    heading_path = rec.get("heading_path")
+    if heading_path is None:
+        heading_path = [h for h in (rec.get("heading") or "").split(" › ") if h]
+    if isinstance(heading_path, str):
+        heading_path = json.loads(heading_path)
+    source: dict[str, Any] = {
+        "id": str(rec["id"]), "doc_id": str(rec["doc_id"]), "ordinal": int(rec.get("ordinal") or 0),
+        "title": rec.get("title") or "", "heading": rec.get("heading") or " › ".join(heading_path),
+        "heading_path": list(heading_path), "path": rec.get("path") or "",
+        "type": (rec.get("type") or rec.get("format") or "").lower(), "lang": lang,
+        "date": rec.get("date") or None, "page_start": rec.get("page_start"),
+        "page_end": rec.get("page_end"), "body": text, "spell": text,
+        text_field_for(lang): text,
+    }
+    for key in ("source_id", "event"):
+        source[key] = str(rec[key]) if rec.get(key) else None
+    year = rec.get("year")
+    source["year"] = int(year) if year not in (None, "") else None
+    for name in ENTITY_FIELDS:
+        source[name] = _ids(rec.get(name))
+    return source
