@@ -297,12 +297,17 @@ def start() -> list[str]:
     if urls:
         say("reusing the running cluster")
         return urls
+    before = read_state() or {}
     stop(quiet=True)  # a half-alive cluster from before is restarted whole
     if not tools_present():
         raise ClusterError(JAVA_MISSING)
     unpack()
-    http = pick_ports([9200 + i for i in range(NODES)], set())
-    transport = pick_ports([9300 + i for i in range(NODES)], set(http))
+    # a restarted cluster keeps its ports when it can, so URLs handed out stay valid
+    old = before.get("nodes") or []
+    http = pick_ports([n["http"] for n in old] if len(old) == NODES
+                      else [9200 + i for i in range(NODES)], set())
+    transport = pick_ports([n["transport"] for n in old] if len(old) == NODES
+                           else [9300 + i for i in range(NODES)], set(http))
     cluster = "kb-dev-" + hashlib.sha1(str(HOME).encode()).hexdigest()[:8]
     env = dict(os.environ, JAVA_HOME=os.environ.get("JAVA_HOME") or java_home())
     nodes = []
