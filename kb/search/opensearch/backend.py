@@ -54,6 +54,7 @@ class OpenSearchIndex:
         self.names = writes.Names(str(self.settings.get("opensearch_index") or "kb"))
         self.client = make_client(self.settings)
         self._lock = threading.RLock()
+        self._alias_ready = False
 
     # -- index lifecycle ---------------------------------------------------------
     def _shape(self) -> tuple[int, int]:
@@ -62,11 +63,19 @@ class OpenSearchIndex:
         return shards, replicas
 
     def _index(self) -> str:
+        """The concrete index behind the alias (created with the alias on first use)."""
         with self._lock:
             existing = writes.current_indexes(self.client, self.names.alias)
-            if existing:
-                return existing[0]
-            return writes.ensure_alias(self.client, self.names, *self._shape())
+            index = existing[0] if existing else writes.ensure_alias(self.client, self.names, *self._shape())
+            self._alias_ready = True
+            return index
+
+    def _alias(self) -> str:
+        """The alias that searches and writes address; checked once per process (a rebuild by
+        another process switches it underneath, which is the point of the alias)."""
+        if not self._alias_ready:
+            self._index()
+        return self.names.alias
 
     def needs_rebuild(self) -> bool:
         existing = writes.current_indexes(self.client, self.names.alias)
@@ -97,7 +106,7 @@ class OpenSearchIndex:
 
     def update_documents(self, doc_ids: Iterable[str], records: Iterable[PassageRecord]) -> int:
         with self._lock:
-            return writes.update_documents(self.client, self._index(), doc_ids, records)
+            return writes.update_documents(self.client, self._alias(), doc_ids, records)
 
     def rebuild(self, records: Iterable[PassageRecord]) -> int:
         with self._lock:
@@ -122,25 +131,34 @@ class OpenSearchIndex:
             body["highlight"] = tr.highlight(SNIPPET_CHARS)
         return body
 
-    def _plan(self, request: SearchRequest) -> tuple[dict[str, Any], str, str | None]:
-        """The full query (text and filters), the query text that ran and its correction."""
+    def _plan(self, request: SearchRequest, run: Callable[[dict[str, Any], str | None], dict[str, Any]]
+              ) -> tuple[dict[str, Any], dict[str, Any], str, str | None]:
+        """Decide the query that runs, with `run(query, suggest_text)` answering each try:
+        the spelling fix comes back with the first answer (the term suggester in the same
+        request), so a query whose words all exist costs one request; a short AND query with
+        fewer than AND_FALLBACK_BELOW hits is tried once more as OR.
+        Returns (query, its answer, the query text that ran, the correction or None)."""
         self._check(request)
         tr.sort_clause(request.sort)
         filters = tr.filter_clauses(request.filters or {}, request.doc_id)
         q_text = request.q or ""
-        corrected = self._correct(q_text) if request.correct and q_text.strip() else None
-        if corrected:
-            q_text = corrected
+        fixable = bool(request.correct and q_text.strip() and tr.is_plain(q_text))
         mode = tr.choose_mode(q_text)
         query = tr.full_query(self._query(q_text, mode), filters)
-        if mode == "and" and tr.is_plain(q_text) and len(tr.plain_words(q_text)) > 1:
-            count = call(self.client.count, index=self.names.alias, body={"query": query})["count"]
-            if count < AND_FALLBACK_BELOW:
-                wider = tr.full_query(self._query(q_text, "or"), filters)
-                if call(self.client.count, index=self.names.alias,
-                        body={"query": wider})["count"] > count:
-                    query = wider
-        return query, q_text, corrected
+        answer = run(query, q_text if fixable else None)
+        corrected = self._rewrite(q_text, _fixes(answer)) if fixable else None
+        if corrected:
+            q_text, mode = corrected, tr.choose_mode(corrected)
+            query = tr.full_query(self._query(q_text, mode), filters)
+            answer = run(query, None)
+        if (mode == "and" and tr.is_plain(q_text) and len(tr.plain_words(q_text)) > 1
+                and _total(answer) < AND_FALLBACK_BELOW and not answer.get("timed_out")):
+            wider = tr.full_query(self._query(q_text, "or"), filters)
+            wider_answer = run(wider, None)
+            # a complete AND result is never replaced by a cut-short OR one
+            if _total(wider_answer) > _total(answer) and not wider_answer.get("timed_out"):
+                query, answer = wider, wider_answer
+        return query, answer, q_text, corrected
 
     def _qhash(self, request: SearchRequest, q_text: str) -> str:
         key = (q_text, sorted((k, sorted(map(str, v))) for k, v in (request.filters or {}).items()),
@@ -149,30 +167,40 @@ class OpenSearchIndex:
 
     def search(self, request: SearchRequest) -> SearchResult:
         offset, per_page = tr.request_window(request, int(self.settings.get("max_page_size", 100)))
-        self._index()
-        query, q_text, corrected = self._plan(request)
-        qhash = self._qhash(request, q_text)
+        alias = self._alias()
         cap = 0 if request.doc_id else int(request.max_per_document or 0)
-        body = self._body(query, request, per_page + 1 if not cap else max(4 * per_page, 50))
+        base = self._body({}, request, per_page + 1 if not cap else max(4 * per_page, 50))
         if request.facets:
-            body["aggs"] = tr.facet_aggs(int(request.facet_limit))
-        index: str | None = self.names.alias
+            base["aggs"] = tr.facet_aggs(int(request.facet_limit))
+        index: str | None = alias
+        state: dict[str, Any] = {}
         if request.cursor:
             state = _decode(request.cursor)
-            if state.get("h") != qhash or not isinstance(state.get("after"), list):
-                raise InvalidInputError("the cursor belongs to another query or sort")
+            if not isinstance(state.get("after"), list):
+                raise InvalidInputError("the cursor is malformed")
             # Paging past the first page walks a point in time, opened by the first cursor
             # used: a casual search opens none (a cluster allows a few hundred at a time).
-            pit = state.get("pit") or call(self.client.create_pit, index=self.names.alias,
+            pit = state.get("pit") or call(self.client.create_pit, index=alias,
                                            params={"keep_alive": PIT_KEEP_ALIVE})["pit_id"]
-            body["pit"] = {"id": pit, "keep_alive": PIT_KEEP_ALIVE}
-            body["search_after"] = state["after"]
+            base["pit"] = {"id": pit, "keep_alive": PIT_KEEP_ALIVE}
+            base["search_after"] = state["after"]
             page = int(state.get("p", 2))
             index = None  # a search over a point in time names no index
         else:
-            body["from"] = offset
+            base["from"] = offset
             page = int(request.page)
-        answer = call(self.client.search, index=index, body=body)
+
+        def run(query: dict[str, Any], suggest_text: str | None) -> dict[str, Any]:
+            body = dict(base, query=query)
+            if suggest_text:
+                body["suggest"] = _suggest_body(suggest_text)
+            return call(self.client.search, index=index, body=body)
+
+        query, answer, q_text, corrected = self._plan(request, run)
+        qhash = self._qhash(request, q_text)
+        if request.cursor and state.get("h") != qhash:
+            raise InvalidInputError("the cursor belongs to another query or sort")
+        body = base
         raw = answer["hits"]["hits"]
         total = int(answer["hits"]["total"]["value"])
         picked, more = self._cap(raw, per_page, cap)
@@ -258,9 +286,16 @@ class OpenSearchIndex:
     def iter_all(self, request: SearchRequest) -> Iterator[Hit]:
         """Every match in result order (no per-document cap), in constant memory: pages of a
         point in time walked with search_after."""
-        self._index()
-        query, _q, _c = self._plan(request)
-        pit = call(self.client.create_pit, index=self.names.alias,
+        alias = self._alias()
+
+        def count(query: dict[str, Any], suggest_text: str | None) -> dict[str, Any]:
+            body: dict[str, Any] = {"query": query, "size": 0, "track_total_hits": True}
+            if suggest_text:
+                body["suggest"] = _suggest_body(suggest_text)
+            return call(self.client.search, index=alias, body=body)
+
+        query, _answer, _q, _c = self._plan(request, count)
+        pit = call(self.client.create_pit, index=alias,
                    params={"keep_alive": PIT_KEEP_ALIVE})["pit_id"]
         try:
             body = self._body(query, request, SCROLL_BATCH)
@@ -283,35 +318,20 @@ class OpenSearchIndex:
 
     # -- more like this, spelling ------------------------------------------------------
     def more_like(self, passage_id: str, limit: int = 10) -> list[Hit]:
-        index = self._index()
-        found = call(self.client.search, index=self.names.alias,
+        alias = self._alias()
+        found = call(self.client.search, index=alias,
                      body={"size": 1, "query": {"ids": {"values": [passage_id]}}})["hits"]["hits"]
         if not found:
             raise NotFoundError(f"no passage {passage_id!r} in the index")
-        like = {"_index": found[0]["_index"] or index, "_id": passage_id}
+        like = {"_index": found[0]["_index"], "_id": passage_id}
         body = {"size": limit, "query": {"more_like_this": {
             "fields": [*TEXT_FIELDS, "title", "heading"], "like": [like], "min_term_freq": 1,
             "min_doc_freq": 1, "max_query_terms": 12}}}
-        answer = call(self.client.search, index=self.names.alias, body=body)
+        answer = call(self.client.search, index=alias, body=body)
         return [self._hit(h) for h in answer["hits"]["hits"]]
 
-    def _term_suggestions(self, q: str) -> dict[str, str]:
-        """Query word -> the most frequent indexed word within two edits, for words that no
-        passage holds (the term suggester's `missing` mode)."""
-        body = {"size": 0, "suggest": {"w": {"text": q, "term": {
-            "field": "spell", "suggest_mode": "missing", "sort": "frequency", "min_word_length": 3,
-            "max_edits": 2}}}}
-        answer = call(self.client.search, index=self.names.alias, body=body)
-        out = {}
-        for entry in answer.get("suggest", {}).get("w", []):
-            if entry.get("options"):
-                out[entry["text"]] = entry["options"][0]["text"]
-        return out
-
-    def _rewrite(self, q: str) -> str | None:
-        if not q.strip():
-            return None
-        fixes = self._term_suggestions(q)
+    def _rewrite(self, q: str, fixes: dict[str, str]) -> str | None:
+        """q with each word that no passage holds replaced by the suggester's word."""
         if not fixes:
             return None
         words = []
@@ -322,30 +342,27 @@ class OpenSearchIndex:
         out = " ".join(words)
         return out if out != q else None
 
-    def _correct(self, q: str) -> str | None:
-        # fields, operators and entity names are left alone, as in the Whoosh backend
-        if not tr.is_plain(q):
-            return None
-        return self._rewrite(q)
-
     def suggest(self, q: str) -> str | None:
         limit = int(self.settings.get("max_query_length", 1000))
         if len(q) > limit:
             raise InvalidInputError(f"the query is {len(q)} characters long; the limit is {limit}")
-        self._index()
-        return self._rewrite(q)
+        if not q.strip():
+            return None
+        answer = call(self.client.search, index=self._alias(),
+                      body={"size": 0, "suggest": _suggest_body(q)})
+        return self._rewrite(q, _fixes(answer))
 
     # -- figures ----------------------------------------------------------------------
     def doc_ids(self) -> dict[str, int]:
         """doc_id -> passages in the index, every document (composite aggregation pages)."""
-        self._index()
+        alias = self._alias()
         counts: dict[str, int] = {}
         after = None
         while True:
             comp: dict[str, Any] = {"size": 10000, "sources": [{"d": {"terms": {"field": "doc_id"}}}]}
             if after:
                 comp["after"] = after
-            answer = call(self.client.search, index=self.names.alias,
+            answer = call(self.client.search, index=alias,
                           body={"size": 0, "aggs": {"c": {"composite": comp}}})
             agg = answer["aggregations"]["c"]
             for b in agg["buckets"]:
@@ -376,6 +393,25 @@ class OpenSearchIndex:
 
     def close(self) -> None:
         self.client.close()
+
+
+def _total(answer: dict[str, Any]) -> int:
+    return int(answer["hits"]["total"]["value"])
+
+
+def _suggest_body(text: str) -> dict[str, Any]:
+    """The term suggester over the unstemmed `spell` words: for each query word that no
+    passage holds (`missing`), the most frequent word within two edits."""
+    return {"w": {"text": text, "term": {"field": "spell", "suggest_mode": "missing",
+                                         "sort": "frequency", "min_word_length": 3, "max_edits": 2}}}
+
+
+def _fixes(answer: dict[str, Any]) -> dict[str, str]:
+    out = {}
+    for entry in answer.get("suggest", {}).get("w", []):
+        if entry.get("options"):
+            out[entry["text"]] = entry["options"][0]["text"]
+    return out
 
 
 def _escape(text: str) -> str:
