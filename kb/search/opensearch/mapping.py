@@ -1,7 +1,8 @@
 """The passage index's settings and mapping, and a PassageRecord as an OpenSearch document.
 
 Text goes into one field per language, each with the analyser OpenSearch ships for it
-(english, french, spanish, russian, arabic, cjk); any other language is analysed as English,
+(english, french, spanish, russian, arabic, cjk; the first three with accent folding added,
+see LANG_FIELDS); any other language is analysed as English,
 as in the Whoosh backend. Keeping languages apart keeps BM25's length statistics honest. The
 similarity is BM25 with kb's k1/b (kb.search.scoring) and Lucene's idf, which is
 OpenSearch's own; title and heading carry the query's field boosts (translate.FIELD_BOOSTS).
@@ -20,8 +21,33 @@ MAPPING_VERSION = 1
 K1 = 0.9
 B = 0.6
 
-LANG_FIELDS = {"en": "english", "fr": "french", "es": "spanish", "ru": "russian",
+# Language field -> analyser. English, French and Spanish are OpenSearch's own analysers
+# rebuilt from their own parts with accent folding added (kb folds accents on every backend:
+# "communique" finds "communiqué"); Russian, Arabic and CJK are the shipped analysers as they are.
+LANG_FIELDS = {"en": "kb_english", "fr": "kb_french", "es": "kb_spanish", "ru": "russian",
                "ar": "arabic", "cjk": "cjk"}
+ANALYSERS = {
+    "kb_english": {"type": "custom", "tokenizer": "standard",
+                   "filter": ["kb_possessive_en", "lowercase", "asciifolding", "kb_stop_en",
+                              "porter_stem"]},
+    "kb_french": {"type": "custom", "tokenizer": "standard",
+                  "filter": ["kb_elision_fr", "lowercase", "kb_stop_fr", "asciifolding",
+                             "kb_stem_fr"]},
+    "kb_spanish": {"type": "custom", "tokenizer": "standard",
+                   "filter": ["lowercase", "kb_stop_es", "asciifolding", "kb_stem_es"]},
+    "kb_plain": {"type": "custom", "tokenizer": "standard", "filter": ["lowercase", "asciifolding"]},
+}
+FILTERS = {
+    "kb_possessive_en": {"type": "stemmer", "language": "possessive_english"},
+    "kb_stop_en": {"type": "stop", "stopwords": "_english_"},
+    "kb_elision_fr": {"type": "elision", "articles_case": True,
+                      "articles": ["l", "m", "t", "qu", "n", "s", "j", "d", "c", "jusqu",
+                                   "quoiqu", "lorsqu", "puisqu"]},
+    "kb_stop_fr": {"type": "stop", "stopwords": "_french_"},
+    "kb_stem_fr": {"type": "stemmer", "language": "light_french"},
+    "kb_stop_es": {"type": "stop", "stopwords": "_spanish_"},
+    "kb_stem_es": {"type": "stemmer", "language": "light_spanish"},
+}
 CJK_LANGS = ("zh", "ja", "ko")
 TEXT_FIELDS = tuple(f"text_{code}" for code in LANG_FIELDS)
 ENTITY_FIELDS = ("country", "region", "org", "person", "topic")
@@ -48,9 +74,9 @@ def index_body(shards: int, replicas: int) -> dict[str, Any]:
         "page_end": {"type": "integer", "index": False},
         "heading_path": {"type": "keyword", "index": False, "doc_values": False},
         "body": {"type": "text", "index": False},  # the stored copy for hits
-        "title": {**text, "analyzer": "english",
+        "title": {**text, "analyzer": "kb_english",
                   "fields": {"sort": {"type": "keyword", "normalizer": "kb_fold"}}},
-        "heading": {**text, "analyzer": "english"},
+        "heading": {**text, "analyzer": "kb_english"},
         # unstemmed words: the term suggester's vocabulary (spelling)
         "spell": {"type": "text", "analyzer": "kb_plain", "norms": False},
     })
@@ -63,8 +89,8 @@ def index_body(shards: int, replicas: int) -> dict[str, Any]:
                 "number_of_replicas": replicas,
                 "similarity": {"kb_bm25": {"type": "BM25", "k1": K1, "b": B}},
                 "analysis": {
-                    "analyzer": {"kb_plain": {"type": "custom", "tokenizer": "standard",
-                                              "filter": ["lowercase", "asciifolding"]}},
+                    "analyzer": ANALYSERS,
+                    "filter": FILTERS,
                     "normalizer": {"kb_fold": {"type": "custom",
                                                "filter": ["lowercase", "asciifolding"]}},
                 },

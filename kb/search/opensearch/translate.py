@@ -27,15 +27,16 @@ ENTITY_SCORE = 1.5  # score of a passage matched only through an entity tag
 NATURAL_LANGUAGE_WORDS = 5
 SORTS = ("relevance", "date", "title")
 KEYWORD_QUERY_FIELDS = (*ENTITY_FIELDS, "type", "lang", "event", "doc_id", "source_id")
-# Lucene's English stop words plus question words: they neither count towards the five words
-# of a question nor are required in an AND query.
-STOP_WORDS = frozenset(
-    ["a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is", "it", "no", "not", "of", "on", "or", "such", "that", "the", "their", "then", "there", "these", "they", "this", "to", "was", "will", "with", "who", "whom", "whose", "what", "which", "when", "where", "why", "how", "did", "do", "does", "has", "have", "had", "i", "we", "you", "he", "she", "its", "our", "your", "from", "about"])
+# English stop words (Lucene's list, question words and the usual function words): they do
+# not count towards the five words of a question and are left out of a query that has other
+# words, as the Whoosh backend's English analysis leaves them out of its index.
+STOP_WORDS = frozenset(["a", "about", "above", "after", "again", "against", "all", "am", "an", "and", "any", "are", "as", "at", "be", "because", "been", "before", "being", "below", "between", "both", "but", "by", "can", "could", "did", "do", "does", "doing", "down", "during", "each", "few", "for", "from", "further", "had", "has", "have", "having", "he", "her", "here", "hers", "herself", "him", "himself", "his", "how", "i", "if", "in", "into", "is", "it", "its", "itself", "just", "me", "more", "most", "my", "myself", "no", "nor", "not", "now", "of", "off", "on", "once", "only", "or", "other", "our", "ours", "ourselves", "out", "over", "own", "same", "she", "should", "so", "some", "such", "than", "that", "the", "their", "theirs", "them", "themselves", "then", "there", "these", "they", "this", "those", "through", "to", "too", "under", "until", "up", "very", "was", "we", "were", "what", "when", "where", "which", "while", "who", "whom", "whose", "why", "will", "with", "would", "you", "your", "yours", "yourself", "yourselves"])
 FACET_SHARD_SIZE = 65536
 
 _TOKEN = re.compile(r'"[^"]*"?|\(|\)|[\w.-]+:\[[^\]]*\]?|[^\s()"]+')
 _PLAIN_WORD = re.compile(r"^[^\W_][\w'’.&-]*$")
 _BOOLEAN = re.compile(r"(^|\s)(AND|OR|NOT)(\s|$)")
+_EXPLICIT = re.compile(r"(^|[\s(])[+-]\S|[:*~]|\w\(|\)\w")
 _RANGE = re.compile(r"^\[\s*(\S+)\s+TO\s+(\S+?)\s*\]?$", re.IGNORECASE)
 
 
@@ -48,10 +49,10 @@ def plain_words(q: str) -> list[str]:
 
 
 def is_plain(q: str) -> bool:
-    """No operator, field, wildcard or fuzzy mark (quotes allowed): only then may AND relax to OR."""
+    """No operator, field, wildcard or fuzzy mark (quotes and punctuation allowed): only then
+    may AND relax to OR and unknown words be corrected."""
     unquoted = q.replace('"', " ")
-    return not _BOOLEAN.search(unquoted) and all(
-        _PLAIN_WORD.match(t) for t in unquoted.split() if t not in "()")
+    return not _BOOLEAN.search(unquoted) and not _EXPLICIT.search(unquoted)
 
 
 def choose_mode(q: str) -> str:
@@ -70,6 +71,9 @@ class _Parser:
         self.mode = mode
         self.resolver = resolver
         self.max_expansions = max_expansions
+        # stop words are dropped unless they are all the query has ("the who")
+        self.drop_stops = any(_bare(t).lower() not in STOP_WORDS for t in self.tokens
+                              if _PLAIN_WORD.match(_bare(t)) and t not in ("AND", "OR", "NOT"))
 
     def peek(self) -> str | None:
         return self.tokens[self.pos] if self.pos < len(self.tokens) else None
@@ -155,8 +159,9 @@ class _Parser:
             return ("not", atom, False) if atom else None
         if tok.startswith("+") and len(tok) > 1:
             return ("must", self.atom(tok[1:]), False)
-        optional = tok.lower() in STOP_WORDS
-        return ("must", self.atom(tok), optional)
+        if _bare(tok).lower() in STOP_WORDS:
+            return None if self.drop_stops else ("must", self.atom(tok), True)
+        return ("must", self.atom(tok), False)
 
     def or_expr_list(self) -> DSL | None:
         clauses = []
@@ -211,6 +216,10 @@ class _Parser:
         if field == "year":
             return year_query(value)
         return {"term": {field: {"value": value, "case_insensitive": True}}}
+
+
+def _bare(token: str) -> str:
+    return token.strip(".,;:!'’")
 
 
 def year_query(value: str) -> DSL:
