@@ -226,3 +226,29 @@ def test_no_node_answering_is_backend_unavailable():
     with pytest.raises(BackendUnavailableError) as err:
         ix.search(SearchRequest(q="broadband"))
     assert "search backend unavailable" in str(err.value) and str(port) not in str(err.value)
+
+
+@pytest.mark.slow
+def test_no_ten_thousand_hit_window(opensearch_urls):
+    """Exact totals, exports and cursors past 10,000 hits (the cap Aleph's users meet)."""
+    ix = OpenSearchIndex(cluster_settings(opensearch_urls, f"kbtest-{uuid.uuid4().hex[:8]}"))
+    n = 10_050
+    try:
+        ix.index_passages({"id": f"w{i // 50}:{i}", "doc_id": f"w{i // 50}", "ordinal": i,
+                           "lang": "en", "title": "t", "text": f"window passage {i}"}
+                          for i in range(n))
+        request = SearchRequest(q="window", per_page=100, max_per_document=0, facets=False,
+                                highlight=False)
+        first = ix.search(request)
+        assert first.total == n
+        assert sum(1 for _ in ix.iter_all(request)) == n
+        seen, result = 0, first
+        for _ in range(n // 100 + 2):  # bounded: one page more than needed
+            seen += len(result.hits)
+            if not result.next_cursor:
+                break
+            request.cursor = result.next_cursor
+            result = ix.search(request)
+        assert seen == n and result.next_cursor is None
+    finally:
+        ix.client.indices.delete(index=f"{ix.names.alias}-*")

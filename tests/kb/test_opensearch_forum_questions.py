@@ -11,7 +11,14 @@ import pytest
 
 from kb.facade import KB
 from tests.conftest import CORPUS
-from tests.kb.test_search_forum_questions import QUESTIONS, TOP, _answers, _cli, _is_right, _questions
+from tests.kb.test_search_forum_questions import (
+    QUESTIONS,
+    TOP,
+    _answers,
+    _cli,
+    _is_right,
+    _questions,
+)
 
 
 def answered(home: str, env: dict[str, str]) -> tuple[int, list[str]]:
