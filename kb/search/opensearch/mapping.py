@@ -5,7 +5,7 @@ Text goes into one field per language, each with the analyser OpenSearch ships f
 see LANG_FIELDS); any other language is analysed as English,
 as in the Whoosh backend. Keeping languages apart keeps BM25's length statistics honest. The
 similarity is BM25 with kb's k1/b (kb.search.scoring) and Lucene's idf, which is
-OpenSearch's own; title and heading carry the query's field boosts (translate.FIELD_BOOSTS).
+OpenSearch's own; title and heading weigh TITLE_WEIGHT times the text (see SEARCH_FIELDS).
 
 Bump MAPPING_VERSION whenever a field or analyser changes: the index then reports
 needs_rebuild() and `kb reindex` builds a new versioned index and switches the alias.
@@ -50,6 +50,12 @@ FILTERS = {
 }
 CJK_LANGS = ("zh", "ja", "ko")
 TEXT_FIELDS = tuple(f"text_{code}" for code in LANG_FIELDS)
+# The fields words are searched in: per language, the title and the heading TITLE_WEIGHT times
+# and the text once. Repeating a field's words multiplies their frequency and length by its
+# weight, so OpenSearch's BM25 on this field scores a word as BM25F does with those field
+# weights (one saturation, one idf across fields), which OpenSearch has no query for.
+SEARCH_FIELDS = tuple(f"all_{code}" for code in LANG_FIELDS)
+TITLE_WEIGHT = 2
 ENTITY_FIELDS = ("country", "region", "org", "person", "topic")
 KEYWORD_FIELDS = ("id", "doc_id", "path", "source_id", "type", "lang", "event", "date",
                   *ENTITY_FIELDS)
@@ -82,6 +88,7 @@ def index_body(shards: int, replicas: int) -> dict[str, Any]:
     })
     for code, analyser in LANG_FIELDS.items():
         properties[f"text_{code}"] = {**text, "analyzer": analyser}
+        properties[f"all_{code}"] = {**text, "analyzer": analyser}
     return {
         "settings": {
             "index": {
@@ -97,6 +104,8 @@ def index_body(shards: int, replicas: int) -> dict[str, Any]:
             },
         },
         "mappings": {"dynamic": "strict", "_meta": {"kb_mapping_version": MAPPING_VERSION},
+                     # searched, never shown: not kept twice
+                     "_source": {"excludes": ["all_*", "spell"]},
                      "properties": properties},
     }
 
@@ -127,6 +136,10 @@ def record_to_source(rec: dict[str, Any]) -> dict[str, Any]:
         "page_end": rec.get("page_end"), "body": text, "spell": text,
         text_field_for(lang): text,
     }
+    title, heading = source["title"], source["heading"]
+    # arrays: phrases do not match across the title, heading and text (position gap)
+    source["all_" + text_field_for(lang)[len("text_"):]] = (
+        [title] * TITLE_WEIGHT + [heading] * TITLE_WEIGHT + [text])
     for key in ("source_id", "event"):
         source[key] = str(rec[key]) if rec.get(key) else None
     year = rec.get("year")

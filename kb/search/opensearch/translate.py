@@ -15,14 +15,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from kb.errors import InvalidInputError, InvalidQueryError
-from kb.search.opensearch.mapping import ENTITY_FIELDS, FACET_FIELD, TEXT_FIELDS
+from kb.search.opensearch.mapping import ENTITY_FIELDS, FACET_FIELD, SEARCH_FIELDS, TEXT_FIELDS
 from kb.search.types import FACET_FIELDS, SearchRequest
 
 Resolver = Callable[[str], list[tuple[str, str]]]
 DSL = dict[str, Any]
 
-# The title and heading weight of the Whoosh backend's BM25F (kb.search.query.FIELD_BOOSTS).
-FIELD_BOOSTS = {"title": 2.0, "heading": 2.0}
 ENTITY_SCORE = 1.5  # score of a passage matched only through an entity tag
 NATURAL_LANGUAGE_WORDS = 5
 SORTS = ("relevance", "date", "title")
@@ -33,6 +31,7 @@ KEYWORD_QUERY_FIELDS = (*ENTITY_FIELDS, "type", "lang", "event", "doc_id", "sour
 STOP_WORDS = frozenset(["a", "about", "above", "after", "again", "against", "all", "am", "an", "and", "any", "are", "as", "at", "be", "because", "been", "before", "being", "below", "between", "both", "but", "by", "can", "could", "did", "do", "does", "doing", "down", "during", "each", "few", "for", "from", "further", "had", "has", "have", "having", "he", "her", "here", "hers", "herself", "him", "himself", "his", "how", "i", "if", "in", "into", "is", "it", "its", "itself", "just", "me", "more", "most", "my", "myself", "no", "nor", "not", "now", "of", "off", "on", "once", "only", "or", "other", "our", "ours", "ourselves", "out", "over", "own", "same", "she", "should", "so", "some", "such", "than", "that", "the", "their", "theirs", "them", "themselves", "then", "there", "these", "they", "this", "those", "through", "to", "too", "under", "until", "up", "very", "was", "we", "were", "what", "when", "where", "which", "while", "who", "whom", "whose", "why", "will", "with", "would", "you", "your", "yours", "yourself", "yourselves"])
 FACET_SHARD_SIZE = 65536
 
+
 _TOKEN = re.compile(r'"[^"]*"?|\(|\)|[\w.-]+:\[[^\]]*\]?|[^\s()"]+')
 _PLAIN_WORD = re.compile(r"^[^\W_][\w'’.&-]*$")
 _BOOLEAN = re.compile(r"(^|\s)(AND|OR|NOT)(\s|$)")
@@ -41,7 +40,11 @@ _RANGE = re.compile(r"^\[\s*(\S+)\s+TO\s+(\S+?)\s*\]?$", re.IGNORECASE)
 
 
 def text_fields() -> list[str]:
-    return [*TEXT_FIELDS, *(f"{name}^{boost:g}" for name, boost in FIELD_BOOSTS.items())]
+    """Where words are searched: title, heading and text together, BM25F-weighted at index
+    time (mapping.SEARCH_FIELDS). Measured on SciFact/CACM against the alternative of
+    text fields plus title^2 and heading^2 as cross_fields: nDCG@10 0.6818 vs 0.6782, MAP
+    0.3308 vs 0.3579 (`python -m bench opensearch --relevance`)."""
+    return list(SEARCH_FIELDS)
 
 
 def plain_words(q: str) -> list[str]:
@@ -198,6 +201,7 @@ class _Parser:
         word = tok.strip(".,;:!'’")
         if not word or not re.search(r"\w", word):
             return None
+        # one language field holds the passage: best_fields takes that one's score
         query: DSL = {"multi_match": {"query": word, "fields": text_fields(),
                                       "type": "best_fields", "operator": "and"}}
         entities = self.resolver(word) if self.resolver else []
