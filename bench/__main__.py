@@ -10,7 +10,7 @@ import importlib
 import sys
 import time
 
-BENCHES = ("ingest", "tagging", "relevance", "questions", "latency", "web", "api", "load", "opensearch")
+BENCHES = ("ingest", "tagging", "relevance", "questions", "latency", "paging", "web", "api", "load", "opensearch")
 
 
 def main(argv: list[str]) -> int:

@@ -141,7 +141,7 @@ def run(args: list[str]) -> None:
                               "inproc_p50_ms": round(b50, 2), "inproc_p95_ms": round(b95, 2), "n": n}}
         for fmt, (lines, secs, size) in exports.items():
             total, base_secs = _inproc_export(home, fmt, "")
-            rows_http = lines - 1 if fmt == "jsonl" else total  # jsonl: one line per row after meta
+            rows_http = lines if fmt == "jsonl" else total  # jsonl: one line per row, no meta line
             row(f"HTTP export {fmt}", rows_http, f"{rows_http / secs:.0f}", f"{size / secs / 1e6:.1f}")
             row(f"in-process export {fmt} (baseline)", total, f"{total / base_secs:.0f}", "")
             results[f"export_{fmt}"] = {"rows": rows_http, "http_rows_per_s": round(rows_http / secs),

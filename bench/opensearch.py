@@ -61,16 +61,19 @@ def samples(fns: list[Callable[[], Any]]) -> list[float]:
 
 def build_both(recs: list[dict[str, Any]], url: str) -> tuple[Any, Any, float, float]:
     from kb import settings as settings_mod
-    from kb.search.opensearch import open_index as open_cluster
-    from kb.search.whoosh_backend import open_index
+    from kb.search.opensearch import open_backend as open_cluster
+    from kb.search.service import SearchService
+    from kb.search.whoosh import open_backend as open_whoosh
 
     where = Path(tempfile.mkdtemp(prefix="kb-bench-whoosh-"))
-    wix = open_index(where / "index", settings_mod.load({"home": str(where), "search_cache_size": 0}))
+    w_settings = settings_mod.load({"home": str(where), "search_cache_size": 0})
+    wix = SearchService(open_whoosh(where / "index", w_settings), w_settings)
     t0 = time.perf_counter()
     wix.rebuild(iter(recs))
     w_secs = time.perf_counter() - t0
     print(f"Whoosh: {len(recs)} passages in {w_secs:.1f}s", flush=True)
-    oix = open_cluster(cluster_settings(url, "bench"))
+    o_settings = cluster_settings(url, "bench")
+    oix = SearchService(open_cluster(o_settings), o_settings)
     t0 = time.perf_counter()
     oix.rebuild(iter(recs))
     o_secs = time.perf_counter() - t0
@@ -110,7 +113,8 @@ def latency_table(wix: Any, oix: Any, n: int, w_secs: float, o_secs: float) -> N
 def relevance(url: str) -> None:
     from bench import relevance as rel
     from kb.maintenance import _all_records
-    from kb.search.opensearch import open_index as open_cluster
+    from kb.search.opensearch import open_backend as open_cluster
+    from kb.search.service import SearchService
 
     if not (rel.EVAL / "scifact").is_dir() or not (rel.EVAL / "cacm").is_dir():
         print(f"relevance: skipped, {rel.EVAL} is absent")
@@ -120,14 +124,15 @@ def relevance(url: str) -> None:
                                               ("SciFact", rel.scifact, "nDCG@10", 1000, 0.68)):
         kb, queries, qrels = rel._load(name, loader, False, quiet=True)
         wm = rel.evaluate(rel.run_queries(kb.index, queries, depth), qrels)
-        oix = open_cluster(cluster_settings(url, f"bench-{name.lower()}"))
+        o_settings = cluster_settings(url, f"bench-{name.lower()}")
+        oix = SearchService(open_cluster(o_settings), o_settings)
         t0 = time.perf_counter()
         n = oix.rebuild(_all_records(kb))
         build = time.perf_counter() - t0
         om = rel.evaluate(rel.run_queries(oix, queries, depth), qrels)
         print(f"{name:<10} {metric:<8} {wm[metric]:>8.4f} {om[metric]:>11.4f}  >= {goal}"
               f"   ({len(queries)} queries; {n} passages indexed in {build:.1f}s)", flush=True)
-        oix.client.indices.delete(index=f"{oix.names.alias}-*")
+        oix.backend.client.indices.delete(index=f"{oix.backend.names.alias}-*")
         oix.close()
         kb.close()
 
@@ -146,9 +151,9 @@ def run(args: list[str]) -> None:
     try:
         latency_table(wix, oix, n, w_secs, o_secs)
     finally:
-        oix.client.indices.delete(index=f"{oix.names.alias}-*")
+        oix.backend.client.indices.delete(index=f"{oix.backend.names.alias}-*")
         oix.close()
         wix.close()
-        shutil.rmtree(wix.path.parent, ignore_errors=True)
+        shutil.rmtree(wix.backend.path.parent, ignore_errors=True)
     if "--relevance" in args:
         relevance(url)

@@ -162,14 +162,13 @@ def run_queries(index: Any, queries: list[tuple[str, str]], depth: int) -> dict[
     return {qid: [r["id"] for r in rows] for qid, rows in run_batch(index, queries, depth, by="document")}
 
 
-def configure(ix: Any, k1: float, b: float, title: float) -> None:
-    from kb.search import query as qmod
-    from kb.search import scoring
+def configure(kb: Any, k1: float, b: float, title: float) -> Any:
+    """The KB reopened with these ranking settings (the search service over a backend
+    built with them); headings are weighted as titles."""
+    from kb.facade import KB
 
-    ix.weighting = scoring.weighting(k1, b)
-    ix._searcher = None
-    # Headings are weighted as titles: neither collection has headings to tune them on.
-    qmod.FIELD_BOOSTS["title"] = qmod.FIELD_BOOSTS["heading"] = title
+    kb.close()
+    return KB({"home": str(kb.home), "bm25_k1": k1, "bm25_b": b, "title_weight": title})
 
 
 def baselines() -> dict[str, Any]:
@@ -196,7 +195,7 @@ GRID = [(k1, b, t) for k1 in (0.9, 1.2, 1.5, 2.0) for b in (0.4, 0.6, 0.75, 0.9)
 
 def _tune_point(point: tuple[float, float, float]) -> tuple[float, float, float, float]:
     kb, queries, qrels = _load("SciFact-train", scifact_train, False, quiet=True)
-    configure(kb.index, *point)
+    kb = configure(kb, *point)
     m = evaluate(run_queries(kb.index, queries, 100), qrels)
     kb.close()
     return (m["nDCG@10"], *point)
@@ -228,9 +227,9 @@ def run(args: list[str]) -> None:
     base = baselines()
     best: tuple[float, float, float] | None = tune() if "--tune" in args else None
     c_kb, c_queries, c_qrels = _load("CACM", cacm, fresh)
-    c_ix = c_kb.index
     if best:
-        configure(c_ix, *best)
+        c_kb = configure(c_kb, *best)
+    c_ix = c_kb.index
     t1 = time.perf_counter()
     cm = evaluate(run_queries(c_ix, c_queries, 1000), c_qrels)
     c_secs = time.perf_counter() - t1
@@ -241,7 +240,7 @@ def run(args: list[str]) -> None:
 
     s_kb, s_queries, s_qrels = _load("SciFact", scifact, fresh)
     if best:
-        configure(s_kb.index, *best)
+        s_kb = configure(s_kb, *best)
     t1 = time.perf_counter()
     sm = evaluate(run_queries(s_kb.index, s_queries, 1000), s_qrels)
     s_secs = time.perf_counter() - t1

@@ -59,6 +59,20 @@ class InvalidQueryError(InvalidInputError):
     code = "invalid_query"
 
 
+class ConflictError(InvalidInputError):
+    """A well-formed request that contradicts itself or the state it names (a paging cursor
+    of another query, merging an entity into itself)."""
+
+    code = "conflict"
+
+
+class CursorMismatchError(ConflictError):
+    """A well-formed paging cursor sent with another query, filters, sort or grouping than
+    the one it was made for."""
+
+    code = "cursor_mismatch"
+
+
 class NotFoundError(KBError):
     code = "not_found"
 

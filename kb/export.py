@@ -3,9 +3,16 @@
 Every writer is a generator: it takes an iterator of :class:`kb.search.types.Hit` (normally
 ``index.iter_all(request)``) and yields ``bytes`` chunks, so the CLI writes them to a file and
 Flask streams them to the client without ever holding the result set. There is no row cap
-(unless the ``export_max_rows`` setting asks for one). Each output records where it came from
-(query, filters, index build id, export time): a comment row (CSV), a first metadata line
-(JSONL), a ``meta`` member (JSON), a provenance sheet (XLSX), a note per record (RIS/BibTeX).
+(unless the ``export_max_rows`` setting asks for one).
+
+Each export records where it came from (query, filters, sort, index build id, export time).
+CSV and JSONL stay plain so that every reader takes them as they are (RFC 4180 with the header
+row first; one passage per line, every line the same shape): their provenance travels beside
+the file, as ``X-KB-*`` response headers and a JSON sidecar (:meth:`Provenance.sidecar`;
+``kb export -o FILE`` writes ``FILE.provenance.json``), and inside it only when asked for
+(``inline``: a first ``#`` comment row in CSV, a first ``{"type": "meta"}`` line in JSONL).
+The other formats have a place for it: a ``meta`` member (JSON), a provenance sheet (XLSX), a
+note per record (RIS/BibTeX).
 """
 from __future__ import annotations
 
@@ -19,6 +26,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 from kb.errors import InvalidInputError
 from kb.search.types import Hit
@@ -61,8 +69,24 @@ class Provenance:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def sidecar(self, fmt: str, **extra: Any) -> dict[str, Any]:
+        """The provenance document kept beside an export (`FILE.provenance.json`, `meta=1`)."""
+        out = {**self.to_dict(), "format": fmt}
+        if fmt in ("csv", "jsonl", "xlsx", "json"):
+            out["columns"] = list(COLUMNS)
+        out.update(extra)
+        return out
+
+    def headers(self) -> dict[str, str]:
+        """HTTP response headers carrying the provenance. Header values are Latin-1 only, so
+        the query and the filter values are percent-encoded UTF-8."""
+        filters = "; ".join(f"{k}={','.join(quote(x, safe='') for x in v)}"
+                            for k, v in sorted(self.filters.items()) if v)
+        return {"X-KB-Query": quote(self.query, safe=""), "X-KB-Filters": filters, "X-KB-Sort": self.sort,
+                "X-KB-Index-Build": self.build_id or "unknown", "X-KB-Exported-At": self.exported_at}
+
     def line(self) -> str:
-        """One human-readable line (CSV comment row, RIS/BibTeX note)."""
+        """One human-readable line (RIS/BibTeX note, inline CSV comment row)."""
         filters = "; ".join(f"{k}={','.join(v)}" for k, v in sorted(self.filters.items()) if v) or "none"
         return (f"kb export of query {self.query!r}; filters: {filters}; sort: {self.sort}; "
                 f"index build {self.build_id or 'unknown'}; exported {self.exported_at}")
@@ -106,13 +130,14 @@ def _capped(hits: Iterable[Hit], max_rows: int) -> Iterator[Hit]:
 
 
 # -- writers ------------------------------------------------------------------
-def write_csv(hits: Iterable[Hit], prov: Provenance, bom: bool = False, comment: bool = True) -> Iterator[bytes]:
-    """RFC 4180 (CRLF, quoted as needed), UTF-8; the first row is a '#' provenance comment."""
+def write_csv(hits: Iterable[Hit], prov: Provenance, bom: bool = False, inline: bool = False) -> Iterator[bytes]:
+    """RFC 4180 (CRLF, quoted as needed), UTF-8, the header row first. `inline` asks for a
+    first '#' provenance comment row, which only comment-aware readers skip."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
     if bom:
         buf.write("\ufeff")
-    if comment:
+    if inline:
         w.writerow(["# " + prov.line()])
     w.writerow(COLUMNS)
     for n, hit in enumerate(hits, 1):
@@ -125,11 +150,14 @@ def write_csv(hits: Iterable[Hit], prov: Provenance, bom: bool = False, comment:
     yield buf.getvalue().encode("utf-8")
 
 
-def write_jsonl(hits: Iterable[Hit], prov: Provenance) -> Iterator[bytes]:
-    """First line: {"type": "meta", ...provenance}; then one {"type": "passage", ...} per hit."""
-    lines = [json.dumps({"type": "meta", **prov.to_dict(), "columns": list(COLUMNS)}, ensure_ascii=False)]
+def write_jsonl(hits: Iterable[Hit], prov: Provenance, inline: bool = False) -> Iterator[bytes]:
+    """One passage per line, every line the same keys (COLUMNS). `inline` asks for a first
+    {"type": "meta", ...provenance} line."""
+    lines = []
+    if inline:
+        lines.append(json.dumps({"type": "meta", **prov.to_dict(), "columns": list(COLUMNS)}, ensure_ascii=False))
     for hit in hits:
-        lines.append(json.dumps({"type": "passage", **hit_row(hit)}, ensure_ascii=False))
+        lines.append(json.dumps(hit_row(hit), ensure_ascii=False))
         if len(lines) >= _CHUNK_ROWS:
             yield ("\n".join(lines) + "\n").encode("utf-8")
             lines = []
@@ -284,13 +312,17 @@ _WRITERS: dict[str, Callable[..., Iterator[bytes]]] = {
 }
 
 
-def export(hits: Iterable[Hit], fmt: str, prov: Provenance, max_rows: int = 0, bom: bool = False) -> Iterator[bytes]:
-    """Dispatch to one writer. ``max_rows`` 0 means every hit (the default: no cap)."""
+def export(hits: Iterable[Hit], fmt: str, prov: Provenance, max_rows: int = 0, bom: bool = False,
+           inline: bool = False) -> Iterator[bytes]:
+    """Dispatch to one writer. ``max_rows`` 0 means every hit (the default: no cap);
+    ``inline`` puts the provenance inside a CSV or JSONL file (the other formats always hold it)."""
     if fmt not in _WRITERS:
         raise InvalidInputError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
     stream = _capped(hits, max_rows) if max_rows else iter(hits)
     if fmt == "csv":
-        return write_csv(stream, prov, bom=bom)
+        return write_csv(stream, prov, bom=bom, inline=inline)
+    if fmt == "jsonl":
+        return write_jsonl(stream, prov, inline=inline)
     return _WRITERS[fmt](stream, prov)
 
 

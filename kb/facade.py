@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Any, Self
 
 from kb import settings as settings_mod
-from kb.errors import InvalidInputError, NotFoundError
+from kb.errors import NotFoundError
+from kb.search.backends import open_service
+from kb.search.service import SearchService
 from kb.store import Catalog
 
 # Catalog files (path, device, inode) this process has opened with migrations and PRAGMAs.
@@ -63,20 +65,12 @@ class KB:
         return self._catalog
 
     @property
-    def index(self):  # -> kb.search.types.PassageIndex
+    def index(self) -> SearchService:
+        """The search service over this home's backend (`search_backend` setting)."""
         if self._index is None and self._index_source is not None:
             self._index = self._index_source()
-        backend = self.settings.get("search_backend", "whoosh")
-        if backend not in ("whoosh", "opensearch"):
-            raise InvalidInputError(f"setting search_backend: {backend!r} is not whoosh or opensearch")
-        if self._index is None and backend == "opensearch":
-            from kb.search.opensearch import open_index as open_cluster
-
-            self._index = open_cluster(self.settings, resolver=self._resolve_entity)
         if self._index is None:
-            from kb.search.whoosh_backend import open_index
-
-            self._index = open_index(self.index_path, self.settings, resolver=self._resolve_entity)
+            self._index = open_service(self.settings, resolver=self._resolve_entity)
         return self._index
 
     def _resolve_entity(self, phrase: str) -> list[tuple[str, str]]:

@@ -16,14 +16,84 @@ def test_import_contracts_are_kept():
     assert "0 broken" in proc.stdout
 
 
-def test_contract_catches_a_violation(tmp_path):
-    """The checker is not vacuous: a kb module importing web is reported."""
-    bad = REPO / "kb" / "_layer_probe.py"
-    bad.write_text("import web  # deliberate violation for the test\n")
+def _lint_with_probe(name: str, source: str) -> subprocess.CompletedProcess:
+    """lint-imports run with kb/<name>.py holding `source` (removed afterwards)."""
+    bad = REPO / "kb" / f"{name}.py"
+    bad.write_text(source)
     try:
         exe = shutil.which("lint-imports", path=str(Path(sys.executable).parent))
-        proc = subprocess.run([exe, "--no-cache"], check=False, cwd=REPO, capture_output=True, text=True, timeout=120)
-        assert proc.returncode != 0
-        assert "kb._layer_probe" in proc.stdout
+        return subprocess.run([exe, "--no-cache"], check=False, cwd=REPO, capture_output=True, text=True, timeout=120)
     finally:
         bad.unlink()
+
+
+def test_contract_catches_a_violation():
+    """The checker is not vacuous: a kb module importing web is reported."""
+    proc = _lint_with_probe("_layer_probe", "import web  # deliberate violation for the test\n")
+    assert proc.returncode != 0
+    assert "kb._layer_probe" in proc.stdout
+
+
+def _cycles(packages: tuple[str, ...]) -> list[list[str]]:
+    """Strongly connected groups of modules (Tarjan) over every import grimp sees, function-level
+    imports included, parent packages included: a cycle through a package's __init__ counts."""
+    import grimp
+
+    graph = grimp.build_graph(*packages)
+    edges = {m: sorted(graph.find_modules_directly_imported_by(m)) for m in sorted(graph.modules)}
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on.add(v)
+        for w in edges.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                found.append(sorted(comp))
+
+    for m in edges:
+        if m not in index:
+            visit(m)
+    return found
+
+
+def test_no_import_cycles():
+    """import-linter's acyclic_siblings contract sees siblings only; this also catches a
+    package and its own modules importing each other (web <-> web.api.* through get_kb)."""
+    assert _cycles(("kb", "indexer", "web")) == []
+
+
+def test_cycle_check_is_not_vacuous():
+    probe = REPO / "kb" / "search" / "_cycle_probe.py"
+    probe.write_text("import kb.search.service  # deliberate cycle for the test\n")
+    service = REPO / "kb" / "search" / "service.py"
+    original = service.read_text()
+    service.write_text(original + "\n\ndef _probe():\n    import kb.search._cycle_probe  # noqa: F401\n")
+    try:
+        assert any("kb.search._cycle_probe" in c for c in _cycles(("kb",)))
+    finally:
+        service.write_text(original)
+        probe.unlink()
+
+
+def test_whoosh_outside_its_backend_is_reported():
+    proc = _lint_with_probe("_whoosh_probe", "import whoosh  # deliberate violation for the test\n")
+    assert proc.returncode != 0
+    assert "Only the Whoosh backend imports whoosh BROKEN" in proc.stdout

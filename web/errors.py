@@ -22,6 +22,7 @@ PROBLEM_TYPE = "application/problem+json"
 
 # Most specific class first: the first isinstance match wins.
 STATUS_BY_ERROR: tuple[tuple[type[E.KBError], int], ...] = (
+    (E.ConflictError, 409),  # well-formed but contradicting itself (a cursor of another query)
     (E.InvalidInputError, 400),  # includes InvalidQueryError
     (E.AuthError, 401),
     (E.NotFoundError, 404),

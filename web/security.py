@@ -28,7 +28,8 @@ def add_headers(resp: Response) -> Response:
         # Reads are open to any origin; writes stay same-origin (no credentials are shared).
         resp.headers["Access-Control-Allow-Origin"] = "*"
         resp.headers["Access-Control-Allow-Methods"] = "GET, HEAD, OPTIONS"
-        resp.headers["Access-Control-Expose-Headers"] = "Content-Disposition, Retry-After, Link"
+        resp.headers["Access-Control-Expose-Headers"] = ("Content-Disposition, Retry-After, Link, X-KB-Query, "
+                                                         "X-KB-Filters, X-KB-Sort, X-KB-Index-Build, X-KB-Exported-At")
     return resp
 
 

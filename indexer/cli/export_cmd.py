@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from kb import auth
 from kb.export import FORMATS, Provenance, build_id, export
-from kb.search.types import SearchRequest
+from kb.search.types import Hit, SearchRequest
 
 FILTER_OPTIONS = ("country", "region", "org", "person", "topic", "type", "year", "lang")
 
@@ -21,7 +23,10 @@ def register(sub: Any) -> None:
     p.add_argument("--sort", default="relevance", choices=("relevance", "date", "title"))
     p.add_argument("--format", default="csv", choices=FORMATS)
     p.add_argument("--bom", action="store_true", help="CSV: start with a UTF-8 byte order mark (Excel)")
-    p.add_argument("-o", "--output", help="file to write (default: standard output)")
+    p.add_argument("--inline-provenance", action="store_true",
+                   help="CSV: a first '#' comment row; JSONL: a first meta line (readers must skip them)")
+    p.add_argument("-o", "--output", help="file to write (default: standard output); its provenance goes to "
+                                          "FILE.provenance.json (without -o: to standard error)")
     p.set_defaults(handler=run_export)
 
     t = sub.add_parser("token", help="API tokens for writes (upload, delete, curation)")
@@ -50,7 +55,9 @@ def run_export(args: argparse.Namespace) -> int:
                                 max_per_document=0, highlight=False)
         prov = Provenance(query=args.query, filters=filters, build_id=build_id(kb.index), sort=args.sort)
         max_rows = int(kb.settings["export_max_rows"])
-        chunks = export(kb.index.iter_all(request), args.format, prov, max_rows=max_rows, bom=args.bom)
+        counted = _Counted(kb.index.iter_all(request))
+        chunks = export(counted, args.format, prov, max_rows=max_rows, bom=args.bom,
+                        inline=args.inline_provenance)
         if args.output:
             with open(args.output, "wb") as fh:
                 fh.writelines(chunks)
@@ -59,7 +66,30 @@ def run_export(args: argparse.Namespace) -> int:
             for chunk in chunks:
                 out.write(chunk)
             out.flush()
+    # The provenance stays out of CSV and JSONL (plain files every reader takes as they are):
+    # beside the file, or on standard error when the file goes to standard output.
+    side = json.dumps(prov.sidecar(args.format, passages=counted.n), ensure_ascii=False)
+    if args.output:
+        with open(args.output + ".provenance.json", "w", encoding="utf-8") as fh:
+            fh.write(side + "\n")
+        print(f"exported {counted.n} passages to {args.output} (provenance: {args.output}.provenance.json)",
+              file=sys.stderr)
+    else:
+        print(side, file=sys.stderr)
     return 0
+
+
+class _Counted:
+    """Passes hits through, counting them (the sidecar's passage count)."""
+
+    def __init__(self, hits: Iterable[Hit]) -> None:
+        self._hits = hits
+        self.n = 0
+
+    def __iter__(self) -> Iterator[Hit]:
+        for hit in self._hits:
+            self.n += 1
+            yield hit
 
 
 def run_token_create(args: argparse.Namespace) -> int:

@@ -29,6 +29,7 @@ def register(sub: Any) -> None:
                    help="table|json|jsonl|csv (default table); with --batch: jsonl|trec (default jsonl)")
     p.add_argument("--batch", metavar="FILE.tsv", help="run every `qid<TAB>query` line of FILE ('-': stdin)")
     p.add_argument("--by", default="passage", choices=LEVELS, help="batch: rank passages or documents")
+    p.add_argument("--text", action="store_true", help="batch jsonl: each hit also carries its passage text")
     p.add_argument("--no-correct", dest="correct", action="store_false",
                    help="search words no passage holds as typed (default: replace them by the nearest known word)")
     p.set_defaults(handler=run_search)
@@ -96,7 +97,9 @@ def _run_batch(args: argparse.Namespace, open_kb: Any) -> int:
     from indexer.cli.common import print_jsonl
 
     with open_kb(args, readonly=True) as kb:
-        for qid, rows in run_batch(kb.index, queries, limit, args.by, correct=args.correct):
+        # TREC lines hold six columns only: no snippets to build for them.
+        for qid, rows in run_batch(kb.index, queries, limit, args.by, correct=args.correct,
+                                   snippets=fmt == "jsonl", text=args.text and fmt == "jsonl"):
             if fmt == "trec":
                 for line in trec_lines(qid, rows):
                     sys.stdout.write(line + "\n")

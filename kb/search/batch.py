@@ -24,14 +24,18 @@ def read_queries(lines: Iterable[str]) -> Iterator[tuple[str, str]]:
 
 
 def run_query(index: Any, query: str, limit: int, by: str = "passage",
-              filters: dict[str, list[str]] | None = None, correct: bool = True) -> list[dict[str, Any]]:
+              filters: dict[str, list[str]] | None = None, correct: bool = True,
+              snippets: bool = False, text: bool = False) -> list[dict[str, Any]]:
     """Top `limit` results of one query. Document level keeps each document's best passage
-    and reports the document's source_id when it has one (else its doc_id)."""
+    and reports the document's source_id when it has one (else its doc_id). Every row names
+    its passage fully (ids, title, heading path, page range, score) so a batch user need not
+    look hits up again; `snippets` adds the marked snippet (it costs the highlighting), `text`
+    the passage text."""
     if by not in LEVELS:
         raise InvalidInputError(f"--by must be one of {', '.join(LEVELS)}")
     if limit < 1:
         raise InvalidInputError("the limit must be 1 or more")
-    request = SearchRequest(q=query, filters=filters or {}, facets=False, highlight=False, max_per_document=0,
+    request = SearchRequest(q=query, filters=filters or {}, facets=False, highlight=snippets, max_per_document=0,
                             correct=correct)
     rows: list[dict[str, Any]] = []
     seen: set[str] = set()
@@ -43,18 +47,25 @@ def run_query(index: Any, query: str, limit: int, by: str = "passage",
             rid = hit.source_id or hit.doc_id
         else:
             rid = hit.passage_id
-        rows.append({"rank": len(rows) + 1, "id": rid, "score": hit.score, "passage_id": hit.passage_id,
-                     "doc_id": hit.doc_id, "source_id": hit.source_id, "title": hit.title,
-                     "page_start": hit.page_start})
+        row = {"rank": len(rows) + 1, "id": rid, "score": hit.score, "passage_id": hit.passage_id,
+               "doc_id": hit.doc_id, "source_id": hit.source_id, "title": hit.title,
+               "heading_path": list(hit.heading_path or []), "page_start": hit.page_start,
+               "page_end": hit.page_end}
+        if snippets:
+            row["snippet"] = hit.snippet
+        if text:
+            row["text"] = hit.text
+        rows.append(row)
         if len(rows) >= limit:
             break
     return rows
 
 
 def run_batch(index: Any, queries: Iterable[tuple[str, str]], limit: int, by: str = "passage",
-              correct: bool = True) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+              correct: bool = True, snippets: bool = False,
+              text: bool = False) -> Iterator[tuple[str, list[dict[str, Any]]]]:
     for qid, query in queries:
-        yield qid, run_query(index, query, limit, by, correct=correct)
+        yield qid, run_query(index, query, limit, by, correct=correct, snippets=snippets, text=text)
 
 
 def trec_lines(qid: str, rows: list[dict[str, Any]], tag: str = "kb") -> Iterator[str]:

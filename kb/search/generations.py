@@ -4,7 +4,7 @@
 Whoosh files and ``KB_SCHEMA`` (the schema version it was built with). A rebuild writes a
 new generation beside the live one and publishes it by renaming a new CURRENT over the old
 in one step, so a crash leaves either the old or the new index, never half of one; readers
-compare CURRENT's stamp to notice the swap (kb.search.whoosh_backend).
+compare CURRENT's stamp to notice the swap (kb.search.whoosh.backend).
 """
 from __future__ import annotations
 

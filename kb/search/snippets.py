@@ -16,7 +16,7 @@ SNIPPET_CHARS = 320
 # analyzer id -> (analyzer, {word: analysed forms}). Running the analyzer chain over every
 # word of every hit was ~80% of a search's time (bench/load.py); words repeat, so each
 # word's forms are computed once. Valid because every filter of our analyzers works word by
-# word (kb.search.schema); the analyzer is held so that its id cannot be reused.
+# word (kb.search.whoosh.schema); the analyzer is held so that its id cannot be reused.
 _WORD_FORMS: dict[int, tuple[Any, dict[str, tuple[str, ...]]]] = {}
 _WORD_FORMS_MAX = 100_000
 

@@ -5,6 +5,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
+from kb.search.querytree import ParsedQuery
+
 # Facet / filter fields, in display order. Entity fields hold canonical ids.
 FACET_FIELDS = ("country", "region", "org", "person", "topic", "type", "year", "lang")
 
@@ -84,25 +86,98 @@ class SearchResult:
         }
 
 
-class PassageIndex(Protocol):
-    """What every backend provides."""
+@dataclass
+class BackendQuery:
+    """What the search service asks a backend for: one page (or, through iter_hits, every
+    hit) of a parsed query under filters, in one order."""
+    query: ParsedQuery | None  # None or a None root: every passage
+    filters: dict[str, list[str]] = field(default_factory=dict)
+    doc_id: str | None = None
+    sort: str = "relevance"  # relevance | date | title
+    offset: int = 0
+    limit: int = 20
+    max_per_document: int = 0  # 0: no cap
+    facet_fields: tuple[str, ...] = ()  # () : no facets
+    facet_limit: int = 10
+    highlight: bool = True
+    deadline: float = float("inf")  # time.monotonic() past which the backend stops reading
 
-    def index_passages(self, records: Iterable[PassageRecord]) -> int: ...
 
-    def delete_document(self, doc_id: str) -> None: ...
+@dataclass
+class BackendPage:
+    total: int
+    hits: list[Hit]
+    facets: dict[str, list[tuple[str, int]]]
+    next_offset: int | None  # offset of the next page; None at the end
+    truncated: bool = False  # the deadline cut the matching short
 
-    def search(self, request: SearchRequest) -> SearchResult: ...
 
-    def iter_all(self, request: SearchRequest) -> Iterator[Hit]:
-        """Every matching hit in result order, in constant memory (exports)."""
+class Vocabulary(Protocol):
+    """A backend's words, as the spelling policy (kb.search.spelling) needs them."""
+
+    available: bool  # False: the index keeps no spelling words (spelling is off)
+
+    def __contains__(self, form: str) -> bool:
+        """Some passage holds this word (in its spelling form)."""
         ...
 
-    def more_like(self, passage_id: str, limit: int = 10) -> list[Hit]: ...
+    def spell_forms(self, token: str) -> list[str]:
+        """The token as the spelling index stores it (lowercased, accents folded)."""
+        ...
 
-    def suggest(self, q: str) -> str | None: ...
+    def frequency(self, form: str) -> int: ...
 
-    def stats(self) -> dict[str, Any]: ...
+    def nearest(self, form: str, maxdist: int) -> str | None:
+        """The most frequent known word within `maxdist` edits, if any."""
+        ...
+
+    def found_by_analysis(self, word: str) -> bool:
+        """The word matches a passage once analysed as searches analyse it (stems, titles)."""
+        ...
+
+
+class SearchBackend(Protocol):
+    """Everything any caller needs of a search engine. The search service
+    (kb.search.service) holds the policy; a backend stores passages and answers
+    BackendQuery. One contract suite (tests/kb/search/contract) checks every backend."""
+
+    name: str
+
+    # -- writes: each call is one all-or-nothing commit ------------------------------
+    def update_documents(self, doc_ids: Iterable[str], records: Iterable[PassageRecord]) -> int:
+        """Drop every passage of `doc_ids` and of the documents in `records`, then add
+        `records`; nothing changes unless all of it does. Returns the passages added."""
+        ...
+
+    def rebuild(self, records: Iterable[PassageRecord]) -> int:
+        """Build a new generation from `records` and publish it atomically."""
+        ...
+
+    def needs_rebuild(self) -> bool:
+        """Missing, corrupt or of another schema version: `kb reindex` must rebuild it."""
+        ...
+
+    def build_id(self) -> str:
+        """Changes with every commit and rebuild (cache keys, export provenance)."""
+        ...
+
+    # -- reads ------------------------------------------------------------------------
+    def search(self, query: BackendQuery) -> BackendPage: ...
+
+    def iter_hits(self, query: BackendQuery) -> Iterator[Hit]:
+        """Every hit in result order from query.offset on, in constant memory (exports)."""
+        ...
+
+    def more_like(self, passage_id: str, limit: int) -> list[Hit]: ...
+
+    def vocabulary(self) -> Vocabulary: ...
 
     def doc_ids(self) -> dict[str, int]:
-        """doc_id -> number of passages in the index (for kb check)."""
+        """doc_id -> passages in the index (kb check)."""
         ...
+
+    def stats(self) -> dict[str, Any]:
+        """Health and size figures; never secrets."""
+        ...
+
+    def close(self) -> None: ...

@@ -1,10 +1,12 @@
-"""Export writers on hand-made hits: RFC 4180 CSV with formula neutralising, JSONL metadata
-line, XLSX provenance sheet, RIS/BibTeX one record per document with page ranges."""
+"""Export writers on hand-made hits: RFC 4180 CSV (header first) with formula neutralising, JSONL
+one passage a line, provenance in headers/sidecar (inline only when asked), XLSX provenance sheet,
+RIS/BibTeX one record per document with page ranges."""
 from __future__ import annotations
 
 import csv
 import io
 import json
+from urllib.parse import unquote
 
 import pytest
 from openpyxl import load_workbook
@@ -33,15 +35,15 @@ def run(fmt: str, hits: list[Hit], **kw) -> bytes:
     return b"".join(export(iter(hits), fmt, PROV, **kw))
 
 
-def test_csv_is_rfc4180_with_provenance_and_neutralised_formulas():
+def test_csv_is_rfc4180_header_first_with_neutralised_formulas():
     hits = [hit("d1", i, t, title=t) for i, t in enumerate(HOSTILE)]
     hits.append(hit("d2", 0, 'quote " and, comma\nnewline', title="Plain title"))
     raw = run("csv", hits)
     assert b"\r\n" in raw and not raw.startswith(b"\xef\xbb\xbf")
+    assert raw.startswith(",".join(COLUMNS).encode() + b"\r\n")  # nothing before the header
     rows = list(csv.reader(io.StringIO(raw.decode("utf-8"), newline="")))
-    assert rows[0][0].startswith("# kb export of query") and "gen-7" in rows[0][0] and "country=KOR" in rows[0][0]
-    assert tuple(rows[1]) == COLUMNS
-    body = rows[2:]
+    assert tuple(rows[0]) == COLUMNS
+    body = rows[1:]
     assert len(body) == len(hits)
     text_col, title_col = COLUMNS.index("text"), COLUMNS.index("title")
     for row, original in zip(body, HOSTILE):
@@ -59,7 +61,30 @@ def test_csv_bom_for_excel():
     raw = run("csv", [hit("d1", 0, "x")], bom=True)
     assert raw.startswith(b"\xef\xbb\xbf") and raw.count(b"\xef\xbb\xbf") == 1
     rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
-    assert rows[0][0].startswith("# kb export") and rows[2][COLUMNS.index("text")] == "x"
+    assert tuple(rows[0]) == COLUMNS and rows[1][COLUMNS.index("text")] == "x"
+
+
+def test_inline_provenance_only_when_asked():
+    raw = run("csv", [hit("d1", 0, "x")], inline=True)
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8"), newline="")))
+    assert rows[0][0].startswith("# kb export of query") and "gen-7" in rows[0][0] and "country=KOR" in rows[0][0]
+    assert tuple(rows[1]) == COLUMNS
+    lines = run("jsonl", [hit("d1", 0, "x")], inline=True).decode("utf-8").splitlines()
+    meta = json.loads(lines[0])
+    assert meta["type"] == "meta" and meta["query"] == PROV.query and meta["filters"] == PROV.filters
+    assert meta["build_id"] == "gen-7" and meta["exported_at"].endswith("+00:00")
+    assert json.loads(lines[1])["passage_id"] == "d1-0"
+
+
+def test_provenance_headers_and_sidecar():
+    prov = Provenance(query="gouvernement numérique", filters={"country": ["KOR", "KAZ"]}, build_id="gen-7")
+    h = prov.headers()
+    for value in h.values():
+        value.encode("latin-1")  # HTTP header values must be Latin-1: the query is percent-encoded
+    assert unquote(h["X-KB-Query"]) == "gouvernement numérique"
+    assert h["X-KB-Filters"] == "country=KOR,KAZ" and h["X-KB-Index-Build"] == "gen-7"
+    side = prov.sidecar("csv", rows=3)
+    assert side["query"] == prov.query and side["columns"] == list(COLUMNS) and side["rows"] == 3
 
 
 def test_neutralise_leaves_ordinary_text():
@@ -68,15 +93,13 @@ def test_neutralise_leaves_ordinary_text():
     assert neutralise("3-2 track") == "3-2 track"
 
 
-def test_jsonl_first_line_is_metadata():
+def test_jsonl_is_one_passage_per_line_same_shape():
     hits = [hit("d1", i, f"passage {i}") for i in range(450)]  # > one chunk
     lines = run("jsonl", hits).decode("utf-8").splitlines()
-    meta = json.loads(lines[0])
-    assert meta["type"] == "meta" and meta["query"] == PROV.query and meta["filters"] == PROV.filters
-    assert meta["build_id"] == "gen-7" and meta["exported_at"].endswith("+00:00")
-    rows = [json.loads(x) for x in lines[1:]]
+    rows = [json.loads(x) for x in lines]
     assert len(rows) == 450 and [r["passage_id"] for r in rows] == [h.passage_id for h in hits]
-    assert rows[0]["type"] == "passage" and rows[0]["country"] == ["KOR", "KAZ"]
+    assert {tuple(r) for r in rows} == {COLUMNS}  # every line the same keys, in the same order
+    assert rows[0]["country"] == ["KOR", "KAZ"]
 
 
 def test_json_is_one_valid_document():

@@ -15,15 +15,26 @@ def test_kb_export_writes_every_match_with_filters(tmp_path, capsys):
     out = tmp_path / "out.jsonl"
     assert main(["--home", info["home"], "export", "broadband", "--format", "jsonl", "-o", str(out)]) == 0
     lines = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
-    assert lines[0]["type"] == "meta" and lines[0]["query"] == "broadband"
-    docs = {r["doc_id"] for r in lines[1:]}
+    assert {tuple(r) for r in lines} == {tuple(lines[0])} and "passage_id" in lines[0]  # one shape
+    docs = {r["doc_id"] for r in lines}
     assert docs == {"doc-seoul", "doc-almaty", "doc-notes"}
+    side = json.loads(Path(str(out) + ".provenance.json").read_text(encoding="utf-8"))
+    assert side["query"] == "broadband" and side["format"] == "jsonl" and side["passages"] == len(lines)
+    assert side["build_id"] and side["exported_at"]
+    capsys.readouterr()
 
     assert main(["--home", info["home"], "export", "", "--country", "KAZ", "--format", "csv"]) == 0
+    captured = capsys.readouterr()
+    rows = list(csv.reader(io.StringIO(captured.out, newline="")))
+    assert rows[0][0] == "passage_id"  # RFC 4180: the header row first
+    assert sorted(r[0] for r in rows[1:]) == ["doc-almaty-0", "doc-seoul-1"]
+    side = json.loads(captured.err)  # without -o the provenance goes to standard error
+    assert side["filters"] == {"country": ["KAZ"]} and side["passages"] == 2
+
+    assert main(["--home", info["home"], "export", "", "--country", "KAZ", "--format", "csv",
+                 "--inline-provenance"]) == 0
     rows = list(csv.reader(io.StringIO(capsys.readouterr().out, newline="")))
-    assert "country=KAZ" in rows[0][0]
-    body = rows[2:]
-    assert sorted(r[0] for r in body) == ["doc-almaty-0", "doc-seoul-1"]
+    assert "country=KAZ" in rows[0][0] and rows[1][0] == "passage_id"
 
 
 def test_kb_export_bad_format_is_usage_error(tmp_path, capsys):

@@ -14,7 +14,8 @@ import pytest
 
 from kb import settings as kb_settings
 from kb.errors import BackendUnavailableError, IndexError_, InvalidInputError
-from kb.search.opensearch import OpenSearchIndex
+from kb.search.opensearch import OpenSearchBackend
+from kb.search.service import SearchService
 from kb.search.types import FACET_FIELDS, SearchRequest
 
 COUNTRIES = ["KOR", "KAZ", "FRA", "BRA", "KEN", "IND", "CHL"]
@@ -46,6 +47,10 @@ def cluster_settings(urls: list[str], prefix: str, **extra) -> dict:
                              "search_backend": "opensearch", **extra})
 
 
+def cluster_service(settings) -> SearchService:
+    return SearchService(OpenSearchBackend(settings), settings)
+
+
 @pytest.fixture(scope="module")
 def corpus() -> list[dict]:
     return records(600)
@@ -53,10 +58,10 @@ def corpus() -> list[dict]:
 
 @pytest.fixture(scope="module")
 def index(opensearch_urls, corpus):
-    ix = OpenSearchIndex(cluster_settings(opensearch_urls, f"kbtest-{uuid.uuid4().hex[:8]}"))
+    ix = cluster_service(cluster_settings(opensearch_urls, f"kbtest-{uuid.uuid4().hex[:8]}"))
     assert ix.index_passages(corpus) == len(corpus)
     yield ix
-    ix.client.indices.delete(index=f"{ix.names.alias}-*")
+    ix.backend.client.indices.delete(index=f"{ix.backend.names.alias}-*")
     ix.close()
 
 
@@ -151,7 +156,7 @@ def test_filters_queries_and_operators(index, corpus):
 
 
 def test_highlights_are_escaped_with_mark_only(opensearch_urls):
-    ix = OpenSearchIndex(cluster_settings(opensearch_urls, f"kbtest-{uuid.uuid4().hex[:8]}"))
+    ix = cluster_service(cluster_settings(opensearch_urls, f"kbtest-{uuid.uuid4().hex[:8]}"))
     try:
         ix.index_passages([{"id": "h:0", "doc_id": "h", "ordinal": 0, "lang": "en", "title": "t",
                             "text": 'Broadband <script>alert("x")</script> & rural <b>access</b>'}])
@@ -160,11 +165,11 @@ def test_highlights_are_escaped_with_mark_only(opensearch_urls):
         stripped = hit.snippet.replace("<mark>", "").replace("</mark>", "")
         assert "<" not in stripped and "&lt;script&gt;" in stripped and "&amp;" in stripped
     finally:
-        ix.client.indices.delete(index=f"{ix.names.alias}-*")
+        ix.backend.client.indices.delete(index=f"{ix.backend.names.alias}-*")
 
 
 def test_writes_replace_documents_and_a_bad_item_fails_the_batch(opensearch_urls):
-    ix = OpenSearchIndex(cluster_settings(opensearch_urls, f"kbtest-{uuid.uuid4().hex[:8]}"))
+    ix = cluster_service(cluster_settings(opensearch_urls, f"kbtest-{uuid.uuid4().hex[:8]}"))
     try:
         recs = records(30)
         ix.index_passages(recs)
@@ -179,22 +184,22 @@ def test_writes_replace_documents_and_a_bad_item_fails_the_batch(opensearch_urls
             ix.index_passages([recs[4], bad])
         assert "1 of 2 passages not indexed" in str(err.value) and "\n" not in str(err.value)
     finally:
-        ix.client.indices.delete(index=f"{ix.names.alias}-*")
+        ix.backend.client.indices.delete(index=f"{ix.backend.names.alias}-*")
 
 
 def test_rebuild_switches_the_alias_to_a_new_index(opensearch_urls):
-    ix = OpenSearchIndex(cluster_settings(opensearch_urls, f"kbtest-{uuid.uuid4().hex[:8]}"))
+    ix = cluster_service(cluster_settings(opensearch_urls, f"kbtest-{uuid.uuid4().hex[:8]}"))
     try:
         ix.index_passages(records(20))
         old = ix.stats()["index"]
         assert ix.rebuild(records(50, seed=3)) == 50
         stats = ix.stats()
         assert stats["index"] != old and stats["passages"] == 50
-        assert not ix.client.indices.exists(index=old)
+        assert not ix.backend.client.indices.exists(index=old)
         assert not ix.needs_rebuild()
         assert ix.search(SearchRequest(q="")).total == 50
     finally:
-        ix.client.indices.delete(index=f"{ix.names.alias}-*")
+        ix.backend.client.indices.delete(index=f"{ix.backend.names.alias}-*")
 
 
 def test_spelling_and_more_like_this(index, corpus):
@@ -209,20 +214,20 @@ def test_spelling_and_more_like_this(index, corpus):
 def test_stats_show_no_secrets(opensearch_urls):
     secret = "s3cret-pw"
     urls = [u.replace("http://", f"http://kb:{secret}@") for u in opensearch_urls]
-    ix = OpenSearchIndex(cluster_settings(urls, f"kbtest-{uuid.uuid4().hex[:8]}",
+    ix = cluster_service(cluster_settings(urls, f"kbtest-{uuid.uuid4().hex[:8]}",
                                           opensearch_password=secret))
     try:
         stats = ix.stats()
         assert secret not in repr(stats) and stats["nodes"] >= 2
     finally:
-        ix.client.indices.delete(index=f"{ix.names.alias}-*")
+        ix.backend.client.indices.delete(index=f"{ix.backend.names.alias}-*")
 
 
 def test_no_node_answering_is_backend_unavailable():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    ix = OpenSearchIndex(cluster_settings([f"http://127.0.0.1:{port}"], "kbtest-down"))
+    ix = cluster_service(cluster_settings([f"http://127.0.0.1:{port}"], "kbtest-down"))
     with pytest.raises(BackendUnavailableError) as err:
         ix.search(SearchRequest(q="broadband"))
     assert "search backend unavailable" in str(err.value) and str(port) not in str(err.value)
@@ -231,7 +236,7 @@ def test_no_node_answering_is_backend_unavailable():
 @pytest.mark.slow
 def test_no_ten_thousand_hit_window(opensearch_urls):
     """Exact totals, exports and cursors past 10,000 hits (the cap Aleph's users meet)."""
-    ix = OpenSearchIndex(cluster_settings(opensearch_urls, f"kbtest-{uuid.uuid4().hex[:8]}"))
+    ix = cluster_service(cluster_settings(opensearch_urls, f"kbtest-{uuid.uuid4().hex[:8]}"))
     n = 10_050
     try:
         ix.index_passages({"id": f"w{i // 50}:{i}", "doc_id": f"w{i // 50}", "ordinal": i,
@@ -251,4 +256,4 @@ def test_no_ten_thousand_hit_window(opensearch_urls):
             result = ix.search(request)
         assert seen == n and result.next_cursor is None
     finally:
-        ix.client.indices.delete(index=f"{ix.names.alias}-*")
+        ix.backend.client.indices.delete(index=f"{ix.backend.names.alias}-*")

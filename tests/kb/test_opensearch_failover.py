@@ -22,9 +22,8 @@ import pytest
 from indexer.pipeline import sync_index
 from kb.errors import BackendUnavailableError
 from kb.facade import KB
-from kb.search.opensearch import OpenSearchIndex
 from kb.search.types import SearchRequest
-from tests.kb.test_opensearch_backend import cluster_settings, records
+from tests.kb.test_opensearch_backend import cluster_service, cluster_settings, records
 from tests.opensearch_cluster import SCRIPT, cluster_script
 from tests.web.apikit import add_document
 
@@ -47,13 +46,13 @@ def local_cluster(opensearch_urls):
 
 def test_killing_the_non_manager_node_loses_no_search(local_cluster, opensearch_urls):
     script, state = local_cluster
-    ix = OpenSearchIndex(cluster_settings(opensearch_urls, f"kbtest-{uuid.uuid4().hex[:8]}"))
+    ix = cluster_service(cluster_settings(opensearch_urls, f"kbtest-{uuid.uuid4().hex[:8]}"))
     try:
         ix.index_passages(records(400))
-        health = ix.client.cluster.health(wait_for_status="green")
+        health = ix.backend.client.cluster.health(wait_for_status="green")
         assert health["status"] == "green"  # every shard has its replica on the other node
         expected = {q: ix.search(SearchRequest(q=q, facets=False)).total for q in QUERIES}
-        manager = ix.client.cat.cluster_manager(format="json")[0]["node"]
+        manager = ix.backend.client.cat.cluster_manager(format="json")[0]["node"]
         victim = next(n for n in state["nodes"] if n["name"] != manager)
         deadline = time.monotonic() + 120
         for i in range(40):
@@ -65,7 +64,7 @@ def test_killing_the_non_manager_node_loses_no_search(local_cluster, opensearch_
         assert not script.pid_alive(victim["pid"])
         assert ix.doc_ids() and sum(ix.doc_ids().values()) == 400  # nothing lost
     finally:
-        ix.client.indices.delete(index=f"{ix.names.alias}-*")
+        ix.backend.client.indices.delete(index=f"{ix.backend.names.alias}-*")
         ix.close()
 
 
@@ -89,4 +88,4 @@ def test_outage_then_catch_up(local_cluster, opensearch_urls, tmp_path):
         assert sync_index(kb)["indexed"] == 1
         assert kb.catalog.pending_index_work() == ([], [])
         assert kb.search(SearchRequest(q="broadband rural")).total == 2
-        kb.index.client.indices.delete(index=f"{prefix}-passages-*")
+        kb.index.backend.client.indices.delete(index=f"{prefix}-passages-*")

@@ -54,7 +54,7 @@ def test_opensearch_answers_within_one_question_of_whoosh(opensearch_urls, tmp_p
     finally:
         with KB({"home": str(tmp_path / "os"), "search_backend": "opensearch",
                  "opensearch_url": env["KB_OPENSEARCH_URL"], "opensearch_index": prefix}) as kb:
-            kb.index.client.indices.delete(index=f"{prefix}-passages-*")
+            kb.index.backend.client.indices.delete(index=f"{prefix}-passages-*")
     wh_score, _ = answered(str(tmp_path / "wh"), {"KB_SEARCH_BACKEND": "whoosh"})
     assert len(_questions()) == 30
     assert os_score >= wh_score - 1, f"OpenSearch {os_score}/30 (missed {os_missed}), Whoosh {wh_score}/30"

@@ -71,7 +71,7 @@ def test_batch_trec_by_document_uses_source_id(home, tmp_path, capsys):
     lines = [ln.split() for ln in capsys.readouterr().out.splitlines()]
     q1 = [ln for ln in lines if ln[0] == "q1"]
     assert [ln[2] for ln in q1] == ["S1", "b"]  # a's best passage only, reported as its source id
-    assert all(ln[1] == "Q0" and ln[5] == "kb" for ln in lines)
+    assert all(len(ln) == 6 and ln[1] == "Q0" and ln[5] == "kb" for ln in lines)  # what trec_eval reads
     assert [ln[3] for ln in q1] == ["1", "2"]
     assert [ln[2] for ln in lines if ln[0] == "q2"] == ["c"]
 
@@ -83,7 +83,18 @@ def test_batch_jsonl_by_passage(home, tmp_path, capsys):
     (line,) = capsys.readouterr().out.splitlines()
     data = json.loads(line)
     assert data["qid"] == "q1" and len(data["results"]) == 2
-    assert data["results"][0]["rank"] == 1
+    first = data["results"][0]
+    assert first["rank"] == 1
+    # every hit names its passage fully: no second lookup needed
+    assert first["passage_id"] in {"a-0", "a-1", "b-0"} and first["doc_id"] == first["passage_id"][0]
+    assert first["title"] == f"Title {first['doc_id']}" and first["heading_path"] == []
+    assert first["page_start"] == first["page_end"] == int(first["passage_id"][-1]) + 1
+    assert "<mark>portal</mark>" in first["snippet"] and isinstance(first["score"], float)
+    assert "text" not in first
+
+    assert main(["--home", home, "search", "--batch", str(topics), "--limit", "2", "--text"]) == 0
+    rows = json.loads(capsys.readouterr().out)["results"]
+    assert all("portal" in r["text"] and r["snippet"] for r in rows)
 
 
 def test_batch_rejects_malformed_lines(home, tmp_path, capsys):

@@ -148,14 +148,25 @@ def test_exports_over_http(client):
     assert resp.status_code == 200 and resp.headers["Content-Type"] == "text/csv; charset=utf-8"
     assert resp.headers["Content-Disposition"] == 'attachment; filename="kb-export-broadband.csv"'
     rows = list(csv.reader(io.StringIO(resp.data.decode("utf-8-sig"), newline="")))
-    assert len(rows) - 2 == 3 and "index build" in rows[0][0]
+    assert len(rows) - 1 == 3 and rows[0][0] == "passage_id"  # header first, nothing before it
+    # provenance beside the body: headers, and a link to the same export's sidecar
+    assert resp.headers["X-KB-Query"] == "broadband" and resp.headers["X-KB-Index-Build"] != "unknown"
+    link = resp.headers["Link"]
+    assert 'rel="describedby"' in link and "meta=1" in link and "format=csv" in link
+    side = client.get(link[link.index("<") + 1:link.index(">")])
+    assert side.status_code == 200 and side.mimetype == "application/json"
+    assert side.json["query"] == "broadband" and side.json["passages"] == 3 and side.json["format"] == "csv"
+    assert side.json["build_id"] == resp.headers["X-KB-Index-Build"]
 
     resp = client.get("/api/v1/search?q=hyperlink&format=csv")
     rows = list(csv.reader(io.StringIO(resp.data.decode("utf-8"), newline="")))
-    assert rows[2][9].startswith("'=HYPERLINK")  # formula neutralised in the text column
+    assert rows[1][9].startswith("'=HYPERLINK")  # formula neutralised in the text column
 
     lines = client.get("/api/v1/search?q=korea&format=jsonl").data.decode().splitlines()
-    assert json.loads(lines[0])["query"] == "korea" and len(lines) >= 2
+    assert len(lines) >= 2 and all(set(json.loads(x)) == set(json.loads(lines[0])) for x in lines)
+    lines = client.get("/api/v1/search?q=korea&format=jsonl&meta=inline").data.decode().splitlines()
+    assert json.loads(lines[0])["type"] == "meta" and json.loads(lines[0])["query"] == "korea"
+    assert client.get("/api/v1/search?q=korea&format=jsonl&meta=2").status_code == 400
 
     resp = client.get("/api/v1/search?country=KAZ&format=xlsx")
     wb = load_workbook(io.BytesIO(resp.data), read_only=True)
@@ -205,7 +216,9 @@ def test_curation_is_recorded(writable):
     assert r.status_code == 201 and r.get_json()["by"] == "tester"
     assert c.post("/api/v1/entities/org/undesa/merge", json={"into": "un-desa"}, headers=h).status_code == 201
     assert c.post("/api/v1/entities/topic/broadband/reject", json={}, headers=h).status_code == 201
-    assert c.post("/api/v1/entities/org/undesa/merge", json={"into": "undesa"}, headers=h).status_code == 400
+    # merging into itself is well-formed but contradicts itself: 409 (the schema cannot say it)
+    assert c.post("/api/v1/entities/org/undesa/merge", json={"into": "undesa"}, headers=h).status_code == 409
+    assert c.post("/api/v1/entities/topic/broadband/reject", json={"text": None}, headers=h).status_code == 400
     assert c.post("/api/v1/entities/org/undesa/aliases", data="x", headers=h).status_code == 400
     assert c.post("/api/v1/entities/org/undesa/aliases", json={"alias": "x"}).status_code == 401
     with KB({"home": info["home"]}) as kb:

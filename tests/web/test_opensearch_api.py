@@ -43,7 +43,7 @@ def homes(tmp_path, opensearch_urls):
     whoosh = build(tmp_path / "wh", {})
     yield cluster, whoosh
     with KB(cluster) as kb:
-        kb.index.client.indices.delete(index=f"{prefix}-passages-*")
+        kb.index.backend.client.indices.delete(index=f"{prefix}-passages-*")
 
 
 @pytest.mark.parametrize("query", ["q=broadband", "q=e-procurement&country=KAZ", "q=korea",

@@ -1,14 +1,8 @@
-"""Blueprint `api`: JSON API v1 at /api/v1.
-
-Each module registers its views on ``bp``; every view's docstring holds its OpenAPI
-operation (YAML after ``---``), from which ``web.api.spec`` builds /api/v1/openapi.json.
-Reads are open; writes need ``Authorization: Bearer <token>`` (kb.auth).
-"""
+"""The JSON API v1 (blueprint in web.api.blueprint); importing this package registers every
+view module's routes on it."""
 from __future__ import annotations
 
-from flask import Blueprint
+from web.api import documents, entities, meta, search, spec, validate  # noqa: F401  (routes register on bp)
+from web.api.blueprint import bp
 
-bp = Blueprint("api", __name__)
-
-# Imported for their side effect of adding routes to bp.
-from web.api import documents, entities, meta, search, spec  # noqa: F401
+__all__ = ["bp"]

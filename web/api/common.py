@@ -16,8 +16,9 @@ from kb.errors import LimitExceededError, NotFoundError
 from kb.facade import KB
 from web.params import int_param
 
-DOC_ID = re.compile(r"^[\w.\-:]{1,200}$")
-ENTITY_ID = re.compile(r"^[\w.\-:]{1,100}$")
+# ASCII ids (hex document ids, slugs, ISO codes); the OpenAPI document publishes these patterns.
+DOC_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,200}$")
+ENTITY_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
 
 
 def ok(data: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:

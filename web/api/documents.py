@@ -13,10 +13,10 @@ from flask import Response, request, send_file
 from kb import dossier
 from kb.errors import InvalidInputError, LimitExceededError, NotFoundError
 from kb.facade import KB
-from web import get_kb
-from web.api import bp
+from web.api.blueprint import bp
 from web.api.common import check_doc_id, ok, paging, require_token
 from web.api.sniff import sniff_format
+from web.db import get_kb
 from web.security import DOWNLOAD_CSP
 
 MIME = {
@@ -111,9 +111,8 @@ def get_file(doc_id: str) -> Response:
         - doc_id
       responses:
         '200':
-          description: The file, as an attachment
-          content:
-            application/octet-stream: {schema: {type: string, format: binary}}
+          description: The file, as an attachment, with the media type of its format
+          content: __FILE_TYPES__
         '404': NotFound
     """
     kb = get_kb()
@@ -126,6 +125,14 @@ def get_file(doc_id: str) -> Response:
             resp.headers["Content-Security-Policy"] = DOWNLOAD_CSP
             return resp
     raise NotFoundError("the original file of this document is no longer available")
+
+
+# The file's real media types (MIME, and octet-stream for any other format), so the document
+# lists what the endpoint can answer.
+# A JSON document is any JSON value, not a string.
+get_file.__doc__ = (get_file.__doc__ or "").replace("__FILE_TYPES__", "{" + ", ".join(
+    f"'{t}': {{schema: {{}}}}" if t.endswith("json") else f"'{t}': {{schema: {{type: string, format: binary}}}}"
+    for t in sorted({*MIME.values(), "application/octet-stream"})) + "}")
 
 
 def _writable_kb(kb: KB) -> KB:
@@ -153,7 +160,7 @@ def upload_document() -> Response:
               type: object
               required: [file]
               properties:
-                file: {type: string, format: binary}
+                file: {type: string, format: binary, minLength: 1}
       responses:
         '201':
           description: Added (or updated)

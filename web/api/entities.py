@@ -7,14 +7,15 @@ from typing import Any
 from flask import Response, request
 
 from kb import dossier
-from kb.errors import InvalidInputError, NotFoundError
+from kb.errors import ConflictError, InvalidInputError, NotFoundError
 from kb.model import ENTITY_TYPES
-from web import get_kb
-from web.api import bp
-from web.api.common import check_entity_id, ok, paging, require_token
+from web.api.blueprint import bp
+from web.api.common import ENTITY_ID, check_entity_id, ok, paging, require_token
+from web.db import get_kb
 
 _ISO3 = re.compile(r"^[A-Za-z]{3}$")
 # action path segment -> (catalog action, JSON body field holding the value)
+_BLANK = " \t\n\r\f\v"
 CURATION = {"aliases": ("alias", "alias"), "merge": ("merge", "into"), "reject": ("reject", "text")}
 
 
@@ -111,16 +112,18 @@ def _curate(type_: str, entity_id: str, action: str) -> Response:
     name, field = CURATION[action]
     if not isinstance(body, dict):
         raise InvalidInputError(f"send a JSON object with {field!r}")
+    if action == "reject" and field not in body:
+        body = {field: entity_id}  # rejecting the entity itself
     value = body.get(field)
-    if action == "reject" and value is None:
-        value = entity_id  # rejecting the entity itself
-    if not isinstance(value, str) or not value.strip() or len(value) > 300:
+    # ASCII white space only, as the documented pattern says: what the schema accepts, the server accepts.
+    if not isinstance(value, str) or not value.strip(_BLANK) or len(value) > 300:
         raise InvalidInputError(f"{field!r} must be a non-empty string of at most 300 characters")
-    value = value.strip()
+    value = value.strip(_BLANK)
     if action == "merge":
-        check_entity_id(value)
+        if not ENTITY_ID.match(value):
+            raise InvalidInputError(f"'into' must be an entity id, not {value[:40]!r}")
         if value == entity_id:
-            raise InvalidInputError("an entity cannot be merged into itself")
+            raise ConflictError("an entity cannot be merged into itself")
     from kb.facade import KB
 
     writer = KB(kb.settings)
@@ -147,8 +150,9 @@ _CURATION_DOC = """
           application/json:
             schema:
               type: object
+              {required}
               properties:
-                {field}: {{type: string, minLength: 1, maxLength: 300}}
+                {field}: {value_schema}
       responses:
         '201':
           description: Recorded
@@ -157,6 +161,7 @@ _CURATION_DOC = """
         '400': BadRequest
         '401': Unauthorized
         '404': NotFound
+        '409': Conflict
         '503': Unavailable
 """
 
@@ -166,7 +171,13 @@ def _curation_view(action: str, op: str, summary: str) -> None:
         return _curate(type_, entity_id, action)
 
     view.__name__ = f"curate_{action}"
-    view.__doc__ = f"{summary}.\n    ---" + _CURATION_DOC.format(op=op, summary=summary, field=CURATION[action][1])
+    field = CURATION[action][1]
+    # Some non-space character (the value is stripped); merge names an entity id.
+    value_schema = (f"{{type: string, pattern: '{ENTITY_ID.pattern}'}}" if action == "merge" else
+                    "{type: string, minLength: 1, maxLength: 300, pattern: '[^ \\t\\n\\r\\f\\v]'}")
+    view.__doc__ = f"{summary}.\n    ---" + _CURATION_DOC.format(
+        op=op, summary=summary, field=field, value_schema=value_schema,
+        required="" if action == "reject" else f"required: [{field}]")
     bp.post(f"/entities/<type_>/<entity_id>/{action}")(view)
 
 

@@ -6,9 +6,9 @@ from flask import Response
 from kb import dossier
 from kb.errors import KBError
 from kb.export import build_id
-from web import get_kb
-from web.api import bp
+from web.api.blueprint import bp
 from web.api.common import ok
+from web.db import get_kb
 
 
 @bp.get("/stats")

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from kb.export import FORMATS
+from kb.export import COLUMNS, FORMATS
 from kb.model import ENTITY_TYPES
+from kb.search.cursor import CURSOR_PATTERN
+from web.api.common import DOC_ID, ENTITY_ID
 
 S = dict[str, Any]
 
@@ -75,6 +77,21 @@ DOCUMENT: S = {
     },
 }
 
+EXPORT_PROVENANCE: S = {
+    "type": "object",
+    "description": "Where an export comes from (meta=1; `kb export -o FILE` writes the same to FILE.provenance.json)",
+    "required": ["query", "filters", "sort", "build_id", "exported_at", "format", "passages"],
+    "properties": {
+        "query": {"type": "string"}, "sort": {"type": "string"}, "build_id": nullable("string"),
+        "filters": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}},
+        "exported_at": {"type": "string", "format": "date-time"}, "generator": {"type": "string"},
+        "format": {"type": "string", "enum": [f for f in FORMATS if f != "json"]},
+        "passages": {"type": "integer", "minimum": 0, "description": "Passages the export holds"},
+        "columns": {"type": "array", "items": {"type": "string", "enum": list(COLUMNS)}},
+        "file": {"type": "string", "description": "The export's download name"},
+    },
+}
+
 PAGED = {"total": {"type": "integer", "minimum": 0}, "page": {"type": "integer"}, "per_page": {"type": "integer"}}
 
 SCHEMAS: dict[str, S] = {
@@ -82,6 +99,7 @@ SCHEMAS: dict[str, S] = {
     "Hit": HIT,
     "SearchResult": SEARCH_RESULT,
     "Document": DOCUMENT,
+    "ExportProvenance": EXPORT_PROVENANCE,
     "DocumentList": {"type": "object", "required": ["total", "documents"], "properties": {
         **PAGED, "documents": {"type": "array", "items": {"$ref": "#/components/schemas/Document"}}}},
     "DocumentView": {"type": "object", "required": ["document", "passages"], "properties": {
@@ -119,7 +137,14 @@ SCHEMAS: dict[str, S] = {
         "id": {"type": "string"}, "value": {"type": "string"}, "by": {"type": "string"}}},
 }
 
-_FILTER_PATTERN = r"^[\w.:-]+(,[\w.:-]+)*$"
+# The server checks filter values against these same patterns (web.api.search._filters).
+# Ids are ASCII (hex document ids, slugs, ISO codes): an explicit class, not \w, which regex
+# engines (and so clients and validators) read differently outside ASCII.
+ID_CHARS = r"[A-Za-z0-9_.:-]"
+FILTER_PATTERN = rf"^({ID_CHARS}{{1,100}}(,{ID_CHARS}{{1,100}})*)?$"
+YEAR_PATTERN = r"^([0-9]{4}(,[0-9]{4})*)?$"
+FLAG_VALUES = ("0", "1", "true", "false")
+META_VALUES = ("0", "1", "inline")
 
 
 def parameters(max_page_size: int, max_query_length: int) -> dict[str, S]:
@@ -132,25 +157,39 @@ def parameters(max_page_size: int, max_query_length: int) -> dict[str, S]:
         "sort": q("sort", {"type": "string", "enum": ["relevance", "date", "title"]}, "Result order"),
         "page": q("page", {"type": "integer", "minimum": 1, "maximum": 100000}, "Page number (small offsets)"),
         "per_page": q("per_page", {"type": "integer", "minimum": 1, "maximum": max_page_size}, "Results per page"),
-        "cursor": q("cursor", {"type": "string", "maxLength": 500}, "Opaque cursor from next_cursor"),
-        "facets": q("facets", {"type": "string", "enum": ["0", "1"]}, "Include facet counts"),
-        "correct": q("correct", {"type": "string", "enum": ["0", "1"]},
+        "cursor": q("cursor", {"type": "string", "pattern": CURSOR_PATTERN},
+                    "The next_cursor of the previous page, sent back as given (wins over page). Its form is "
+                    "`<offset>.<hash>`: the offset of the next page and 12 hex digits hashing the query, "
+                    "filters, sort and grouping it belongs to; with any other of those it is a 409."),
+        "max_per_document": q("max_per_document", {"type": "integer", "minimum": 0, "maximum": 1000},
+                              "0 (default): plain result order. N: group the results so that every document's "
+                              "first N passages come before any document's next N (the UI's order). A grouping, "
+                              "never a cap: paging still reaches every match once."),
+        "meta": q("meta", {"type": "string", "enum": list(META_VALUES)},
+                  "Exports only. 0 (default): the file, its provenance in X-KB-* headers and a Link "
+                  "(rel=describedby) to meta=1. 1: that provenance as JSON (ExportProvenance) instead of "
+                  "the file. inline: the file with the provenance inside: a first '#' comment row (CSV, "
+                  "not RFC 4180) or a first {\"type\": \"meta\"} line (JSONL); XLSX always has a "
+                  "provenance sheet, RIS and BibTeX a note."),
+        "facets": q("facets", {"type": "string", "enum": list(FLAG_VALUES)}, "Include facet counts"),
+        "correct": q("correct", {"type": "string", "enum": list(FLAG_VALUES)},
                      "Replace words no passage holds by the nearest known word (default 1); "
                      "the query that ran is returned as corrected_query"),
         "format": q("format", {"type": "string", "enum": list(FORMATS)},
                     "json (default) or an export format: every match, streamed, no cap"),
-        "bom": q("bom", {"type": "string", "enum": ["0", "1"]}, "CSV: start with a UTF-8 BOM (Excel)"),
-        "year": q("year", {"type": "string", "pattern": r"^\d{4}(,\d{4})*$"}, "Year(s), comma-separated"),
+        "bom": q("bom", {"type": "string", "enum": list(FLAG_VALUES)}, "CSV: start with a UTF-8 BOM (Excel)"),
+        "year": q("year", {"type": "array", "items": {"type": "string", "pattern": YEAR_PATTERN}},
+                  "Year(s), comma-separated or repeated: OR"),
         "doc_id": {"name": "id", "in": "path", "required": True,
-                   "schema": {"type": "string", "pattern": r"^[\w.:-]{1,200}$"}, "description": "Document id"},
+                   "schema": {"type": "string", "pattern": DOC_ID.pattern}, "description": "Document id"},
         "entity_type": {"name": "type", "in": "path", "required": True,
                         "schema": {"type": "string", "enum": list(ENTITY_TYPES)}},
         "entity_id": {"name": "id", "in": "path", "required": True,
-                      "schema": {"type": "string", "pattern": r"^[\w.:-]{1,100}$"},
+                      "schema": {"type": "string", "pattern": ENTITY_ID.pattern},
                       "description": "Canonical id: KOR, undesa, open-data, a person slug"},
     }
     for name in ("country", "region", "org", "person", "topic", "type", "lang"):
-        params[name] = q(name, {"type": "string", "pattern": _FILTER_PATTERN},
+        params[name] = q(name, {"type": "array", "items": {"type": "string", "pattern": FILTER_PATTERN}},
                          f"Filter on {name} (ids, comma-separated or repeated: OR)")
     return params
 
@@ -173,7 +212,12 @@ RESPONSES: dict[str, S] = {
     "Unsupported": _problem("File type not accepted"),
     "Unprocessable": _problem("The file could not be read; nothing was changed"),
     "TooManyRequests": _problem("Export rate exceeded", RETRY_AFTER),
+    "CursorMismatch": _problem("The cursor was made for another query, filters, sort or grouping"),
+    "Conflict": _problem("Well-formed but contradicting itself (e.g. merging an entity into itself)"),
     "Unavailable": _problem("Busy (another writer) or the index is unavailable", RETRY_AFTER),
     "MethodNotAllowed": _problem("Wrong HTTP method for this path (see the Allow header)"),
     "ServerError": _problem("Unexpected error (no details leak)"),
+    "UriTooLong": {"description": "Request line longer than the HTTP server accepts (gunicorn's limit, "
+                                  "answered by the server before kb: a short text/html page)",
+                   "content": {"text/html": {"schema": {"type": "string"}}}},
 }

@@ -15,25 +15,28 @@ from kb.errors import InvalidInputError
 from kb.export import CONTENT_TYPES, FORMATS, Provenance, build_id, export, filename
 from kb.facade import KB
 from kb.search.types import FACET_FIELDS, Hit, SearchRequest
-from web import get_kb, shared_index
-from web.api import bp
+from web.api.blueprint import bp
 from web.api.common import client_address, export_limiter, int_arg, ok, paging
+from web.api.schemas import FILTER_PATTERN, FLAG_VALUES, META_VALUES, YEAR_PATTERN
+from web.db import get_kb, shared_index
 
 SORTS = ("relevance", "date", "title")
-_YEAR = re.compile(r"^\d{4}$")
-_VALUE = re.compile(r"^[\w.\-:]{1,100}$")
 
 
 def _filters() -> dict[str, list[str]]:
-    """Repeated parameters or comma-separated values: OR within a field, AND across fields."""
+    """Repeated parameters or comma-separated values: OR within a field, AND across fields.
+    Each raw value must match the pattern the OpenAPI document gives for it (an empty value
+    is no filter), so what the schema accepts is what the server accepts."""
     filters: dict[str, list[str]] = {}
     for name in FACET_FIELDS:
-        values = [v.strip() for raw in request.args.getlist(name) for v in raw.split(",") if v.strip()]
-        for v in values:
-            if name == "year" and not _YEAR.match(v):
-                raise InvalidInputError(f"year must be four digits, not {v[:20]!r}")
-            if name != "year" and not _VALUE.match(v):
-                raise InvalidInputError(f"{name}: {v[:40]!r} is not a valid value")
+        pattern = YEAR_PATTERN if name == "year" else FILTER_PATTERN
+        values: list[str] = []
+        for raw in request.args.getlist(name):
+            if not re.match(pattern, raw):
+                if name == "year":
+                    raise InvalidInputError(f"year must be four digits (comma-separated), not {raw[:20]!r}")
+                raise InvalidInputError(f"{name}: {raw[:40]!r} is not a valid value (ids, comma-separated)")
+            values += [v for v in raw.split(",") if v]
         if values:
             filters[name] = list(dict.fromkeys(values))
     return filters
@@ -43,7 +46,7 @@ def _flag(name: str, default: bool) -> bool:
     raw = request.args.get(name)
     if raw is None or raw == "":
         return default
-    if raw not in ("0", "1", "true", "false"):
+    if raw not in FLAG_VALUES:
         raise InvalidInputError(f"{name} must be 0 or 1")
     return raw in ("1", "true")
 
@@ -60,11 +63,11 @@ def parse_request(settings: dict[str, Any]) -> tuple[SearchRequest, str]:
         raise InvalidInputError(f"format must be one of {', '.join(FORMATS)}")
     page, per_page = paging(settings)
     cursor = request.args.get("cursor") or None
-    if cursor is not None and len(cursor) > 500:
-        raise InvalidInputError("cursor is not valid")
+    # No per-document grouping unless asked: an API client pages in plain result order.
+    group = int_arg("max_per_document", 0, 0, 1000)
     req = SearchRequest(q=q, filters=_filters(), page=page, per_page=per_page, cursor=cursor, sort=sort,
                         facets=_flag("facets", True), facet_limit=int_arg("facet_limit", 10, 0, 1000),
-                        max_per_document=int(settings["max_per_document"]), correct=_flag("correct", True))
+                        max_per_document=group, correct=_flag("correct", True))
     return req, fmt
 
 
@@ -77,10 +80,16 @@ def search() -> Response:
       summary: Search passages (JSON, paged) or export every matching passage (format=csv|jsonl|xlsx|ris|bibtex)
       description: >
         The query language and filters of `kb search`. Filters are repeated parameters or
-        comma-separated values (OR within a field, AND across fields). `cursor` (from
-        `next_cursor`) pages without limit; `page` is for small offsets. With `format` other
-        than json the response is a download of every matching passage, streamed, with no cap,
-        recording the query, filters, index build id and export time.
+        comma-separated values (OR within a field, AND across fields). Paging reaches every
+        match exactly once in a stable order, by `cursor` (send back `next_cursor`, or follow
+        `links.next`) or by `page`, whatever `per_page`; `total` is the number of matches, which
+        is what paging to the end yields. The order is plain result order unless
+        `max_per_document` asks for the UI's grouping (a reordering: nothing is left out).
+        With `format` other than json the response is a download of every matching passage,
+        streamed, with no cap. CSV is RFC 4180 with the header row first and JSONL one passage
+        per line, every line with the same keys; their provenance (query, filters, sort, index
+        build, export time) is in the X-KB-* headers and, as JSON, at the URL of the `Link`
+        header (the same URL with meta=1). XLSX keeps a provenance sheet; RIS and BibTeX a note.
       parameters:
         - q
         - country
@@ -95,28 +104,48 @@ def search() -> Response:
         - page
         - per_page
         - cursor
+        - max_per_document
         - facets
         - correct
         - format
         - bom
+        - meta
       responses:
         '200':
-          description: Results (format=json) or the export file
+          description: >
+            Results (format=json), the export file, or with meta=1 the export's provenance
+          headers:
+            X-KB-Query: {description: 'Exports: the query, percent-encoded UTF-8', schema: {type: string}}
+            X-KB-Filters: {description: 'Exports: field=v1,v2; ... (values percent-encoded)', schema: {type: string}}
+            X-KB-Sort: {description: 'Exports: the sort', schema: {type: string}}
+            X-KB-Index-Build: {description: 'Exports: the index build searched', schema: {type: string}}
+            X-KB-Exported-At: {description: 'Exports: the time of the export (ISO 8601, UTC)', schema: {type: string}}
+            Link: {description: 'Exports: <URL with meta=1>; rel="describedby"; type="application/json"', schema: {type: string}}
           content:
-            application/json: {schema: {$ref: '#/components/schemas/SearchResult'}}
+            application/json:
+              schema:
+                oneOf:
+                  - {$ref: '#/components/schemas/SearchResult'}
+                  - {$ref: '#/components/schemas/ExportProvenance'}
             text/csv: {schema: {type: string}}
             application/x-ndjson: {schema: {type: string}}
             application/vnd.openxmlformats-officedocument.spreadsheetml.sheet: {schema: {type: string, format: binary}}
             application/x-research-info-systems: {schema: {type: string}}
             application/x-bibtex: {schema: {type: string}}
         '400': BadRequest
+        '409': CursorMismatch
         '429': TooManyRequests
         '503': Unavailable
     """
     kb = get_kb()
     req, fmt = parse_request(kb.settings)
+    meta = request.args.get("meta") or "0"
+    if meta not in META_VALUES:
+        raise InvalidInputError(f"meta must be one of {', '.join(META_VALUES)}")
     if fmt != "json":
-        return _export(kb, req, fmt)
+        if meta == "1":
+            return _sidecar(kb, req, fmt)
+        return _export(kb, req, fmt, inline=meta == "inline")
     result = kb.search(req)
     # Hit.to_dict (dataclasses.asdict) deep-copies every field recursively: ~15% of a search
     # request. The body is serialised and dropped, so a flat dict of the fields is enough.
@@ -140,12 +169,27 @@ def _hit_dict(hit: Hit) -> dict[str, Any]:
     return d
 
 
-def _export(kb: Any, req: SearchRequest, fmt: str) -> Response:
-    export_limiter().hit(client_address(), int(kb.settings["export_rate_per_minute"]))
+def _export_request(req: SearchRequest) -> SearchRequest:
     req.facets = False
     req.highlight = False
-    req.max_per_document = 0  # an export holds every matching passage
+    req.max_per_document = 0  # an export holds every matching passage, in result order
     req.cursor = None
+    return req
+
+
+def _sidecar(kb: Any, req: SearchRequest, fmt: str) -> Response:
+    """meta=1: the provenance of the export this URL gives without it (JSON)."""
+    req = _export_request(req)
+    counted = kb.search(replace(req, page=1, per_page=1))
+    prov = Provenance(query=req.q, filters=req.filters, build_id=build_id(kb.index), sort=req.sort)
+    max_rows = int(kb.settings["export_max_rows"])
+    passages = min(counted.total, max_rows) if max_rows else counted.total
+    return ok(prov.sidecar(fmt, passages=passages, file=filename(req.q, fmt)), headers=prov.headers())
+
+
+def _export(kb: Any, req: SearchRequest, fmt: str, inline: bool = False) -> Response:
+    export_limiter().hit(client_address(), int(kb.settings["export_rate_per_minute"]))
+    req = _export_request(req)
     bom = _flag("bom", False)
     # The stream outlives the request (Flask tears the request's KB down when the view
     # returns), so the export reads through a KB of its own, closed when the stream ends;
@@ -157,7 +201,7 @@ def _export(kb: Any, req: SearchRequest, fmt: str) -> Response:
         # Pull the first hit now so a bad query is a 400, not a broken download.
         first = list(itertools.islice(hits, 1))
         chunks = export(itertools.chain(first, hits), fmt, prov,
-                        max_rows=int(kb.settings["export_max_rows"]), bom=bom)
+                        max_rows=int(kb.settings["export_max_rows"]), bom=bom, inline=inline)
     except BaseException:
         own.close()
         raise
@@ -165,6 +209,11 @@ def _export(kb: Any, req: SearchRequest, fmt: str) -> Response:
     resp.headers["Content-Type"] = CONTENT_TYPES[fmt]
     resp.headers["Content-Disposition"] = f'attachment; filename="{filename(req.q, fmt)}"'
     resp.headers["Cache-Control"] = "no-store"
+    # Provenance beside the body (CSV and JSONL stay plain): X-KB-* headers, and a link to
+    # the same export's provenance document.
+    resp.headers.update(prov.headers())
+    args = [(k, v) for k, v in request.args.items(multi=True) if k != "meta"] + [("meta", "1")]
+    resp.headers["Link"] = f'<{request.path}?{urlencode(args)}>; rel="describedby"; type="application/json"'
     return resp
 
 

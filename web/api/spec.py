@@ -11,7 +11,8 @@ from apispec import APISpec
 from apispec.yaml_utils import load_operations_from_docstring
 from flask import Flask, Response, current_app, render_template_string
 
-from web.api import bp, schemas
+from web.api import schemas
+from web.api.blueprint import bp
 from web.api.common import ok
 
 TITLE = "kb API"
@@ -28,7 +29,11 @@ def build_spec(app: Flask) -> dict[str, Any]:
         title=TITLE, version=VERSION, openapi_version="3.1.0",
         info={"description": "Passages, documents, entities and country dossiers of the kb knowledge base. "
                              "Reads are open (CORS *); writes need `Authorization: Bearer <token>` "
-                             "(`kb token create --name NAME`). Every error is application/problem+json (RFC 9457)."},
+                             "(`kb token create --name NAME`). Every error is application/problem+json (RFC 9457). "
+                             "Search pages reach every match once (plain result order unless max_per_document "
+                             "asks for the UI's grouping, which drops nothing); CSV and JSONL exports are plain "
+                             "(header first; one passage per line), their provenance in X-KB-* headers and at "
+                             "meta=1. See docs/api-clients.md."},
     )
     for name, schema in schemas.SCHEMAS.items():
         spec.components.schema(name, schema)
@@ -52,9 +57,15 @@ def build_spec(app: Flask) -> dict[str, Any]:
             op.setdefault("responses", {}).setdefault("500", {"$ref": "#/components/responses/ServerError"})
             # Flask answers HEAD/OPTIONS itself; a wrong method is 405 with the same problem shape.
             op["responses"].setdefault("405", {"$ref": "#/components/responses/MethodNotAllowed"})
-        path = _VAR.sub(lambda m: "{" + PATH_NAMES.get(m.group(1), m.group(1)) + "}", rule.rule)
-        spec.path(path=path, operations=operations)
+            # gunicorn answers an over-long request line itself, before the app sees it.
+            op["responses"].setdefault("414", {"$ref": "#/components/responses/UriTooLong"})
+        spec.path(path=openapi_path(rule.rule), operations=operations)
     return spec.to_dict()
+
+
+def openapi_path(rule: str) -> str:
+    """A Flask rule (/api/v1/documents/<doc_id>) as the document's path (/api/v1/documents/{id})."""
+    return _VAR.sub(lambda m: "{" + PATH_NAMES.get(m.group(1), m.group(1)) + "}", rule)
 
 
 def get_spec() -> dict[str, Any]:

@@ -10,8 +10,8 @@ from flask import redirect, render_template, request, session
 
 from kb import auth
 from kb.errors import AuthError, InvalidInputError
-from web import get_kb
-from web.ui import ENTITY_ROUTES, bp, entity_url
+from web.db import get_kb
+from web.ui.blueprint import ENTITY_ROUTES, bp, entity_url
 
 ACTIONS = ("alias", "merge", "reject")
 _TYPES = {v: k for k, v in ENTITY_ROUTES.items()}

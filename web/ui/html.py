@@ -11,7 +11,7 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
-from web.ui import entity_url
+from web.ui.blueprint import entity_url
 
 _TYPES = frozenset(("country", "region", "org", "person", "topic"))
 

@@ -11,8 +11,9 @@ from kb import dossier, queries
 from kb.errors import InvalidInputError, NotFoundError
 from kb.model import ENTITY_TYPES
 from kb.search.types import FACET_FIELDS, SearchRequest
-from web import get_kb
-from web.ui import ENTITY_ROUTES, bp, charts
+from web.db import get_kb
+from web.ui import charts
+from web.ui.blueprint import ENTITY_ROUTES, bp
 from web.ui.html import passage_html
 from web.ui.params import FILTER_PARAMS, like_param, query_string, search_request
 

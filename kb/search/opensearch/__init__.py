@@ -1,5 +1,5 @@
 """The OpenSearch search backend (issue 12): `KB_SEARCH_BACKEND=opensearch` and
 `KB_OPENSEARCH_URL`. The only package of kb that imports opensearchpy."""
-from kb.search.opensearch.backend import OpenSearchIndex, open_index
+from kb.search.opensearch.backend import OpenSearchBackend, open_backend
 
-__all__ = ["OpenSearchIndex", "open_index"]
+__all__ = ["OpenSearchBackend", "open_backend"]

@@ -13,9 +13,21 @@ needs_rebuild() and `kb reindex` builds a new versioned index and switches the a
 from __future__ import annotations
 
 import json
+import re
+import unicodedata
 from typing import Any
 
-MAPPING_VERSION = 1
+# The spelling form of a word, as the Whoosh backend's spelling index keeps it: word
+# characters (with inner . ' ’), lowercased, accents folded.
+_SPELL_TOKEN = re.compile(r"\w+(?:[.'’]\w+)*")
+
+
+def spell_forms(text: str) -> list[str]:
+    folded = "".join(c for c in unicodedata.normalize("NFKD", text.lower())
+                     if not unicodedata.combining(c))
+    return _SPELL_TOKEN.findall(folded)
+
+MAPPING_VERSION = 2
 # Chosen on SciFact's training claims for the Whoosh backend (kb.search.scoring); kept equal
 # here so both backends rank alike. Not imported: kb.search.scoring imports whoosh.
 K1 = 0.9
@@ -85,6 +97,8 @@ def index_body(shards: int, replicas: int) -> dict[str, Any]:
         "heading": {**text, "analyzer": "kb_english"},
         # unstemmed words: the term suggester's vocabulary (spelling)
         "spell": {"type": "text", "analyzer": "kb_plain", "norms": False},
+        # each passage's distinct spelling forms: the vocabulary (frequencies, prefixes)
+        "words": {"type": "keyword"},
     })
     for code, analyser in LANG_FIELDS.items():
         properties[f"text_{code}"] = {**text, "analyzer": analyser}
@@ -105,7 +119,7 @@ def index_body(shards: int, replicas: int) -> dict[str, Any]:
         },
         "mappings": {"dynamic": "strict", "_meta": {"kb_mapping_version": MAPPING_VERSION},
                      # searched, never shown: not kept twice
-                     "_source": {"excludes": ["all_*", "spell"]},
+                     "_source": {"excludes": ["all_*", "spell", "words"]},
                      "properties": properties},
     }
 
@@ -134,6 +148,7 @@ def record_to_source(rec: dict[str, Any]) -> dict[str, Any]:
         "type": (rec.get("type") or rec.get("format") or "").lower(), "lang": lang,
         "date": rec.get("date") or None, "page_start": rec.get("page_start"),
         "page_end": rec.get("page_end"), "body": text, "spell": text,
+        "words": sorted(set(spell_forms(text))),
         text_field_for(lang): text,
     }
     title, heading = source["title"], source["heading"]

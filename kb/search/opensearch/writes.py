@@ -112,8 +112,11 @@ def update_documents(client: OpenSearch, index: str, doc_ids: Iterable[str],
     drop = list(dict.fromkeys(doc_ids))
     touched: dict[str, None] = dict.fromkeys(drop)
     written: list[str] = []
-    for batch in chunks(records):
-        sources = [record_to_source(r) for r in batch]
+    # every record is checked before anything is written: a malformed one changes nothing
+    # (a batch is what one ingest commit holds, so it fits in memory)
+    prepared = [record_to_source(r) for r in records]
+    for start in range(0, len(prepared), BATCH):
+        sources = prepared[start:start + BATCH]
         bulk_index(client, index, sources)
         written.extend(s["id"] for s in sources)
         touched.update(dict.fromkeys(s["doc_id"] for s in sources))

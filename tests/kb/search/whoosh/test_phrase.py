@@ -1,5 +1,5 @@
-"""Exact phrases (kb.search.phrase) against Whoosh's own phrase matcher, and the time budget
-cutting a query between words (kb.search.engine)."""
+"""Exact phrases (kb.search.whoosh.phrase) against Whoosh's own phrase matcher, and the time budget
+cutting a query between words (kb.search.whoosh.engine)."""
 from __future__ import annotations
 
 import random
@@ -11,12 +11,12 @@ from whoosh import query as wq
 from whoosh.formats import Characters, Positions
 
 from kb import settings as settings_mod
-from kb.search import engine as engine_mod
-from kb.search.engine import Engine
-from kb.search.phrase import _parse_deltas, decode_positions
 from kb.search.types import SearchRequest
-from kb.search.whoosh_backend import open_index
-from tests.kb.test_search_index import rec
+from kb.search.whoosh import engine as engine_mod
+from kb.search.whoosh.engine import Engine
+from kb.search.whoosh.phrase import _parse_deltas, decode_positions
+from tests.kb.search.searchkit import open_index
+from tests.kb.search.whoosh.test_index import rec
 
 # Few words, many repeats: phrases of them match often, and in several places per passage.
 VOCAB = ["open", "data", "portal", "citizen", "service", "budget", "digital", "report", "the", "of"]
@@ -43,8 +43,8 @@ def index(tmp_path_factory: pytest.TempPathFactory):
 
 
 def searcher_and_engine(ix) -> tuple:
-    s = ix._searcher_now()
-    return s, Engine(s, ix._columns_for(s), float(ix.weighting.K1), float(ix.weighting.B), float("inf"))
+    s = ix.backend._searcher_now()
+    return s, Engine(s, ix.backend._columns_for(s), float(ix.backend.weighting.K1), float(ix.backend.weighting.B), float("inf"))
 
 
 def phrases(s, rng: random.Random) -> list[tuple[str, list[str]]]:

@@ -16,12 +16,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN
+from whoosh.util.numeric import byte_to_length
 
-from kb.search.schema import ENTITY_FIELDS, YEAR_KEY
+from kb.search.whoosh.schema import ENTITY_FIELDS, YEAR_KEY
 
 # Facet name -> index field. `year` facets and filters use the string key field.
 FACET_INDEX_FIELD = {**{f: f for f in ENTITY_FIELDS}, "type": "type", "year": YEAR_KEY, "lang": "lang"}
 COLUMN_FIELDS = tuple(FACET_INDEX_FIELD.values()) + ("doc_id",)
+# Whoosh stores a field's length in one byte: the decoded value of each byte.
+_BYTE_LEN = np.array([byte_to_length(i) for i in range(256)], dtype=np.float64)
 
 
 class Vocab:
@@ -154,16 +158,12 @@ class Columns:
 
 
 def _read_lengths(leaf: Any, field: str, n: int) -> np.ndarray:
-    from whoosh.codec.whoosh3 import LENGTHS_COLUMN
-
-    from kb.search.engine import byte_lengths
-
     perdoc = getattr(leaf, "_perdoc", None)
     reader = perdoc._cached_reader(f"_{field}_len", LENGTHS_COLUMN) if perdoc is not None else None
     if reader is None:
         return np.zeros(n)
     raw = np.fromiter((reader[i] for i in range(n)), dtype=np.uint8, count=n)
-    return byte_lengths(raw)
+    return _BYTE_LEN[raw]
 
 
 def _read_sort_key(leaf: Any, name: str, n: int) -> np.ndarray:

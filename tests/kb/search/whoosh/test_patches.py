@@ -1,8 +1,8 @@
 import random
 
 from kb.search.types import SearchRequest
-from kb.search.whoosh_backend import open_index
 from kb.settings import load
+from tests.kb.search.searchkit import open_index
 
 
 def rec(doc, i, text):

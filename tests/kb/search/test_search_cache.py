@@ -7,7 +7,7 @@ from pathlib import Path
 
 from kb import settings as settings_mod
 from kb.search.types import SearchRequest
-from kb.search.whoosh_backend import open_index
+from tests.kb.search.searchkit import open_index
 
 
 def rec(doc: str, i: int, text: str, **kw) -> dict:

@@ -1,18 +1,18 @@
-"""The Whoosh implementation of :class:`kb.search.types.PassageIndex`.
+"""The Whoosh backend (kb.search.types.SearchBackend): passages in a Whoosh index on disk.
 
 Writes go through one Whoosh writer a batch, committed whole or cancelled. ``rebuild`` builds
 a new generation and swaps it in atomically (kb.search.generations): a crash leaves the old or
-the new index, never half of one, and searchers notice the swap. A search is parsed
-(kb.search.query), evaluated with numpy (kb.search.engine) and turned into a page of hits
-(kb.search.hits); filters, facets and sorts read per-segment columns (kb.search.facets).
+the new index, never half of one, and searchers notice the swap. A query tree is compiled
+(kb.search.whoosh.compile), evaluated with numpy (kb.search.whoosh.engine) and turned into a
+page of hits (kb.search.whoosh.hits); filters, facets and sorts read per-segment columns
+(kb.search.whoosh.columns). The search policy is the service's (kb.search.service).
 """
 from __future__ import annotations
 
-import hashlib
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,46 +21,40 @@ from whoosh import index as windex
 from whoosh import query as wq
 from whoosh.index import LockError
 
-from kb.errors import BusyError, IndexError_, InvalidInputError
-from kb.search import generations, scoring, spelling
-from kb.search import query as qmod
-from kb.search.cursor import decode_cursor, encode_cursor
-from kb.search.engine import Engine
-from kb.search.facets import COLUMN_FIELDS, Columns, Vocab, read_segment
-from kb.search.hits import highlight_terms, make_hit, page_of, result_order
-from kb.search.result_cache import ResultCache, copy_result, request_key
-from kb.search.schema import (
+from kb.errors import BusyError, IndexError_, NotFoundError
+from kb.search import generations
+from kb.search.types import BackendPage, BackendQuery, Hit, PassageRecord
+from kb.search.whoosh import scoring
+from kb.search.whoosh.columns import COLUMN_FIELDS, Columns, Vocab, read_segment
+from kb.search.whoosh.compile import Compiler, filter_query
+from kb.search.whoosh.engine import Engine
+from kb.search.whoosh.hits import highlight_terms, make_hit, page_of, result_order
+from kb.search.whoosh.patches import apply as _apply_patches
+from kb.search.whoosh.schema import (
     SCHEMA_VERSION,
     TEXT_FIELDS,
     build_schema,
     record_to_doc,
     text_field_for,
 )
-from kb.search.types import FACET_FIELDS, Hit, PassageRecord, SearchRequest, SearchResult
-from kb.search.whoosh_patches import apply as _apply_patches
+from kb.search.whoosh.vocabulary import WhooshVocabulary
 
 _apply_patches()
 
-Resolver = Callable[[str], list[tuple[str, str]]]
-
-# A plain AND query with fewer hits than this is retried as OR (see docs/query-language.md).
-AND_FALLBACK_BELOW = 3
-SUGGEST_BELOW = 3
-SORTS = ("relevance", "date", "title")
 WRITER_MB = 128
 
 
-def open_index(path: Path, settings: Mapping[str, Any], resolver: Resolver | None = None) -> WhooshIndex:
-    return WhooshIndex(Path(path), settings, resolver)
+class WhooshBackend:
+    name = "whoosh"
 
-
-class WhooshIndex:
-    def __init__(self, path: Path, settings: Mapping[str, Any], resolver: Resolver | None = None) -> None:
-        self.path = path
+    def __init__(self, path: Path, settings: Mapping[str, Any]) -> None:
+        self.path = Path(path)
         self.settings = dict(settings)
-        self.resolver = resolver
         self.schema = build_schema()
-        self.weighting = scoring.weighting()
+        self.compiler = Compiler(self.schema, float(self.settings.get("title_weight", 2.0)))
+        k1 = float(self.settings.get("bm25_k1", scoring.K1))
+        b = float(self.settings.get("bm25_b", scoring.B))
+        self.weighting = scoring.weighting(k1, b)
         self._lock = threading.RLock()
         self._ix: Any = None
         self._searcher: Any = None
@@ -68,7 +62,6 @@ class WhooshIndex:
         self._vocabs: dict[str, Vocab] = {}
         self._segcache: dict[str, Any] = {}
         self._columns: tuple[Any, Columns] | None = None
-        self.result_cache = ResultCache(int(self.settings.get("search_cache_size", 0)))
         self._open(create=True)
 
     # -- opening (generations on disk: kb.search.generations) -----------------
@@ -132,14 +125,6 @@ class WhooshIndex:
                                     "try again when the running ingest or reindex has finished") from None
                 time.sleep(0.05)
 
-    def index_passages(self, records: Iterable[PassageRecord]) -> int:
-        """Add passages; the passages a batch's documents had before are replaced. One
-        writer, committed only when the whole batch went in; otherwise cancelled."""
-        return self.update_documents((), records)
-
-    def delete_document(self, doc_id: str) -> None:
-        self.update_documents([doc_id], ())
-
     def update_documents(self, doc_ids: Iterable[str], records: Iterable[PassageRecord]) -> int:
         """In one commit: drop every passage of `doc_ids` and of the documents in `records`,
         then add `records`. Any exception cancels the writer: the index is left as it was."""
@@ -167,10 +152,11 @@ class WhooshIndex:
             return n
 
     def build_id(self) -> str:
-        """Changes with every commit and every rebuild (export provenance)."""
+        """Changes with every commit and every rebuild: the generation the current searcher
+        reads (refreshed first, so a search right after sees the same build)."""
         with self._lock:
-            ix = self._require()
-            return f"{self._live.name}.{ix.latest_generation()}"
+            s = self._searcher_now()
+            return f"{self._live.name}.{s.reader().generation()}"
 
     def rebuild(self, records: Iterable[PassageRecord]) -> int:
         """Build a fresh generation from `records` and swap it in atomically (kb reindex)."""
@@ -243,7 +229,7 @@ class WhooshIndex:
 
     def _match(self, searcher: Any, q: wq.Query | None, fq: wq.Query | None, cols: Columns,
                deadline: float) -> tuple[np.ndarray, np.ndarray, bool]:
-        """Every matching doc number and its score (kb.search.engine); stops at the deadline."""
+        """Every matching doc number and its score (kb.search.whoosh.engine); stops at the deadline."""
         if q is None and fq is None:
             docs = cols.live_docs().astype(np.int64)
             return docs, np.zeros(len(docs)), False
@@ -253,107 +239,47 @@ class WhooshIndex:
         docs, scores = eng.run(full)
         return docs, scores, eng.truncated
 
-    def _prepare(self, request: SearchRequest, searcher: Any = None) -> dict[str, Any]:
-        if request.sort not in SORTS:
-            raise InvalidInputError(f"sort must be one of {', '.join(SORTS)}, not {request.sort!r}")
-        max_pp = int(self.settings.get("max_page_size", 100))
-        if not 1 <= int(request.per_page) <= max_pp:
-            raise InvalidInputError(f"per_page must be between 1 and {max_pp}")
-        if int(request.page) < 1:
-            raise InvalidInputError("page must be 1 or more")
-        s = searcher if searcher is not None else self._searcher_now()
-        cols = self._columns_for(s)
-        filters = dict(request.filters or {})
-        fq = qmod.filter_query(filters, cols)
-        if request.doc_id:
-            doc_term = wq.ConstantScoreQuery(wq.Term("doc_id", request.doc_id), 0.0)
-            fq = doc_term if fq is None else wq.And([fq, doc_term])
-        q_text = request.q or ""
-        corrected = spelling.correct(q_text, s.reader(), self.resolver) if request.correct else None
-        if corrected:
-            q_text = corrected
-        mode = qmod.choose_mode(q_text)
-        fields = self._text_fields(s)
-        q = qmod.parse(q_text, self.schema, fields, mode, self.resolver, cols, s.reader(), self.settings)
-        # The budget starts after parsing: the first query also loads the entity registry.
-        deadline = time.monotonic() + float(self.settings.get("query_time_budget", 2.0))
-        docs, scores, truncated = self._match(s, q, fq, cols, deadline)
-        # Quotes alone do not stop the retry: `who presented "digital divide" in the Pacific`
-        # keeps its phrase, and the other words become optional.
-        unquoted = q_text.replace('"', " ")
-        if (mode == "and" and q is not None and len(docs) < AND_FALLBACK_BELOW and not truncated
-                and qmod.is_plain(unquoted) and len(qmod.plain_words(unquoted)) > 1):
-            q2 = qmod.parse(q_text, self.schema, fields, "or", self.resolver, cols, s.reader(), self.settings)
-            docs2, scores2, truncated2 = self._match(s, q2, fq, cols, deadline)
-            # A complete AND result is never replaced by a cut-short OR one.
-            if len(docs2) > len(docs) and not truncated2:
-                q, docs, scores, mode = q2, docs2, scores2, "or"
-        qhash = hashlib.sha1(repr((q_text, sorted((k, sorted(map(str, v))) for k, v in filters.items()),
-                                   request.sort, request.doc_id, request.max_per_document,
-                                   request.correct)).encode()).hexdigest()[:12]
-        return {"searcher": s, "cols": cols, "q": q, "docs": docs, "scores": scores, "truncated": truncated,
-                "qhash": qhash, "mode": mode, "corrected": corrected}
-
-    def search(self, request: SearchRequest) -> SearchResult:
-        t0 = time.perf_counter()
+    def search(self, query: BackendQuery) -> BackendPage:
         with self._lock:
             s = self._searcher_now()
-            # The build this searcher reads: any commit or rebuild changes it (see result_cache).
-            build = (self._live.name, s.reader().generation(), id(s))
-            key = request_key(request)
-            cached = self.result_cache.get(build, key)
-            if cached is not None:
-                return copy_result(cached, (time.perf_counter() - t0) * 1000)
-            result = self._search(request, s, t0)
-            # A cut-short result depends on timing, not on the request: never cached.
-            if not result.truncated and self.result_cache.size:
-                self.result_cache.put(build, key, result)
-                return copy_result(result, result.took_ms)
-            return result
+            cols, q, docs, scores, truncated = self._matches(s, query)
+            picked, next_offset = page_of(docs, scores, query.sort, cols, int(query.offset), int(query.limit),
+                                          int(query.max_per_document or 0))
+            terms = highlight_terms(q, s) if query.highlight else {}
+            hits = [make_hit(s, self.schema, int(docs[i]), float(scores[i]), terms) for i in picked]
+            facets = cols.count(docs, query.facet_fields, int(query.facet_limit)) if query.facet_fields else {}
+            return BackendPage(total=len(docs), hits=hits, facets=facets, next_offset=next_offset,
+                               truncated=bool(truncated))
 
-    def _search(self, request: SearchRequest, s: Any, t0: float) -> SearchResult:
-        st = self._prepare(request, s)
-        s, cols, docs, scores = st["searcher"], st["cols"], st["docs"], st["scores"]
-        per_page = int(request.per_page)
-        offset = (int(request.page) - 1) * per_page
-        if request.cursor:
-            offset = decode_cursor(request.cursor, st["qhash"])
-        cap = 0 if request.doc_id else int(request.max_per_document or 0)
-        picked, next_offset = page_of(docs, scores, request.sort, cols, offset, per_page, cap)
-        terms = highlight_terms(st["q"], s) if request.highlight else {}
-        hits = [make_hit(s, self.schema, int(docs[i]), float(scores[i]), terms) for i in picked]
-        facets = cols.count(docs, FACET_FIELDS, int(request.facet_limit)) if request.facets else {}
-        # A corrected query is also the suggestion (clients that only read `suggestion`
-        # still learn the spelling the index knows); otherwise did-you-mean when results are few.
-        suggestion = st["corrected"]
-        if suggestion is None and request.q and len(docs) < SUGGEST_BELOW:
-            suggestion = spelling.suggest(request.q, s.reader(), self.resolver)
-        return SearchResult(
-            total=len(docs), hits=hits, facets=facets, page=offset // per_page + 1, per_page=per_page,
-            next_cursor=encode_cursor(next_offset, st["qhash"]) if next_offset is not None else None,
-            suggestion=suggestion, corrected_query=st["corrected"], query=request.q,
-            took_ms=(time.perf_counter() - t0) * 1000,
-            truncated=bool(st["truncated"]))
-
-    def iter_all(self, request: SearchRequest) -> Iterator[Hit]:
-        """Every match in result order (no per-document cap), hit objects made lazily."""
+    def iter_hits(self, query: BackendQuery) -> Iterator[Hit]:
+        """Every match in result order, hit objects made lazily."""
         with self._lock:
-            st = self._prepare(request)
-            s, cols, docs, scores = st["searcher"], st["cols"], st["docs"], st["scores"]
-            order = result_order(docs, scores, request.sort, cols)
-            terms = highlight_terms(st["q"], s) if request.highlight else {}
+            s = self._searcher_now()
+            cols, q, docs, scores, _truncated = self._matches(s, query)
+            order = result_order(docs, scores, query.sort, cols)[int(query.offset):]
+            terms = highlight_terms(q, s) if query.highlight else {}
         for i in order:
             with self._lock:
                 yield make_hit(s, self.schema, int(docs[i]), float(scores[i]), terms)
 
-    # -- more like this, suggestions ------------------------------------------
+    def _matches(self, s: Any, query: BackendQuery) -> tuple[Columns, Any, np.ndarray, np.ndarray, bool]:
+        cols = self._columns_for(s)
+        fq = filter_query(dict(query.filters or {}), cols)
+        if query.doc_id:
+            doc_term = wq.ConstantScoreQuery(wq.Term("doc_id", query.doc_id), 0.0)
+            fq = doc_term if fq is None else wq.And([fq, doc_term])
+        q = None
+        if query.query is not None:
+            q = self.compiler.compile(query.query, self._text_fields(s), cols, s.reader(), self.settings)
+        docs, scores, truncated = self._match(s, q, fq, cols, query.deadline)
+        return cols, q, docs, scores, truncated
+
+    # -- more like this, vocabulary ---------------------------------------------------
     def more_like(self, passage_id: str, limit: int = 10) -> list[Hit]:
         with self._lock:
             s = self._searcher_now()
             docnum = s.document_number(id=passage_id)
             if docnum is None:
-                from kb.errors import NotFoundError
-
                 raise NotFoundError(f"no passage {passage_id!r} in the index")
             f = s.stored_fields(docnum)
             field = text_field_for(f.get("lang"))
@@ -362,10 +288,9 @@ class WhooshIndex:
             terms: dict[str, set[str]] = {}
             return [make_hit(s, self.schema, r.docnum, float(r.score or 0.0), terms) for r in results]
 
-    def suggest(self, q: str) -> str | None:
+    def vocabulary(self) -> WhooshVocabulary:
         with self._lock:
-            qmod.check_length(q, self.settings)
-            return spelling.suggest(q, self._searcher_now().reader(), self.resolver)
+            return WhooshVocabulary(self._searcher_now().reader())
 
     # -- figures ---------------------------------------------------------------
     def doc_ids(self) -> dict[str, int]:
@@ -403,4 +328,4 @@ class WhooshIndex:
             self._close_searcher()
 
 
-__all__ = ["COLUMN_FIELDS", "SCHEMA_VERSION", "WhooshIndex", "open_index"]
+__all__ = ["COLUMN_FIELDS", "SCHEMA_VERSION", "WhooshBackend"]

@@ -7,10 +7,11 @@ from pathlib import Path
 import pytest
 
 from kb import settings as settings_mod
-from kb.search import query as qmod
-from kb.search import scoring
+from kb.search import language
 from kb.search.types import SearchRequest
-from kb.search.whoosh_backend import open_index
+from kb.search.whoosh import compile as qmod
+from kb.search.whoosh import scoring
+from tests.kb.search.searchkit import open_index
 
 FILLER = ("The committee reviewed budgets, staffing, procurement rules and the timetable for "
           "the next meeting of the working group in the capital. ")
@@ -90,7 +91,7 @@ def test_repeated_query_words_weigh_more(make_index):
 def test_repeats_are_counted_inside_groups_and_not_for_operators(make_index):
     from whoosh import query as wq
 
-    from kb.search.schema import build_schema
+    from kb.search.whoosh.schema import build_schema
 
     parser = qmod.make_parser(build_schema(), ["text"], "or")
     q = qmod.count_repeats(parser.parse("system (time sharing system) other", normalize=False)).normalize()
@@ -115,9 +116,9 @@ def test_entity_terms_keep_their_constant_score(make_index):
 
 
 def test_stop_words_do_not_make_a_query_a_question():
-    assert qmod.choose_mode("cloud computing for independent elections") == "and"
-    assert qmod.choose_mode("who presented the knowledge base of CIO profiles?") == "or"
-    assert qmod.choose_mode("the role of the state in the digital economy") == "and"
+    assert language.choose_mode("cloud computing for independent elections") == "and"
+    assert language.choose_mode("who presented the knowledge base of CIO profiles?") == "or"
+    assert language.choose_mode("the role of the state in the digital economy") == "and"
 
 
 def test_repeated_clause_doubles_the_score_through_whoosh_matchers_too(make_index):
@@ -126,7 +127,7 @@ def test_repeated_clause_doubles_the_score_through_whoosh_matchers_too(make_inde
     from whoosh import query as wq
 
     ix = make_index([rec("a-0", f"Alpha programmes. {FILLER}"), rec("z-0", FILLER)])
-    searcher = ix._searcher_now()
+    searcher = ix.backend._searcher_now()
     term = wq.Term("text", "alpha")
     once = searcher.search(term).score(0)
     twice = searcher.search(qmod.Repeated(term, 2)).score(0)
@@ -169,7 +170,7 @@ def test_english_stop_words_stay_optional_with_french_passages(make_index):
 
 def _read_only(monkeypatch, k: int) -> None:
     """Simulate the time budget running out after `k` clauses were read."""
-    from kb.search import engine as engine_mod
+    from kb.search.whoosh import engine as engine_mod
 
     def out_of_time(self) -> bool:
         if self._exempt:

@@ -7,9 +7,9 @@ import pytest
 
 from kb import settings as settings_mod
 from kb.errors import BusyError, IndexError_
-from kb.search import schema as schema_mod
 from kb.search.types import SearchRequest
-from kb.search.whoosh_backend import open_index
+from kb.search.whoosh import schema as schema_mod
+from tests.kb.search.searchkit import open_index
 
 
 def rec(doc: str, i: int, text: str, **kw) -> dict:
@@ -103,7 +103,7 @@ def test_schema_version_mismatch_needs_rebuild(tmp_path, monkeypatch):
     ix.index_passages([rec("a", 0, "text")])
     assert not ix.needs_rebuild()
     ix.close()
-    monkeypatch.setattr("kb.search.whoosh_backend.SCHEMA_VERSION", schema_mod.SCHEMA_VERSION + 1)
+    monkeypatch.setattr("kb.search.whoosh.backend.SCHEMA_VERSION", schema_mod.SCHEMA_VERSION + 1)
     ix2 = open_index(tmp_path / "ix", settings(tmp_path))
     assert ix2.needs_rebuild()
     with pytest.raises(IndexError_, match="reindex"):
@@ -129,7 +129,7 @@ def test_corrupt_index_needs_rebuild(tmp_path):
 def test_lock_contention_becomes_busy_error(tmp_path):
     ix = open_index(tmp_path / "ix", settings(tmp_path, lock_timeout=0.2))
     other = open_index(tmp_path / "ix", settings(tmp_path))
-    held = other._ix.writer()
+    held = other.backend._ix.writer()
     try:
         with pytest.raises(BusyError, match="locked"):
             ix.index_passages([rec("a", 0, "text")])

@@ -1,4 +1,4 @@
-"""Ranking parameters and Lucene's idf (BM25F itself is computed in kb.search.engine; this
+"""Ranking parameters and Lucene's idf (BM25F itself is computed in kb.search.whoosh.engine; this
 Whoosh weighting serves the query types Whoosh still matches itself, such as sloppy phrases).
 
 Whoosh's default idf, log(N / (df + 1)) + 1, gives common words far more weight than the

@@ -3,8 +3,8 @@
 Whoosh's matchers hand out postings one document at a time in Python (~5 µs a posting).
 Here a term's postings in one segment are read a block at a time (Whoosh stores 128
 delta-coded ids per block) into two arrays, local doc ids and term frequencies, which the
-query engine (kb.search.engine) scores and combines; a phrase word's positions come from the
-same blocks, decoded by kb.search.phrase.
+query engine (kb.search.whoosh.engine) scores and combines; a phrase word's positions come from the
+same blocks, decoded by kb.search.whoosh.phrase.
 
 Decoded arrays are kept in POSTINGS_CACHE, keyed by index folder, segment, field and term:
 unpickling blocks is most of a query's cost, and a segment never changes once written.
@@ -21,7 +21,7 @@ from whoosh.matching.mcore import ListMatcher
 from whoosh.matching.wrappers import FilterMatcher
 from whoosh.reading import TermNotFound
 
-from kb.search.phrase import decode_positions
+from kb.search.whoosh.phrase import decode_positions
 
 _EMPTY = (np.zeros(0, np.int64), np.zeros(0, np.float64))
 
@@ -106,7 +106,7 @@ def leaf_postings(leaf: Any, field: str, btext: bytes) -> tuple[np.ndarray, np.n
 
 
 def leaf_positions(leaf: Any, field: str, btext: bytes) -> tuple[np.ndarray, np.ndarray]:
-    """A word's positions in one segment, aligned with leaf_postings (kb.search.phrase).
+    """A word's positions in one segment, aligned with leaf_postings (kb.search.whoosh.phrase).
     Cached like the postings: reading and decoding them was most of a phrase's cost."""
     key = _cache_key(leaf, field, btext)
     pkey = None if key is None else (*key, "positions")

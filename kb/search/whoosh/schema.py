@@ -30,7 +30,9 @@ from whoosh.analysis.filters import STOP_WORDS
 from whoosh.lang import NoStopWords, stopwords_for_language
 from whoosh.support.charset import accent_map
 
-SCHEMA_VERSION = 1
+# 2: the schema Whoosh pickles into the index names its tokenizer's module, which moved to
+# kb.search.whoosh.schema: an index written before cannot be opened, so it is rebuilt.
+SCHEMA_VERSION = 2
 
 # Languages with their own stemmed field; anything else is analysed as English.
 STEMMED_LANGS = ("fr", "es", "ru", "ar")

@@ -9,7 +9,7 @@ import pytest
 
 from kb import settings as settings_mod
 from kb.search.types import FACET_FIELDS, SearchRequest
-from kb.search.whoosh_backend import open_index
+from tests.kb.search.searchkit import open_index
 
 VALUES = {
     "country": ["KOR", "FRA", "KEN", "BRA", "IND"],

@@ -2,9 +2,9 @@
 
 Whoosh's matchers walk postings one document at a time in Python (~5 µs a posting), which
 put a common word at 100k passages far past the 50 ms budget. Here each term's postings come
-as numpy arrays (read a block at a time and cached in kb.search.postings), BM25 is computed
+as numpy arrays (read a block at a time and cached in kb.search.whoosh.postings), BM25 is computed
 for the whole array at once, and AND / OR / NOT become sorted-array set operations. Exact
-phrases are matched in kb.search.phrase. Query types this module does not know (numeric
+phrases are matched in kb.search.whoosh.phrase. Query types this module does not know (numeric
 ranges, sloppy phrases…) are handed to Whoosh's own matcher for that sub-query, so results
 never depend on which path ran.
 
@@ -32,14 +32,12 @@ from typing import Any
 
 import numpy as np
 from whoosh import query as wq
-from whoosh.util.numeric import byte_to_length
 
-from kb.search.phrase import phrase_ids
-from kb.search.postings import leaf_positions, leaf_postings
-from kb.search.query import Repeated
+from kb.search.whoosh.compile import Repeated
+from kb.search.whoosh.phrase import phrase_ids
+from kb.search.whoosh.postings import leaf_positions, leaf_postings
 
 _EMPTY = (np.zeros(0, np.int64), np.zeros(0, np.float64))
-_BYTE_LEN = np.array([byte_to_length(i) for i in range(256)], dtype=np.float64)
 # (doc numbers, scores); None where a sub-query was not read because the budget ran out.
 Part = tuple[np.ndarray, np.ndarray]
 
@@ -122,7 +120,7 @@ class Engine:
         return field in schema and schema[field].format.supports("positions")
 
     def _phrase(self, q: wq.Phrase) -> Part | None:
-        """Exact phrase (kb.search.phrase), scored as the sum of its words' BM25 scores in
+        """Exact phrase (kb.search.whoosh.phrase), scored as the sum of its words' BM25 scores in
         the field. One unit of work for the time budget: matched whole or not at all."""
         field = q.fieldname
         fieldobj = self.reader.schema[field]
@@ -222,7 +220,7 @@ class Engine:
         return np.concatenate(ids_parts), np.concatenate(tf_parts)
 
     def _idf(self, df: int) -> float:
-        """Lucene's BM25 idf (kb.search.scoring)."""
+        """Lucene's BM25 idf (kb.search.whoosh.scoring)."""
         return log(1.0 + (self._n - df + 0.5) / (df + 0.5))
 
     def _scorable(self, field: str) -> bool:
@@ -308,7 +306,3 @@ def _add_optional(a_ids: np.ndarray, a_sc: np.ndarray, b_ids: np.ndarray, b_sc: 
     out = a_sc.copy()
     out[i1] += b_sc[i2]
     return a_ids, out
-
-
-def byte_lengths(raw: np.ndarray) -> np.ndarray:
-    return _BYTE_LEN[raw]

@@ -9,7 +9,7 @@ import pytest
 from kb import settings as settings_mod
 from kb.errors import InvalidInputError, InvalidQueryError
 from kb.search.types import SearchRequest
-from kb.search.whoosh_backend import open_index
+from tests.kb.search.searchkit import open_index
 
 ENTITIES = {
     "korea": [("country", "KOR")], "republic of korea": [("country", "KOR")],
@@ -232,13 +232,21 @@ def test_paging_cursor_and_per_document_cap(tmp_path):
     seen, cursor, pages = [], None, 0
     while True:
         r = ix.search(SearchRequest(q="budget", per_page=5, cursor=cursor, max_per_document=2))
+        assert r.total == 48
         seen += [h.passage_id for h in r.hits]
         pages += 1
         cursor = r.next_cursor
         if not cursor:
             break
-    assert len(seen) == len(set(seen)) == 12  # 6 documents x 2 passages, no overlap across pages
-    assert pages == 3
+    # The cap groups, never drops: every passage exactly once, the first 12 are each
+    # document's best two (2 per document), the rest follow on later pages.
+    assert len(seen) == len(set(seen)) == 48
+    assert pages == 10
+    first = [p.split("-")[0] for p in seen[:12]]
+    assert sorted(first) == sorted(f"p{d}" for d in range(6) for _ in range(2))
+    by_page = [ix.search(SearchRequest(q="budget", per_page=7, page=n, max_per_document=2)).hits
+               for n in range(1, 9)]
+    assert [h.passage_id for hits in by_page for h in hits] == seen
     one_doc = ix.search(SearchRequest(q="budget", doc_id="p3", per_page=50, max_per_document=2))
     assert len(one_doc.hits) == 8  # the cap does not apply within one document
     with pytest.raises(InvalidInputError):

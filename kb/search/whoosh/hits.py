@@ -1,10 +1,11 @@
 """From matched passages to the hits a caller sees: result order, one page, Hit objects.
 
-The engine (kb.search.engine) gives every matching doc number and its score. Here they are
-put in the requested order (relevance, newest first, title), the requested page is taken
-after capping the passages shown per document, and each passage on it becomes a Hit built
+The engine (kb.search.whoosh.engine) gives every matching doc number and its score. Here they are
+put in the requested order (relevance, newest first, title), optionally grouped so that no
+document fills a page (a grouping, never a loss: every match is on exactly one page), the
+requested page is taken, and each passage on it becomes a Hit built
 from its stored fields, with a snippet marking the query's words. Kept apart from
-kb.search.whoosh_backend, which opens, writes and caches the index: this is what a change to
+kb.search.whoosh.backend, which opens, writes and caches the index: this is what a change to
 how results are presented touches.
 """
 from __future__ import annotations
@@ -14,17 +15,18 @@ from typing import Any
 import numpy as np
 from whoosh import query as wq
 
-from kb.search import query as qmod
-from kb.search.facets import Columns, decode_heading_path, decode_list
-from kb.search.schema import ENTITY_FIELDS, TEXT_FIELDS, text_field_for
+from kb.search.paging import group_by_document, relevance_order, top_by_relevance
 from kb.search.snippets import make_snippet, match_spans
 from kb.search.types import Hit
+from kb.search.whoosh.columns import Columns, decode_heading_path, decode_list
+from kb.search.whoosh.compile import expanded_terms
+from kb.search.whoosh.schema import ENTITY_FIELDS, TEXT_FIELDS, text_field_for
 
 
 def result_order(docs: np.ndarray, scores: np.ndarray, sort: str, cols: Columns) -> np.ndarray:
     """Indices into docs in result order."""
     if sort == "relevance":
-        return np.lexsort((docs, -scores))
+        return relevance_order(docs, scores)
     key = cols.sort_key(sort)[docs]
     if sort == "date":
         # Newest first; unknown dates last; then relevance.
@@ -36,40 +38,27 @@ def result_order(docs: np.ndarray, scores: np.ndarray, sort: str, cols: Columns)
 
 def page_of(docs: np.ndarray, scores: np.ndarray, sort: str, cols: Columns, offset: int,
             per_page: int, cap: int) -> tuple[list[int], int | None]:
-    """Walk the ordered results applying the per-document cap; return the indices on the
-    requested page and the offset of the next page (None at the end). Offsets count
-    results after capping, so pages never overlap."""
+    """The indices into docs on the page starting at `offset` (in the order of
+    :func:`paging_order`), and the offset of the next page (None at the end). Every match is on
+    exactly one page, so paging to the end yields len(docs) hits, whatever the page size."""
     n = len(docs)
-    if n == 0:
+    end = offset + per_page
+    if n == 0 or offset >= n:
         return [], None
-    want = offset + per_page
-    k = min(n, max(want * 4, 64)) if sort == "relevance" and cap == 0 else n
-    while True:
-        if sort == "relevance" and k < n:
-            part = np.argpartition(-scores, k - 1)[:k]
-            order = part[np.lexsort((docs[part], -scores[part]))]
-        else:
-            order = result_order(docs, scores, sort, cols)
-        picked: list[int] = []
-        per_doc: dict[int, int] = {}
-        pos = 0
-        more = False
-        for i in order:
-            if cap:
-                dk = int(cols.doc_key[docs[i]])
-                c = per_doc.get(dk, 0)
-                if c >= cap:
-                    continue
-                per_doc[dk] = c + 1
-            if pos >= want:
-                more = True
-                break
-            if pos >= offset:
-                picked.append(int(i))
-            pos += 1
-        if more or k >= n:
-            return picked, (want if more else None)
-        k = min(n, k * 4)
+    if sort == "relevance" and cap == 0 and end < n:
+        order = top_by_relevance(docs, scores, end)
+    else:
+        order = paging_order(docs, scores, sort, cols, cap)
+    return [int(i) for i in order[offset:end]], (end if end < n else None)
+
+
+def paging_order(docs: np.ndarray, scores: np.ndarray, sort: str, cols: Columns, cap: int) -> np.ndarray:
+    """Indices into docs in the order pages are cut from: result order, then, with a
+    per-document cap, grouped by each passage's rank within its document."""
+    order = result_order(docs, scores, sort, cols)
+    if cap <= 0:
+        return order
+    return group_by_document(order, cols.doc_key[docs[order]], cap)
 
 
 def highlight_terms(q: wq.Query | None, searcher: Any) -> dict[str, set[str]]:
@@ -78,7 +67,7 @@ def highlight_terms(q: wq.Query | None, searcher: Any) -> dict[str, set[str]]:
     if q is None:
         return {}
     out: dict[str, set[str]] = {}
-    for field, text in qmod.expanded_terms(q, searcher.reader()):
+    for field, text in expanded_terms(q, searcher.reader()):
         if field in TEXT_FIELDS:
             out.setdefault(field, set()).add(text.decode("utf-8") if isinstance(text, bytes) else text)
     return out

@@ -3,7 +3,7 @@
 Whoosh's own phrase matcher (SpanNear2 with slop 1, ordered, distance exactly 1) walks
 postings document by document and unpickles every posting's positions in Python. Here a
 word's positions in one segment are decoded once, all postings at a time, into two arrays
-(CSR: `starts`, `positions`); kb.search.postings caches them beside the postings. A phrase is then
+(CSR: `starts`, `positions`); kb.search.whoosh.postings caches them beside the postings. A phrase is then
 set arithmetic: a document matches when some start p has word k at p + k for every k, i.e.
 when the (document, position - k) keys of all the words intersect. Words are taken rarest
 first and only the documents still alive are gathered for the next word, so a phrase whose

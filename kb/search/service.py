@@ -1,0 +1,195 @@
+"""The search service: the policy of kb's search, once, for every backend.
+
+A request is checked (sort, page, page size, query length), its misspelt words corrected
+(kb.search.spelling, with the backend's vocabulary), parsed into the neutral query tree
+(kb.search.language, names of entities resolved), and handed to the backend
+(kb.search.types.SearchBackend) with a deadline (the time budget) and the per-document cap.
+A short keyword query that finds fewer than AND_FALLBACK_BELOW passages is run again with
+any word allowed; a search that finds little gets a did-you-mean. Cursors bind an offset to
+a hash of the query, and results are cached per index build (kb.search.result_cache).
+
+The CLI, the API, the UI, exports and benchmarks all search through this object; writes
+and figures pass straight to the backend.
+"""
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
+
+from kb.errors import InvalidInputError
+from kb.search import language, spelling
+from kb.search.cursor import decode_cursor, encode_cursor
+from kb.search.querytree import ParsedQuery
+from kb.search.result_cache import ResultCache, copy_result, request_key
+from kb.search.types import (
+    FACET_FIELDS,
+    BackendPage,
+    BackendQuery,
+    Hit,
+    PassageRecord,
+    SearchBackend,
+    SearchRequest,
+    SearchResult,
+)
+
+Resolver = Callable[[str], list[tuple[str, str]]]
+
+# A plain AND query with fewer hits than this is retried as OR (see docs/query-language.md).
+AND_FALLBACK_BELOW = 3
+SUGGEST_BELOW = 3
+SORTS = ("relevance", "date", "title")
+
+
+class SearchService:
+    def __init__(self, backend: SearchBackend, settings: Mapping[str, Any], resolver: Resolver | None = None) -> None:
+        self.backend = backend
+        self.settings = dict(settings)
+        self.resolver = resolver
+        self.result_cache = ResultCache(int(self.settings.get("search_cache_size", 0)))
+
+    # -- searching --------------------------------------------------------------------
+    def search(self, request: SearchRequest) -> SearchResult:
+        t0 = time.perf_counter()
+        self.validate(request)
+        build = self.backend.build_id()
+        key = request_key(request)
+        cached = self.result_cache.get(build, key)
+        if cached is not None:
+            return copy_result(cached, (time.perf_counter() - t0) * 1000)
+        result = self._search(request, t0)
+        # A cut-short result depends on timing, not on the request: never cached.
+        if not result.truncated and self.result_cache.size:
+            self.result_cache.put(build, key, result)
+            return copy_result(result, result.took_ms)
+        return result
+
+    def _search(self, request: SearchRequest, t0: float) -> SearchResult:
+        per_page = int(request.per_page)
+        q_text, corrected, qhash = self._prepare(request)
+        offset = decode_cursor(request.cursor, qhash) if request.cursor else (int(request.page) - 1) * per_page
+        bq = self._backend_query(request, None, offset, per_page)
+        _parsed, page = self._run(q_text, bq)
+        # A corrected query is also the suggestion (clients that only read `suggestion`
+        # still learn the spelling the index knows); otherwise did-you-mean when results are few.
+        suggestion = corrected
+        if suggestion is None and request.q and page.total < SUGGEST_BELOW:
+            suggestion = spelling.suggest(request.q, self.backend.vocabulary(), self.resolver)
+        return SearchResult(
+            total=page.total, hits=page.hits, facets=page.facets, page=offset // per_page + 1,
+            per_page=per_page,
+            next_cursor=encode_cursor(page.next_offset, qhash) if page.next_offset is not None else None,
+            suggestion=suggestion, corrected_query=corrected, query=request.q,
+            took_ms=(time.perf_counter() - t0) * 1000, truncated=page.truncated)
+
+    def iter_all(self, request: SearchRequest) -> Iterator[Hit]:
+        """Every match in result order (no per-document cap), hit objects made lazily."""
+        self.validate(request)
+        q_text, _corrected, _qhash = self._prepare(request)
+        mode = language.choose_mode(q_text)
+        if self._may_fall_back(q_text, mode):
+            # Whether the AND query finds enough decides which query to export: one probe.
+            probe = self._backend_query(request, None, 0, 1)
+            probe.facet_fields, probe.highlight, probe.max_per_document = (), False, 0
+            parsed, _page = self._run(q_text, probe)
+        else:
+            parsed = language.parse(q_text, mode, self.resolver, self.settings)
+        bq = self._backend_query(request, parsed, 0, 0)
+        bq.deadline = time.monotonic() + float(self.settings.get("query_time_budget", 2.0))
+        bq.max_per_document, bq.facet_fields = 0, ()
+        return self.backend.iter_hits(bq)
+
+    def more_like(self, passage_id: str, limit: int = 10) -> list[Hit]:
+        return self.backend.more_like(passage_id, limit)
+
+    def suggest(self, q: str) -> str | None:
+        language.check_length(q, self.settings)
+        return spelling.suggest(q, self.backend.vocabulary(), self.resolver)
+
+    def validate(self, request: SearchRequest) -> None:
+        if request.sort not in SORTS:
+            raise InvalidInputError(f"sort must be one of {', '.join(SORTS)}, not {request.sort!r}")
+        max_pp = int(self.settings.get("max_page_size", 100))
+        if not 1 <= int(request.per_page) <= max_pp:
+            raise InvalidInputError(f"per_page must be between 1 and {max_pp}")
+        if int(request.page) < 1:
+            raise InvalidInputError("page must be 1 or more")
+        language.check_length(request.q or "", self.settings)
+
+    # -- policy -----------------------------------------------------------------------
+    def _prepare(self, request: SearchRequest) -> tuple[str, str | None, str]:
+        """The query text that runs (spelling corrected), the correction, the cursor hash."""
+        q_text = request.q or ""
+        corrected = spelling.correct(q_text, self.backend.vocabulary(), self.resolver) if request.correct else None
+        if corrected:
+            q_text = corrected
+        filters = request.filters or {}
+        qhash = hashlib.sha1(repr((q_text, sorted((k, sorted(map(str, v))) for k, v in filters.items()),
+                                   request.sort, request.doc_id, request.max_per_document,
+                                   request.correct)).encode()).hexdigest()[:12]
+        return q_text, corrected, qhash
+
+    def _backend_query(self, request: SearchRequest, parsed: ParsedQuery | None, offset: int,
+                       limit: int) -> BackendQuery:
+        return BackendQuery(
+            query=parsed, filters=dict(request.filters or {}), doc_id=request.doc_id or None, sort=request.sort,
+            offset=offset, limit=limit, max_per_document=0 if request.doc_id else int(request.max_per_document or 0),
+            facet_fields=FACET_FIELDS if request.facets else (), facet_limit=int(request.facet_limit),
+            highlight=bool(request.highlight))
+
+    def _run(self, q_text: str, bq: BackendQuery) -> tuple[ParsedQuery, BackendPage]:
+        """Parse and search; a plain short query that finds too little is retried with any
+        word allowed (the AND result is kept unless the OR one, complete, finds more)."""
+        mode = language.choose_mode(q_text)
+        parsed = language.parse(q_text, mode, self.resolver, self.settings)
+        # The budget starts after parsing: the first query also loads the entity registry.
+        bq.deadline = time.monotonic() + float(self.settings.get("query_time_budget", 2.0))
+        bq.query = parsed
+        page = self.backend.search(bq)
+        if (parsed.root is not None and page.total < AND_FALLBACK_BELOW and not page.truncated
+                and self._may_fall_back(q_text, mode)):
+            parsed2 = language.parse(q_text, "or", self.resolver, self.settings)
+            bq.query = parsed2
+            page2 = self.backend.search(bq)
+            # A complete AND result is never replaced by a cut-short OR one.
+            if page2.total > page.total and not page2.truncated:
+                return parsed2, page2
+            bq.query = parsed
+        return parsed, page
+
+    @staticmethod
+    def _may_fall_back(q_text: str, mode: str) -> bool:
+        """A plain AND query of several words may be retried as OR. Quotes alone do not
+        stop the retry: `who presented "digital divide" in the Pacific` keeps its phrase, and
+        the other words become optional."""
+        unquoted = q_text.replace('"', " ")
+        return mode == "and" and language.is_plain(unquoted) and len(language.plain_words(unquoted)) > 1
+
+    # -- writes and figures: the backend's ------------------------------------------------
+    def update_documents(self, doc_ids: Iterable[str], records: Iterable[PassageRecord]) -> int:
+        return self.backend.update_documents(doc_ids, records)
+
+    def index_passages(self, records: Iterable[PassageRecord]) -> int:
+        return self.backend.update_documents((), records)
+
+    def delete_document(self, doc_id: str) -> None:
+        self.backend.update_documents([doc_id], ())
+
+    def rebuild(self, records: Iterable[PassageRecord]) -> int:
+        return self.backend.rebuild(records)
+
+    def needs_rebuild(self) -> bool:
+        return self.backend.needs_rebuild()
+
+    def build_id(self) -> str:
+        return self.backend.build_id()
+
+    def doc_ids(self) -> dict[str, int]:
+        return self.backend.doc_ids()
+
+    def stats(self) -> dict[str, Any]:
+        return self.backend.stats()
+
+    def close(self) -> None:
+        self.backend.close()
