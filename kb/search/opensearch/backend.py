@@ -29,6 +29,7 @@ SCROLL_BATCH = 1000
 SNIPPET_CHARS = 320
 # from + size may not pass this in OpenSearch (index.max_result_window); deeper pages walk
 WINDOW = 10_000
+BUILD_ID_SECONDS = 1.0
 
 
 class OpenSearchBackend:
@@ -37,6 +38,7 @@ class OpenSearchBackend:
     def __init__(self, settings: Mapping[str, Any]) -> None:
         self.settings = dict(settings)
         self._vocabulary: OpenSearchVocabulary | None = None
+        self._build: tuple[float, str] | None = None
         self.names = writes.Names(str(self.settings.get("opensearch_index") or "kb"))
         self.client = make_client(self.settings)
         self._lock = threading.RLock()
@@ -73,7 +75,17 @@ class OpenSearchBackend:
 
     def build_id(self) -> str:
         """Changes with every write and every rebuild, and survives node restarts: the index
-        name and the sum of its primaries' highest sequence numbers."""
+        name and the sum of its primaries' highest sequence numbers. The service asks on every
+        search (its result cache is keyed by it), so the answer is kept BUILD_ID_SECONDS; this
+        process's own writes drop it at once, another process's are seen within that time."""
+        now = time.monotonic()
+        if self._build is not None and now - self._build[0] < BUILD_ID_SECONDS:
+            return self._build[1]
+        build = self._read_build_id()
+        self._build = (now, build)
+        return build
+
+    def _read_build_id(self) -> str:
         index = self._index()
         stats = call(self.client.indices.stats, index=index, metric="docs", level="shards")
         total = 0
@@ -92,11 +104,18 @@ class OpenSearchBackend:
 
     def update_documents(self, doc_ids: Iterable[str], records: Iterable[PassageRecord]) -> int:
         with self._lock:
-            return writes.update_documents(self.client, self._alias(), doc_ids, records)
+            self._build = None
+            try:
+                return writes.update_documents(self.client, self._alias(), doc_ids, records)
+            finally:
+                self._build = None
 
     def rebuild(self, records: Iterable[PassageRecord]) -> int:
         with self._lock:
-            _index, n = writes.rebuild(self.client, self.names, records, *self._shape())
+            try:
+                _index, n = writes.rebuild(self.client, self.names, records, *self._shape())
+            finally:
+                self._build = None
             return n
 
     # -- searching -------------------------------------------------------------------
