@@ -147,22 +147,24 @@ class OpenSearchBackend:
         timeout_ms = max(1, int(left * 1000)) if scoring and left != float("inf") else None
         want = query.offset + query.limit
         facets: dict[str, list[tuple[str, int]]] = {}
-        if query.max_per_document or want + 1 > WINDOW:
-            # grouped pages and pages past the window: walk the result order
-            head = self._body(dsl, query, 0, timeout_ms)
-            head.pop("highlight", None)
-            if query.facet_fields:
-                head["aggs"] = tr.facet_aggs(query.facet_fields, query.facet_limit)
-            answer = call(self.client.search, index=alias, body=head)
-            raw, more = self._walk(dsl, query, want)
-            page = raw[query.offset:want]
+        cap = int(query.max_per_document or 0)
+        # One request answers most searches: the page (with room to group by document), the
+        # total and the facets. Only grouping that needs more, or a page past the window,
+        # walks the result order.
+        size = min(WINDOW, max(4 * want, 100)) if cap else want + 1
+        body = self._body(dsl, query, size if want + 1 <= WINDOW else 0, timeout_ms)
+        if query.facet_fields:
+            body["aggs"] = tr.facet_aggs(query.facet_fields, query.facet_limit)
+        answer = call(self.client.search, index=alias, body=body)
+        raw = answer["hits"]["hits"]
+        if want + 1 > WINDOW:
+            raw, more = self._walk(dsl, query, want, None)
+        elif cap:
+            raw, more = self._walk(dsl, query, want, raw if len(raw) < size else None,
+                                   first=raw)
         else:
-            body = self._body(dsl, query, want + 1, timeout_ms)
-            if query.facet_fields:
-                body["aggs"] = tr.facet_aggs(query.facet_fields, query.facet_limit)
-            answer = call(self.client.search, index=alias, body=body)
-            raw = answer["hits"]["hits"]
-            page, more = raw[query.offset:want], len(raw) > want
+            more = len(raw) > want
+        page = raw[query.offset:want]
         if query.facet_fields:
             facets = self._facets(answer.get("aggregations", {}), dsl, query.facet_fields,
                                   query.facet_limit)
@@ -170,30 +172,23 @@ class OpenSearchBackend:
                            next_offset=want if more else None,
                            truncated=bool(answer.get("timed_out")))
 
-    def _walk(self, dsl: dict[str, Any], query: BackendQuery, want: int
+    def _walk(self, dsl: dict[str, Any], query: BackendQuery, want: int,
+              complete: list[dict[str, Any]] | None, first: list[dict[str, Any]] | None = None
               ) -> tuple[list[dict[str, Any]], bool]:
         """The first `want` hits of the result order, with kb's per-document grouping when
         query.max_per_document is set (kb.search.paging: every document's first N passages
-        before any document's next N; nothing dropped). Reads in result order only as far as
-        the page needs: once the first round holds `want` + 1 passages, later passages can
-        only land after them. Returns the hits and whether more follow."""
+        before any document's next N; nothing dropped). `complete`: every hit, already read;
+        `first`: the head of the order, already read (used when it settles the page). Reads
+        in result order only as far as the page needs: once the first round holds `want` + 1
+        passages, later passages can only land after them. Returns the hits and whether more
+        follow."""
         cap = int(query.max_per_document or 0)
-        rounds: dict[int, list[dict[str, Any]]] = {}
-        per_doc: dict[str, int] = {}
-        exhausted = True
-        for h in self._stream(dsl, query, 0):
-            if not cap:
-                rounds.setdefault(0, []).append(h)
-            else:
-                doc = h["_source"]["doc_id"]
-                rank = per_doc.get(doc, 0)
-                per_doc[doc] = rank + 1
-                rounds.setdefault(rank // cap, []).append(h)
-            if len(rounds.get(0, [])) > want:
-                exhausted = False
-                break
-        ordered = [h for r in sorted(rounds) for h in rounds[r]]
-        return ordered[:want], (not exhausted) or len(ordered) > want
+        for source in ([complete] if complete is not None else []) + ([first] if first else []):
+            grouped, settled, more = _group(source, cap, want, exhausted=source is complete)
+            if settled:
+                return grouped, more
+        grouped, _settled, more = _group(self._stream(dsl, query, 0), cap, want, exhausted=True)
+        return grouped, more
 
     def _stream(self, dsl: dict[str, Any], query: BackendQuery, skip: int) -> Iterator[dict[str, Any]]:
         """Every hit in result order from position `skip`, over a point in time read with
@@ -333,6 +328,26 @@ class OpenSearchBackend:
 
     def close(self) -> None:
         self.client.close()
+
+
+def _group(hits: Iterable[dict[str, Any]], cap: int, want: int, exhausted: bool
+           ) -> tuple[list[dict[str, Any]], bool, bool]:
+    """Group hits (in result order) into rounds of `cap` passages per document; returns the
+    first `want` of the grouped order, whether that is settled (the first round has more than
+    `want`, or `hits` were all there is) and whether more follow."""
+    rounds: dict[int, list[dict[str, Any]]] = {}
+    per_doc: dict[str, int] = {}
+    for h in hits:
+        rank = 0
+        if cap:
+            doc = h["_source"]["doc_id"]
+            rank = per_doc.get(doc, 0)
+            per_doc[doc] = rank + 1
+        rounds.setdefault(rank // cap if cap else 0, []).append(h)
+        if len(rounds.get(0, [])) > want:
+            return rounds[0][:want], True, True
+    ordered = [h for r in sorted(rounds) for h in rounds[r]]
+    return ordered[:want], exhausted, len(ordered) > want
 
 
 def _total(answer: dict[str, Any]) -> int:
