@@ -207,8 +207,13 @@ def pid_alive(pid: int) -> bool:
     recycled pid is never signalled."""
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
         return False
+    if state == "Z":
+        return False
+    if not cmdline:
+        return True  # between exec steps (setpriv -> bash -> java) the command line is empty
     return str(SERVER).encode() in cmdline or str(HOME).encode() in cmdline
 
 
@@ -310,7 +315,7 @@ def start() -> list[str]:
                            else [9300 + i for i in range(NODES)], set(http))
     cluster = "kb-dev-" + hashlib.sha1(str(HOME).encode()).hexdigest()[:8]
     env = dict(os.environ, JAVA_HOME=os.environ.get("JAVA_HOME") or java_home())
-    nodes = []
+    nodes, procs = [], []
     for index in range(NODES):
         folder = node_config(index, http, transport, cluster)
         cmd = as_service_user([str(SERVER / "bin" / "opensearch")], folder)
@@ -321,6 +326,7 @@ def start() -> list[str]:
             proc = subprocess.Popen(cmd, cwd=folder, env=node_env, stdout=console,
                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                     start_new_session=True)
+        procs.append(proc)
         nodes.append({"name": f"kb-node-{index + 1}", "pid": proc.pid, "http": http[index],
                       "transport": transport[index], "folder": str(folder)})
         say(f"started kb-node-{index + 1} (pid {proc.pid}, http {http[index]}, "
@@ -330,18 +336,30 @@ def start() -> list[str]:
     deadline = time.monotonic() + START_TIMEOUT_S
     started = time.monotonic()
     while not healthy(urls):
-        dead = [n for n in nodes if not pid_alive(n["pid"])]
+        # our own children: poll() is exact (no reading of /proc while a node execs)
+        dead = [n for n, p in zip(nodes, procs) if p.poll() is not None]
         if dead:
             reason = console_tail(Path(dead[0]["folder"]))
             stop(quiet=True)
+            kill_children(procs)
             raise ClusterError(f"{dead[0]['name']} exited while starting: {reason}")
         if time.monotonic() > deadline:
             stop(quiet=True)
+            kill_children(procs)
             raise ClusterError(f"cluster not healthy after {START_TIMEOUT_S}s; see {HOME}/node-*")
         say(f"waiting for the cluster ({time.monotonic() - started:.0f}s)")
         time.sleep(3)
     say(f"cluster up: {NODES} nodes in {time.monotonic() - started:.0f}s")
     return urls
+
+
+def kill_children(procs: list[subprocess.Popen]) -> None:
+    """Our own node processes, whatever /proc said of them: a failed start leaves none."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+    for proc in procs:
+        proc.wait(timeout=STOP_TIMEOUT_S)
 
 
 def java_home() -> str:
