@@ -11,7 +11,7 @@ import sys
 import time
 
 BENCHES = ("ingest", "dask", "content", "tagging", "relevance", "questions", "latency", "paging", "web", "api",
-           "load")
+           "load", "opensearch")
 
 
 def main(argv: list[str]) -> int:

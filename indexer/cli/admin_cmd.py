@@ -8,6 +8,7 @@ import sys
 
 from indexer.cli.common import open_kb, print_json, print_table
 from indexer.cli.progress import ProgressBar
+from kb.errors import BackendUnavailableError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -38,7 +39,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run_stats(args: argparse.Namespace) -> int:
     with open_kb(args) as kb:
         stats = kb.stats()
-        stats["index"] = kb.index.stats()
+        try:
+            stats["index"] = kb.index.stats()
+        except BackendUnavailableError as exc:
+            # the catalog's figures still hold when the search cluster is down
+            stats["index"] = {"status": "unavailable", "error": str(exc)}
         stats["home"] = str(kb.home)
         stats["last_runs"] = kb.catalog.last_runs(3)
         last = kb.catalog.get_meta("last_ingest")
