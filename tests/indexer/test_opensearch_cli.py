@@ -25,7 +25,7 @@ def test_ingest_and_stats_with_the_cluster_down(tmp_path, monkeypatch):
     monkeypatch.setenv("KB_SEARCH_BACKEND", "opensearch")
     monkeypatch.setenv("KB_OPENSEARCH_URL", f"http://127.0.0.1:{port}")
     home = str(tmp_path / "home")
-    rc, _out, err = run(["--home", home, "ingest", "--workers", "1", str(CORPUS)])
+    rc, _out, err = run(["--home", home, "ingest", "--workers", "1", str(CORPUS / "forum-2012-final-report.md")])
     assert rc != 0
     lines = [line for line in err.splitlines() if line.startswith("kb: error")]
     assert lines == ["kb: error: search backend unavailable: no OpenSearch node answered"]
