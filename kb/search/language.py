@@ -228,7 +228,9 @@ def _expand_entities(tokens: list[_Tok], resolver: Resolver | None, mode: str) -
             except Exception:  # noqa: BLE001 — a broken registry must not break search
                 found = []
             if found:
-                words = _mode_group(tuple(_word(t.text) for t in tokens[i:j]), mode)
+                # The words of a name go together even in a question read with OR: the "de"
+                # and "la" of "Organisation mondiale de la Santé" are no words to rank by alone.
+                words = _mode_group(tuple(_word(t.text) for t in tokens[i:j]), "and" if j - i > 1 else mode)
                 alts = (words, *(qt.Entity(t, e) for t, e in dict.fromkeys(found)))
                 out.append(_Tok("node", node=_mode_group((qt.Or(alts),), mode)))
                 i = j

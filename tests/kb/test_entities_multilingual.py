@@ -92,3 +92,25 @@ def test_arabic_forms_share_a_key(a, b):
 def test_distinct_russian_words_keep_distinct_keys():
     assert ru_key("банк") != ru_key("бак")
     assert ru_key("ООН") == "оон"  # short words are left alone
+
+
+def test_the_words_of_a_name_go_together_in_an_or_query(reg):
+    """A name read as a natural-language query (five words and more: OR) keeps its words
+    together beside the tag, so "de" and "la" do not rank passages on their own."""
+    from kb import settings as settings_mod
+    from kb.search import language
+    from kb.search import querytree as qt
+
+    q = "Organisation mondiale de la Santé"
+    assert language.choose_mode(q) == "or"
+    root = language.parse(q, "or", reg.resolve, settings_mod.load({})).root
+    groups = [n for n in _walk(root) if isinstance(n, qt.Or) and qt.Entity("org", "who") in n.children]
+    assert len(groups) == 1
+    words = [c for c in groups[0].children if not isinstance(c, qt.Entity)]
+    assert isinstance(words[0], qt.And) and len(words[0].children) == 5
+
+
+def _walk(node):
+    yield node
+    for child in getattr(node, "children", ()):
+        yield from _walk(child)
