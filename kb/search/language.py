@@ -33,7 +33,9 @@ Resolver = Callable[[str], list[tuple[str, str]]]
 
 # Queries with at least this many plain words are treated as natural language (OR).
 NATURAL_LANGUAGE_WORDS = 5
-MAX_NGRAM = 5
+# Longest run of words looked up as one entity name: official names run long
+# ("Programme des Nations Unies pour le développement" is seven words).
+MAX_NGRAM = 12
 OPERATORS = {"AND", "OR", "NOT", "ANDNOT", "ANDMAYBE"}
 # Common English words: never entity names on their own ("who" is not WHO) and never
 # required words of a short query. The union of Whoosh's short list and its English list,

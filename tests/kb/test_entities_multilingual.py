@@ -114,3 +114,14 @@ def _walk(node):
     yield node
     for child in getattr(node, "children", ()):
         yield from _walk(child)
+
+
+def test_a_long_official_name_resolves_whole_in_a_query(reg):
+    from kb import settings as settings_mod
+    from kb.search import language
+    from kb.search import querytree as qt
+
+    root = language.parse("Programme des Nations Unies pour le développement", "or", reg.resolve,
+                          settings_mod.load({})).root
+    assert qt.Entity("org", "undp") in list(_walk(root))
+    assert qt.Entity("org", "un") not in list(_walk(root))  # not the UN inside the name
