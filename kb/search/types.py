@@ -16,10 +16,12 @@ FACET_FIELDS = ("country", "region", "org", "person", "topic", "type", "year", "
 # country/region/org/person/topic (lists of ids), date (ISO string|None),
 # salience ({entity type: {entity id: points}}, points an int >= 1 for every id of the
 # passage's entity lists: how much the passage is about it, kb.salience). A backend ranks
-# the passages an entity query matches by these points (saturating: points / (points +
-# SALIENCE_PIVOT), times SALIENCE_MAX); a record without them counts 1 point an entity.
+# the passages an entity query matches by these points: SALIENCE_BASE + SALIENCE_SPREAD *
+# points / (points + SALIENCE_PIVOT), added to the text relevance of the rest of the query;
+# a record without them counts 1 point an entity.
 PassageRecord = dict[str, Any]
-SALIENCE_MAX = 3.0
+SALIENCE_BASE = 1.0
+SALIENCE_SPREAD = 1.0
 SALIENCE_PIVOT = 3.0
 
 

@@ -90,7 +90,8 @@ class Repeated(wq.WrappingQuery):
 
 class Salient(wq.ConstantScoreQuery):
     """An entity term (``country:KAZ``) whose passages the engine ranks by their salience
-    points for the entity: SALIENCE_MAX * points / (points + SALIENCE_PIVOT). Still a
+    points for the entity: SALIENCE_BASE + SALIENCE_SPREAD * points / (points + SALIENCE_PIVOT)
+    (kb.search.types). Still a
     constant-score query for everything else: like a filter it is read whatever the time
     budget, and Whoosh's own matchers give it ENTITY_SCORE."""
 

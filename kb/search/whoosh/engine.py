@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 from whoosh import query as wq
 
-from kb.search.types import SALIENCE_MAX, SALIENCE_PIVOT
+from kb.search.types import SALIENCE_BASE, SALIENCE_PIVOT, SALIENCE_SPREAD
 from kb.search.whoosh.compile import Repeated, Salient
 from kb.search.whoosh.phrase import phrase_ids
 from kb.search.whoosh.postings import leaf_positions, leaf_postings
@@ -185,7 +185,7 @@ class Engine:
                 pos = np.minimum(np.searchsorted(s_ids, ids), len(s_ids) - 1)
                 found = s_ids[pos] == ids
                 points[found] = s_tf[pos[found]]
-        return ids, SALIENCE_MAX * points / (points + SALIENCE_PIVOT)
+        return ids, SALIENCE_BASE + SALIENCE_SPREAD * points / (points + SALIENCE_PIVOT)
 
     def _exempt_eval(self, q: wq.Query) -> Part | None:
         """Evaluate `q` whatever the time budget says (filters and exclusions)."""

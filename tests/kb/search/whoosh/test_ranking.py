@@ -8,7 +8,7 @@ import pytest
 
 from kb import settings as settings_mod
 from kb.search import language
-from kb.search.types import SALIENCE_MAX, SALIENCE_PIVOT, SearchRequest
+from kb.search.types import SALIENCE_BASE, SALIENCE_PIVOT, SALIENCE_SPREAD, SearchRequest
 from kb.search.whoosh import compile as qmod
 from kb.search.whoosh import scoring
 from tests.kb.search.searchkit import open_index
@@ -112,7 +112,7 @@ def test_entity_terms_are_scored_by_salience(make_index):
     ix = make_index([r, rec("z-0", FILLER)])
     res = ix.search(SearchRequest(q='org:"ECLAC"', max_per_document=0, facets=False))
     assert [h.passage_id for h in res.hits] == ["e-0"]
-    assert res.hits[0].score == pytest.approx(SALIENCE_MAX * 1 / (1 + SALIENCE_PIVOT))
+    assert res.hits[0].score == pytest.approx(SALIENCE_BASE + SALIENCE_SPREAD * 1 / (1 + SALIENCE_PIVOT))
 
 
 def test_stop_words_do_not_make_a_query_a_question():
