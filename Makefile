@@ -8,7 +8,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 5000
 export KB_HOME ?= instance
 
-.PHONY: run test lint bench clean install ingest serve
+.PHONY: run test lint bench clean install ingest serve opensearch-up opensearch-down
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -26,12 +26,19 @@ ingest: $(STAMP)
 run: ingest
 	$(VENV)/bin/kb serve --host $(HOST) --port $(PORT)
 
+# the OpenSearch tests need a cluster: started here (unless one runs), stopped at the end
 test: $(STAMP)
-	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	$(PY) scripts/opensearch.py with-cluster -- $(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/lint-imports
-	$(VENV)/bin/ruff check kb indexer web tests bench
+	$(VENV)/bin/ruff check kb indexer web tests bench scripts
+
+opensearch-up:
+	$(PYTHON) scripts/opensearch.py up
+
+opensearch-down:
+	$(PYTHON) scripts/opensearch.py down
 
 bench: $(STAMP)
 	$(PY) -m bench $(BENCH_ARGS)

@@ -10,7 +10,8 @@ import importlib
 import sys
 import time
 
-BENCHES = ("ingest", "content", "tagging", "relevance", "questions", "multilingual", "latency", "paging", "web", "api", "load")
+BENCHES = ("ingest", "dask", "content", "tagging", "relevance", "questions", "multilingual", "latency", "paging",
+           "web", "api", "load", "opensearch")
 
 
 def main(argv: list[str]) -> int:

@@ -5,9 +5,20 @@ baseline measured in the same run (the ratio is what HTTP + JSON + gunicorn add)
 The demo KB: corpus/ plus, when ../shared is present, the 192 UN General Debate 2024
 speeches, ingested with the real pipeline into a temporary home.
 KB_BENCH_API_N (default 200) searches; KB_BENCH_API_WORKERS (default 2) gunicorn workers.
+
+Then the authoritative comparison of issue 15 (bench/api_compare.py): kb over HTTP, result
+cache off and on, against a bare Flask + SQLite FTS5 app on the same passages (the UNGD 2024
+speeches of corpus/ and the ICEGOV abstracts of ../shared), all in one run, alternating; and
+the cost split of one request (bench/api_split.py). Options: --compare-only (skip the phases
+above), --backend NAME (the kb servers' search_backend), --rounds N (one-client rounds over
+the queries, default 6), --slice S (seconds a side holds the load per turn, default 4),
+--turns N (turns per side and client count, default 3), --workers N / --threads N (gunicorn,
+every server alike; defaults those of `kb serve`). --configs: instead, kb (cache off) under
+the gunicorn settings of api_compare.CONFIGS, taking turns (how `kb serve`'s were chosen).
 """
 from __future__ import annotations
 
+import argparse
 import http.client
 import json
 import os
@@ -19,10 +30,14 @@ import time
 from pathlib import Path
 from urllib.parse import urlencode
 
+from bench import api_compare
+from bench.api_split import cost_split
 from bench.common import (
     OUT,
     REPO,
+    SHARED,
     build_demo_home,
+    cached_kb,
     free_port,
     percentiles,
     row,
@@ -33,10 +48,6 @@ from bench.common import (
 QUERIES = ("government", "open data", "broadband", "cybersecurity", "climate change", "digital identity",
            "e-procurement", "capacity building", "sustainable development", "public administration",
            "\"united nations\"", "peace AND security", "health", "education", "youth")
-
-
-
-
 
 
 def _start(home: Path, port: int, workers: int) -> subprocess.Popen:
@@ -108,7 +119,73 @@ def _inproc_export(home: Path, fmt: str, q: str) -> tuple[int, float]:
         return total, time.perf_counter() - t0
 
 
+def _options(args: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="bench api", add_help=False)
+    p.add_argument("--compare-only", action="store_true")
+    p.add_argument("--configs", action="store_true", help="only: kb serve's gunicorn settings compared")
+    p.add_argument("--backend", default=os.environ.get("KB_SEARCH_BACKEND", "whoosh"))
+    p.add_argument("--rounds", type=int, default=6)
+    p.add_argument("--slice", type=float, default=4.0)
+    p.add_argument("--turns", type=int, default=3)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--threads", type=int, default=8)
+    opts, _ = p.parse_known_args(args)
+    return opts
+
+
+def compare(opts: argparse.Namespace) -> dict:
+    """kb (cache off, cache on) against the FTS5 app, one run, alternating (issue 15)."""
+    from kb.search.backends import BACKENDS
+
+    if opts.backend not in BACKENDS:
+        print(f"  skipped: backend {opts.backend!r} is not in this build ({', '.join(BACKENDS)})")
+        return {}
+    inputs = [REPO / "corpus" / "ungd-2024"]
+    icegov = SHARED / "texts" / "icegov" / "icegov-proceedings-all-editions.csv"
+    if icegov.is_file():
+        inputs.append(icegov)
+    else:
+        print(f"  note: {icegov} not found (../shared is absent): the UNGD speeches alone")
+    kb, how = cached_kb(OUT / "api-compare", inputs, label="bench api")
+    with kb:
+        home = kb.home
+        passages = api_compare.build_fts5(kb, OUT / "api-compare" / "fts5.db")
+    print(f"  same {passages} passages on both sides (UNGD 2024{' + ICEGOV' if len(inputs) > 1 else ''}; {how}); "
+          f"gunicorn -w {opts.workers} gthread x {opts.threads} for every server; backend {opts.backend}; "
+          f"the machine is shared: sides alternate request by request (1 client) and slice by slice")
+    kb_env = {"KB_HOME": str(home), "KB_SEARCH_BACKEND": opts.backend}
+    if opts.configs:
+        return {"configs": api_compare.configs(home, kb_env, opts.slice, opts.turns, OUT / "api-compare" / "wrk")}
+    servers = {
+        "fts5": ("bench.fts5_app:app", {"KB_FTS5_DB": str(OUT / "api-compare" / "fts5.db")}),
+        "kb-cache-off": ("web:create_app()", {**kb_env, "KB_SEARCH_CACHE_SIZE": "0"}),
+        "kb-cache-on": ("web:create_app()", kb_env),
+    }
+    procs, ports = [], {}
+    try:
+        for side, (app, env) in servers.items():
+            ports[side] = free_port()
+            procs.append(api_compare.gunicorn(app, ports[side], opts.workers, opts.threads, env))
+        api_compare.warm(ports)
+        lat = api_compare.one_client(ports, opts.rounds)
+        loads = {c: api_compare.concurrent(ports, c, opts.slice, opts.turns, OUT / "api-compare" / "wrk")
+                 for c in (8, 32)}
+    finally:
+        for proc in procs:
+            stop_group(proc)
+    goals = api_compare.report(lat, loads)
+    split = cost_split(home, api_compare.QUERIES)
+    return {"passages": passages, "backend": opts.backend, "workers": opts.workers, "threads": opts.threads,
+            "one_client": lat, "concurrent": {str(c): v for c, v in loads.items()}, "goals": goals,
+            "cost_split_ms": split}
+
+
 def run(args: list[str]) -> None:
+    opts = _options(args)
+    if opts.compare_only or opts.configs:
+        OUT.mkdir(exist_ok=True)
+        (OUT / "api-compare.json").write_text(json.dumps(compare(opts), indent=1))
+        return
     n = int(os.environ.get("KB_BENCH_API_N", "200"))
     workers = int(os.environ.get("KB_BENCH_API_WORKERS", "2"))
     tmp = Path(tempfile.mkdtemp(prefix="kb-bench-api-"))
@@ -148,5 +225,7 @@ def run(args: list[str]) -> None:
                                         "inproc_rows_per_s": round(total / base_secs), "bytes": size}
         OUT.mkdir(exist_ok=True)
         (OUT / "api.json").write_text(json.dumps({"kb": label, "passages": stats["passages"], **results}, indent=1))
+        print("  -- kb against a bare Flask + SQLite FTS5 app (issue 15)")
+        (OUT / "api-compare.json").write_text(json.dumps(compare(opts), indent=1))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from indexer.documents import build_document, document_id, merge_person, record_doc_id, year_from
+from indexer.execute import execute
 from indexer.locking import ingest_lock
+from indexer.pageranges import TaskCounts
 from indexer.sidecar import Sidecars, record_sidecar
 from indexer.walk import walk
-from indexer.workers import WorkerPool
 from kb.errors import KBError
 from kb.facade import KB
 from kb.model import Mention, Passage
@@ -35,7 +36,6 @@ Progress = Callable[[dict[str, Any]], None]
 INDEX_BATCH_DOCS = 1000
 INDEX_BATCH_PASSAGES = 2500
 RECORDS_PER_TASK = 100  # records of a JSONL/CSV collection handed to a worker at once
-WORKER_SETUP_GRACE = 30.0  # extra seconds for a worker's first file: it also builds the tagger
 _CRASH_COUNTS: dict[str, int] = {}
 
 
@@ -81,9 +81,12 @@ def _utf8_name(path: str) -> bool:
 
 def ingest(paths: Iterable[str | Path], kb: KB, workers: int | None = None, force: bool = False,
            prune: bool = False, passwords: dict[str, str] | None = None,
-           progress: Progress | None = None, mapping: dict[str, str] | None = None) -> dict[str, Any]:
+           progress: Progress | None = None, mapping: dict[str, str] | None = None,
+           scheduler: str | None = None) -> dict[str, Any]:
     """Ingest files and folders into the KB; returns a summary dict:
-    added, updated, unchanged, duplicates, failed, pruned, passages, pages, seconds, failures."""
+    added, updated, unchanged, duplicates, failed, pruned, passages, pages, seconds, failures,
+    where (local pool or Dask cluster) and tasks. scheduler: a Dask scheduler's address
+    (default: the dask_scheduler setting; empty: the local process pool)."""
     paths = [Path(p) for p in paths]
     settings = kb.settings
     t0 = time.perf_counter()
@@ -107,13 +110,8 @@ def ingest(paths: Iterable[str | Path], kb: KB, workers: int | None = None, forc
         # at the end (longest-processing-time-first scheduling).
         tasks.sort(key=lambda t: -(t[1].get("size") or 0))
         if tasks:
-            # Workers are forked from this process: building the tagger here once means every
-            # worker (and every replacement of a killed one) starts with it ready.
-            warm_up(catalog.curation())
-            pool = WorkerPool(_process_task, workers=workers if workers is not None else int(settings["workers"]),
-                              timeout=float(settings["file_timeout"]), memory_mb=int(settings["file_memory_mb"]),
-                          setup_grace=WORKER_SETUP_GRACE)
-            for result in pool.run(run.with_cache(tasks)):
+            scheduler = scheduler if scheduler is not None else str(settings["dask_scheduler"])
+            for result in execute(run, tasks, _process_task, workers, scheduler):
                 crash_point("extracted")
                 run.finish_task(result)
         if prune:
@@ -123,8 +121,11 @@ def ingest(paths: Iterable[str | Path], kb: KB, workers: int | None = None, forc
         run.counts["seconds"] = round(time.perf_counter() - t0, 2)
         catalog.finish_run(run_id, run.counts)
         run.emit("done")
+        with catalog.transaction():
+            catalog.set_meta("last_ingest", json.dumps({"run_id": run_id, "where": run.where, **vars(run.tasks_run)}))
         return {**run.counts, "failures": run.failures, "warnings": run.warnings, "run_id": run_id,
-                "peak_worker_rss_mb": round(run.peak_rss_mb, 1)}
+                "peak_worker_rss_mb": round(run.peak_rss_mb, 1), "where": run.where,
+                "tasks": vars(run.tasks_run)}
 
 
 class _Run:
@@ -154,10 +155,16 @@ class _Run:
         self.chunks_left: dict[str, int] = {}  # record collection -> chunks not yet stored
         self.mapping = dict(mapping or {})  # --map for record collections: {target: column}
         self.roots: list[str] = []
+        self.where = "nowhere (no file needed work)"
+        self.tasks_run = TaskCounts()
+
+    def task_done(self, counts: TaskCounts) -> None:
+        self.emit("task")
 
     def emit(self, event: str, **extra: Any) -> None:
         if self.progress:
-            self.progress({"event": event, "done": self.done, "total": self.total, **self.counts, **extra})
+            tasks = {"tasks_done": self.tasks_run.done, "tasks_total": self.tasks_run.submitted}
+            self.progress({"event": event, "done": self.done, "total": self.total, **self.counts, **tasks, **extra})
 
     def step(self, path: str, status: str) -> None:
         self.done += 1
@@ -365,12 +372,6 @@ class _Run:
                         self.counts["pruned"] += 1
 
 
-def warm_up(curation: list[dict[str, Any]]) -> None:
-    from indexer.documents import get_tagger
-    from indexer.language import detect
-
-    get_tagger(curation).tag("Warm-up: the Republic of Korea and UNDESA.", "en")
-    detect("warm up the language model with a sentence")
 
 
 def _process_task(payload: dict[str, Any]) -> dict[str, Any]:
@@ -379,14 +380,16 @@ def _process_task(payload: dict[str, Any]) -> dict[str, Any]:
         from indexer.documents import build_record
 
         return {"docs": [build_record(r) for r in payload["records"]]}
-    from indexer.extract import extract
+    from indexer.pageranges import extract_task
     from kb.model import Extracted
 
     cached = payload.get("cached")
     if cached:
         extracted = Extracted.from_dict(cached)
     else:
-        extracted = extract(payload["path"], password=payload.get("password"), limits=payload["limits"])
+        extracted = extract_task(payload)  # may be one page range of a split PDF
+        if not isinstance(extracted, Extracted):
+            return extracted
     built = build_document(payload["doc_id"], extracted, {
         "sha256": payload["sha"], "size": payload["size"], "path": payload["path"],
         "sidecar": payload.get("sidecar")})

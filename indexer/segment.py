@@ -152,4 +152,6 @@ def _make_passage(doc_id: str, ordinal: int, full: str, group: _Open) -> Passage
         heading_path=list(group.heading_path),
         page_start=min(pages) if pages else None, page_end=max(pages) if pages else None,
         char_start=first.start, char_end=last.end,
-        kind=max(set(kinds), key=kinds.count), ocr=any(p.ocr for p in group.pieces))
+        # The commonest kind, ties to the first seen: max over a set broke ties by string hash,
+        # which differs between processes (PYTHONHASHSEED), so Dask workers disagreed.
+        kind=max(kinds, key=kinds.count), ocr=any(p.ocr for p in group.pieces))

@@ -7,6 +7,7 @@ cannot do this: killing one of its workers breaks the whole pool.
 """
 from __future__ import annotations
 
+import heapq
 import multiprocessing as mp
 import os
 import resource
@@ -111,6 +112,40 @@ class _Worker:
         self.conn.close()
 
 
+class Feed:
+    """The tasks for a pool: the input (largest first, as the pipeline plans it) merged with
+    follow-up tasks added while it runs (the page ranges of a split PDF), the costliest first
+    by the "cost" a dict payload may carry (the pipeline's estimate, bytes of file to read).
+    Largest first keeps the end of a batch short; follow-ups first regardless would start the
+    other big files late, and one of them would run alone at the end."""
+
+    def __init__(self, tasks: Iterable[tuple[Any, Any]]) -> None:
+        self.pending = iter(tasks)
+        self.head: tuple[Any, Any] | None = None
+        self.extra: list[tuple[float, int, Any, Any]] = []  # heap of (-cost, seq, key, payload)
+        self.seq = 0
+
+    def add(self, key: Any, payload: Any) -> None:
+        self.seq += 1
+        heapq.heappush(self.extra, (-_cost(payload), self.seq, key, payload))
+
+    def next(self, follow_ups_only: bool = False) -> tuple[Any, Any] | None:
+        """The next task to run, or None when there is none now (more may be added)."""
+        if follow_ups_only:
+            return heapq.heappop(self.extra)[2:] if self.extra else None  # type: ignore[return-value]
+        if self.head is None:
+            self.head = next(self.pending, None)
+        if self.extra and (self.head is None or -self.extra[0][0] >= _cost(self.head[1])):
+            _, _, key, payload = heapq.heappop(self.extra)
+            return key, payload
+        task, self.head = self.head, None
+        return task
+
+
+def _cost(payload: Any) -> float:
+    return float(payload.get("cost") or 0) if isinstance(payload, dict) else 0.0
+
+
 class WorkerPool:
     def __init__(self, fn: Callable[[Any], Any], workers: int = 0, timeout: float = 120.0,
                  memory_mb: int = 1024, setup_grace: float = 0.0) -> None:
@@ -124,21 +159,24 @@ class WorkerPool:
         self.timeout = timeout
         self.memory_mb = memory_mb
         self.ctx = mp.get_context("fork")
+        self.feed = Feed(())
+
+    def add(self, key: Any, payload: Any) -> None:
+        """Queue one more task for the run in progress (call it between two results)."""
+        self.feed.add(key, payload)
 
     def run(self, tasks: Iterable[tuple[Any, Any]]) -> Iterator[TaskResult]:
         """Run (key, payload) tasks; yield a TaskResult per task as each finishes."""
-        pending = iter(tasks)
+        feed = self.feed = Feed(tasks)
         workers = [_Worker(self.ctx, self.fn, self.memory_mb) for _ in range(self.size)]
         try:
-            exhausted = False
             while True:
                 for w in workers:
-                    if w.task is None and not exhausted:
-                        try:
-                            key, payload = next(pending)
-                        except StopIteration:
-                            exhausted = True
+                    if w.task is None:
+                        task = feed.next()
+                        if task is None:
                             break
+                        key, payload = task
                         grace = self.setup_grace if w.fresh else 0.0
                         w.fresh = False
                         w.task = (key, time.monotonic() + self.timeout + grace)

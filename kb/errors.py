@@ -103,5 +103,11 @@ class IndexError_(KBError):
     code = "index_error"
 
 
+class BackendUnavailableError(KBError):
+    """The search backend (an OpenSearch cluster) cannot be reached or did not answer."""
+
+    code = "backend_unavailable"
+
+
 class CatalogError(KBError):
     code = "catalog_error"

@@ -48,6 +48,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("workers", 0, "Extraction worker processes; 0 means one per core.", 0, 64),
     Setting("file_timeout", 120.0, "Seconds one file may take to extract before it is killed.", 1, 3600),
     Setting("file_memory_mb", 1024, "Memory cap (MiB of address space) per extraction worker.", 128, 16384),
+    Setting("pdf_pages_per_task", 16, "PDFs with more pages are read as page-range tasks by several workers; 0: never split.", 0, 100000),
+    Setting("dask_scheduler", "", "Address of a Dask scheduler (tcp://host:port) for `kb ingest`; empty: local worker processes."),
     Setting("max_file_mb", 512, "Files larger than this are refused without being read.", 1, 65536),
     Setting("max_inflate_mb", 512, "Largest total uncompressed size accepted inside a zip-based file.", 1, 16384),
     Setting("query_time_budget", 2.0, "Seconds one search may run before it is cut short.", 0.05, 60),
@@ -56,7 +58,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("page_size", 20, "Default number of results per page.", 1, 100),
     Setting("max_page_size", 100, "Largest number of results per page.", 1, 1000),
     Setting("search_cache_size", 256, "Search results kept per process (LRU, emptied by any index commit); 0 turns the cache off.", 0, 100000),
-    Setting("search_backend", "whoosh", "Search engine behind the search service: whoosh (an index in the KB home)."),
+    Setting("search_backend", "whoosh", "Search engine behind the search service: whoosh (an index in the KB home) or opensearch (a cluster: opensearch_url)."),
     Setting("bm25_k1", 0.9, "BM25F term-frequency saturation (chosen on SciFact's training claims).", 0.01, 10),
     Setting("bm25_b", 0.6, "BM25F length normalisation (0: none, 1: full).", 0, 1),
     Setting("title_weight", 2.0, "Weight of a title or heading word against a text word in BM25F.", 0.1, 20),
@@ -68,6 +70,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ocr", True, "OCR image-only PDFs when the tesseract and pdftoppm programs are installed."),
     Setting("spacy_model", "", "Name of an installed spaCy model to merge statistical entities from (optional)."),
     Setting("indicators", "", "Path of a CSV (or folder of CSVs) of EGDI scores adding years to, or overriding, the shipped 2022 survey (optional)."),
+    Setting("opensearch_url", "http://127.0.0.1:9200", "OpenSearch node URLs, comma-separated; the client fails over between them."),
+    Setting("opensearch_user", "", "OpenSearch user name (basic authentication; optional)."),
+    Setting("opensearch_password", "", "OpenSearch password (never logged or shown)."),
+    Setting("opensearch_ca_certs", "", "Path of the CA bundle that signs the cluster's HTTPS certificates (optional)."),
+    Setting("opensearch_shards", 1, "Primary shards of a new passage index.", 1, 1024),
+    Setting("opensearch_replicas", -1, "Replicas of each shard; -1: 1 when the cluster has two or more nodes, else 0.", -1, 16),
+    Setting("opensearch_index", "kb", "Prefix of the OpenSearch index and alias names (one prefix per KB)."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.opensearch_cluster import opensearch_urls  # noqa: F401  (a fixture)
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("KB_SHARED", REPO.parent / "shared"))
 CORPUS = REPO / "corpus"

@@ -30,6 +30,7 @@ STATUS_BY_ERROR: tuple[tuple[type[E.KBError], int], ...] = (
     (E.ExtractionError, 422),  # an uploaded file that cannot be read: its reason, nothing else
     (E.BusyError, 503),
     (E.IndexError_, 503),
+    (E.BackendUnavailableError, 503),
     (E.LimitExceededError, 429),  # 413 when the limit is a size (see status_for)
     (E.KBError, 500),
 )
@@ -104,6 +105,8 @@ def handle_kb_error(exc: E.KBError) -> Response:
         detail = "the service cannot answer right now" if status == 503 else "an internal error occurred"
         if status == 503:
             detail = f"{detail}: {exc}" if isinstance(exc, E.BusyError) else detail
+            if isinstance(exc, E.BackendUnavailableError):
+                detail = "search backend unavailable"  # never the cluster's URLs
     else:
         detail = str(exc)
     return _respond(status, detail, exc.code, headers)

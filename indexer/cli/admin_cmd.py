@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 
 from indexer.cli.common import open_kb, print_json, print_table
 from indexer.cli.progress import ProgressBar
+from kb.errors import BackendUnavailableError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -30,15 +32,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--port", type=int, default=5000)
     p.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
     p.add_argument("--threads", type=int, default=8, help="threads per worker")
+    p.add_argument("--access-log", action="store_true", help="log every request to standard output")
     p.set_defaults(handler=run_serve)
 
 
 def run_stats(args: argparse.Namespace) -> int:
     with open_kb(args) as kb:
         stats = kb.stats()
-        stats["index"] = kb.index.stats()
+        try:
+            stats["index"] = kb.index.stats()
+        except BackendUnavailableError as exc:
+            # the catalog's figures still hold when the search cluster is down
+            stats["index"] = {"status": "unavailable", "error": str(exc)}
         stats["home"] = str(kb.home)
         stats["last_runs"] = kb.catalog.last_runs(3)
+        last = kb.catalog.get_meta("last_ingest")
+        stats["last_ingest"] = json.loads(last) if last else None
     if args.format == "json":
         print_json(stats)
         return 0
@@ -48,6 +57,10 @@ def run_stats(args: argparse.Namespace) -> int:
     print("formats:    " + ", ".join(f"{k} {v}" for k, v in stats["formats"].items()))
     print("entities:   " + ", ".join(f"{k} {v}" for k, v in stats["entities"].items()))
     print("index:      " + ", ".join(f"{k} {v}" for k, v in stats["index"].items()))
+    if stats["last_ingest"]:  # where the work of the last ingest ran: local pool or cluster
+        li = stats["last_ingest"]
+        print(f"last ingest: run {li['run_id']} on {li['where']}, {li['done']} tasks"
+              + (f" ({li['ranges']} page ranges)" if li.get("ranges") else ""))
     return 0
 
 
@@ -95,7 +108,11 @@ def run_serve(args: argparse.Namespace) -> int:
     url = f"http://{args.host}:{args.port}/"
     print(f"kb: serving {home} on {url} (gunicorn, {args.workers} workers x {args.threads} threads)", flush=True)
     argv = [sys.executable, "-m", "gunicorn", "--workers", str(args.workers), "--worker-class", "gthread",
-            "--threads", str(args.threads), "--bind", f"{args.host}:{args.port}", "--access-logfile", "-",
+            "--threads", str(args.threads), "--bind", f"{args.host}:{args.port}",
+            # Chosen with `python -m bench api --configs` on 2 cores: 2 workers x 8 threads
+            # served the most searches (3 x 4 and 4 x 2 fewer, and far fewer at 32 clients);
+            # the access log cost a fifth of the requests/s, so it is opt-in.
+            *(["--access-logfile", "-"] if args.access_log else []),
             "--graceful-timeout", "10",
             # gthread's default (1000 connections per worker) lets the first worker to wake take
             # every keep-alive connection of a burst: in bench/load.py one worker used 9 s of CPU

@@ -15,6 +15,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("ingest", help="add or update documents from files and folders")
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("--workers", type=int, help="extraction processes (default: one per core)")
+    p.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                   help="run extraction and tagging on this Dask cluster (default: KB_DASK_SCHEDULER, else local)")
     p.add_argument("--force", action="store_true", help="re-process files even when unchanged")
     p.add_argument("--strict", action="store_true", help="exit 1 if any file failed")
     p.add_argument("--prune", action="store_true", help="forget documents whose files are gone")
@@ -60,7 +62,7 @@ def run_ingest(args: argparse.Namespace) -> int:
     with open_kb(args) as kb:
         summary = ingest(args.paths, kb, workers=args.workers, force=args.force, prune=args.prune,
                          passwords=_passwords(args, args.paths), progress=ProgressBar("ingest"),
-                         mapping=mapping)
+                         mapping=mapping, scheduler=args.scheduler)
     if args.format == "json":
         print_json(summary)
     else:
@@ -68,6 +70,9 @@ def run_ingest(args: argparse.Namespace) -> int:
               f"{summary['unchanged']} unchanged, {summary['duplicates']} duplicates, "
               f"{summary['failed']} failed, {summary['pruned']} pruned — "
               f"{summary['passages']} passages, {summary['pages']} pages in {summary['seconds']:.1f} s")
+        tasks = summary["tasks"]
+        split = f", {tasks['ranges']} page ranges of {tasks['split_files']} PDFs" if tasks["split_files"] else ""
+        print(f"  ran on {summary['where']}: {tasks['done']} tasks{split}")
         for f in summary["failures"]:
             print(f"  failed: {f['path']}: {f['reason']}")
         for w in summary.get("warnings", []):

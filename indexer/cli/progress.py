@@ -31,7 +31,9 @@ class ProgressBar:
         rate = done / max(now - self.t0, 1e-6)
         counts = " ".join(f"{k} {event[k]}" for k in ("added", "updated", "unchanged", "failed") if k in event)
         name = str(event.get("path", ""))[-40:]
-        line = f"{self.label} {bar} {pct} {done}/{total} {rate:.1f}/s {counts} {name}"
+        if event.get("tasks_total"):  # page ranges and cluster tasks: more tasks than files
+            self.tasks = f" tasks {event['tasks_done']}/{event['tasks_total']}"
+        line = f"{self.label} {bar} {pct} {done}/{total} {rate:.1f}/s {counts}{getattr(self, 'tasks', '')} {name}"
         if self.tty:
             self.stream.write("\r\033[K" + line[:150])
             if final:

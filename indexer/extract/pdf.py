@@ -45,7 +45,13 @@ class _Row:
 
 
 def extract(stream: BinaryIO, password: str | None = None, limits: dict | None = None) -> Extracted:
-    from pdfminer.layout import LAParams
+    doc, pages = open_pages(stream, password, limits)
+    rows, no_text, warnings = read_pages(pages, 1, len(pages))
+    return finish(stream, doc, len(pages), rows, no_text, warnings, limits)
+
+
+def open_pages(stream: BinaryIO, password: str | None = None, limits: dict | None = None) -> tuple[Any, list]:
+    """The parsed document and its page objects; the page-count limit is checked here."""
     from pdfminer.pdfdocument import PDFDocument
     from pdfminer.pdfpage import PDFPage
     from pdfminer.pdfparser import PDFParser
@@ -56,14 +62,21 @@ def extract(stream: BinaryIO, password: str | None = None, limits: dict | None =
         doc = PDFDocument(PDFParser(stream), password=password or "")
     except Exception as exc:  # pdfminer raises many unrelated types on bad bytes
         raise _open_error(exc, password) from exc
-
-    warnings: list[str] = []
     try:
         pages = list(PDFPage.create_pages(doc))
     except Exception as exc:
         raise ExtractionError(f"malformed PDF: cannot read the page tree ({_short(exc)})") from exc
     if max_pages and len(pages) > max_pages:
         raise ResourceLimitError(f"PDF has {len(pages)} pages, more than the limit of {max_pages}")
+    return doc, pages
+
+
+def read_pages(pages: list, first: int, last: int) -> tuple[list[list[list[_Row]]], list[int], list[str]]:
+    """The layout pass over pages first..last (1-based, inclusive): the expensive, per-page
+    part of extraction. Returns rows per page (segments of rows), the numbers of the pages
+    that hold images but no text, and warnings. Nothing here looks across pages, so page
+    ranges read apart and concatenated equal one pass over the whole document."""
+    from pdfminer.layout import LAParams
 
     from indexer.extract.pdffonts import ResourceManager
 
@@ -72,9 +85,10 @@ def extract(stream: BinaryIO, password: str | None = None, limits: dict | None =
     rsrc = ResourceManager(caching=True)  # one per document: fonts are parsed once
     page_rows: list[list[list[_Row]]] = []  # page -> columns/bands -> rows
     no_text: list[int] = []
-    for number, page in enumerate(pages, start=1):
+    warnings: list[str] = []
+    for number in range(first, last + 1):
         try:
-            layout = _layout(page, laparams, rsrc)
+            layout = _layout(pages[number - 1], laparams, rsrc)
         except Exception as exc:  # noqa: BLE001
             warnings.append(f"page {number}: unreadable ({_short(exc)})")
             page_rows.append([])
@@ -86,11 +100,18 @@ def extract(stream: BinaryIO, password: str | None = None, limits: dict | None =
                 no_text.append(number)
             continue
         page_rows.append(_order(lines, layout.width))
+    return page_rows, no_text, warnings
 
+
+def finish(stream: BinaryIO, doc: Any, page_count: int, page_rows: list[list[list[_Row]]], no_text: list[int],
+           warnings: list[str], limits: dict | None = None) -> Extracted:
+    """The whole-document decisions on the rows of every page: OCR of image-only files,
+    running headers/footers, body and heading font sizes, paragraphs; then metadata."""
+    limits = limits or {}
     unreadable = [w for w in warnings if "unreadable" in w]
     if not any(page_rows) and unreadable and not no_text:
         raise ExtractionError(f"malformed PDF: no page could be read ({unreadable[0]})")
-    if not any(page_rows) and not no_text and pages:
+    if not any(page_rows) and not no_text and page_count:
         # No text and no images: nothing to index and nothing to OCR (rendering thousands of
         # blank pages through tesseract would only burn the file's time budget).
         raise NoTextLayerError("no text layer: the pages hold neither text nor images")
@@ -116,7 +137,7 @@ def extract(stream: BinaryIO, password: str | None = None, limits: dict | None =
     if no_text and ocr_blocks:
         metadata["ocr_pages"] = no_text
     return Extracted(format="pdf", blocks=blocks, title=info.get("title"), authors=info.get("authors", []),
-                     created=info.get("created"), modified=info.get("modified"), page_count=len(pages),
+                     created=info.get("created"), modified=info.get("modified"), page_count=page_count,
                      metadata=metadata, warnings=warnings)
 
 

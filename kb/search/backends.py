@@ -10,7 +10,7 @@ from kb.search.service import SearchService
 from kb.search.types import SearchBackend
 
 Resolver = Callable[[str], list[tuple[str, str]]]
-BACKENDS = ("whoosh",)
+BACKENDS = ("whoosh", "opensearch")
 
 
 def open_backend(settings: Mapping[str, Any]) -> SearchBackend:
@@ -20,6 +20,10 @@ def open_backend(settings: Mapping[str, Any]) -> SearchBackend:
         from kb.search import whoosh
 
         return whoosh.open_backend(home / "index", settings)
+    if name == "opensearch":
+        from kb.search import opensearch
+
+        return opensearch.open_backend(settings)
     raise InvalidInputError(f"search_backend must be one of {', '.join(BACKENDS)}, not {name!r}")
 
 

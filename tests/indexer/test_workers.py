@@ -31,3 +31,20 @@ def test_time_limit_memory_cap_and_crashes_fail_one_task_each_and_the_batch_goes
 
 def test_no_tasks_is_fine():
     assert list(WorkerPool(_task, workers=2).run([])) == []
+
+
+def test_feed_runs_the_costliest_task_first_follow_ups_included():
+    from indexer.workers import Feed
+
+    feed = Feed([("big", {"cost": 100}), ("mid", {"cost": 50}), ("small", {"cost": 10}), ("rec", "no cost")])
+    assert feed.next() == ("big", {"cost": 100})
+    feed.add("range-a", {"cost": 60})
+    feed.add("range-b", {"cost": 20})
+    feed.add("assemble", {"cost": float("inf")})
+    order = []
+    while (task := feed.next()) is not None:
+        order.append(task[0])
+        if task[0] == "mid":
+            assert feed.next(follow_ups_only=True)[0] == "range-b"  # input held back, follow-ups not
+    assert order == ["assemble", "range-a", "mid", "small", "rec"]
+    assert feed.next() is None

@@ -190,5 +190,11 @@ def test_cli_search_sort_added(site, tmp_path):
     env = {**os.environ, "KB_HOME": str(site["home"])}
     out = subprocess.run([sys.executable, "-m", "kb", "search", "peace", "--sort", "added", "--format", "json"],
                          env=env, cwd=REPO, capture_output=True, text=True, timeout=300, check=True).stdout
-    added = [h["added"] for h in json.loads(out)["results"]]
+    hits = json.loads(out)["results"]
+    # The CLI groups at most 3 passages of a document before any document's next 3, so the
+    # order holds for each document's first appearance (ingest times may straddle a second).
+    first: dict[str, str] = {}
+    for h in hits:
+        first.setdefault(h["doc_id"], h["added"])
+    added = list(first.values())
     assert added and added == sorted(added, reverse=True)

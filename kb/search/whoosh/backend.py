@@ -28,7 +28,7 @@ from kb.search.whoosh import scoring
 from kb.search.whoosh.columns import COLUMN_FIELDS, Columns, Vocab, read_segment
 from kb.search.whoosh.compile import Compiler, filter_query
 from kb.search.whoosh.engine import Engine
-from kb.search.whoosh.hits import highlight_terms, make_hit, page_of, result_order
+from kb.search.whoosh.hits import PassageCache, highlight_terms, make_hit, page_of, result_order
 from kb.search.whoosh.patches import apply as _apply_patches
 from kb.search.whoosh.schema import (
     SCHEMA_VERSION,
@@ -58,6 +58,8 @@ class WhooshBackend:
         self._lock = threading.RLock()
         self._ix: Any = None
         self._searcher: Any = None
+        self._passages: PassageCache | None = None
+        self._vocabulary: WhooshVocabulary | None = None
         self._current_stamp: Any = None
         self._vocabs: dict[str, Vocab] = {}
         self._segcache: dict[str, Any] = {}
@@ -200,6 +202,13 @@ class WhooshBackend:
             self._searcher = s = ix.searcher(weighting=self.weighting)
         return s
 
+    def _passages_of(self, searcher: Any) -> PassageCache:
+        """The stored-passage cache of this searcher (a new searcher: a new, empty one)."""
+        cache = self._passages
+        if cache is None or cache.searcher is not searcher:
+            cache = self._passages = PassageCache(searcher, self.schema)
+        return cache
+
     def _columns_for(self, searcher: Any) -> Columns:
         reader = searcher.reader()
         if self._columns is not None and self._columns[0] is reader:
@@ -246,7 +255,8 @@ class WhooshBackend:
             picked, next_offset = page_of(docs, scores, query.sort, cols, int(query.offset), int(query.limit),
                                           int(query.max_per_document or 0))
             terms = highlight_terms(q, s) if query.highlight else {}
-            hits = [make_hit(s, self.schema, int(docs[i]), float(scores[i]), terms) for i in picked]
+            passages = self._passages_of(s)
+            hits = [make_hit(passages, int(docs[i]), float(scores[i]), terms) for i in picked]
             facets = cols.count(docs, query.facet_fields, int(query.facet_limit)) if query.facet_fields else {}
             return BackendPage(total=len(docs), hits=hits, facets=facets, next_offset=next_offset,
                                truncated=bool(truncated))
@@ -258,9 +268,12 @@ class WhooshBackend:
             cols, q, docs, scores, _truncated = self._matches(s, query)
             order = result_order(docs, scores, query.sort, cols)[int(query.offset):]
             terms = highlight_terms(q, s) if query.highlight else {}
+            # Its own cache: an export reads every match once, which would only churn the
+            # cache the page searches share.
+            passages = PassageCache(s, self.schema, max_passages=0, words=bool(terms))
         for i in order:
             with self._lock:
-                yield make_hit(s, self.schema, int(docs[i]), float(scores[i]), terms)
+                yield make_hit(passages, int(docs[i]), float(scores[i]), terms)
 
     def _matches(self, s: Any, query: BackendQuery) -> tuple[Columns, Any, np.ndarray, np.ndarray, bool]:
         cols = self._columns_for(s)
@@ -286,11 +299,18 @@ class WhooshBackend:
             text = " ".join(x for x in (f.get("title"), f.get("heading"), f.get("body")) if x)
             results = s.more_like(docnum, field, text=text, top=limit, numterms=12)
             terms: dict[str, set[str]] = {}
-            return [make_hit(s, self.schema, r.docnum, float(r.score or 0.0), terms) for r in results]
+            passages = self._passages_of(s)
+            return [make_hit(passages, r.docnum, float(r.score or 0.0), terms) for r in results]
 
     def vocabulary(self) -> WhooshVocabulary:
+        """The spelling words of the current reader; one object per reader (its word sets and
+        corrector depend on the index build only), asked for by every corrected search."""
         with self._lock:
-            return WhooshVocabulary(self._searcher_now().reader())
+            reader = self._searcher_now().reader()
+            vocab = self._vocabulary
+            if vocab is None or vocab.reader is not reader:
+                vocab = self._vocabulary = WhooshVocabulary(reader)
+            return vocab
 
     # -- figures ---------------------------------------------------------------
     def doc_ids(self) -> dict[str, int]:
@@ -318,6 +338,8 @@ class WhooshBackend:
             self._searcher.close()
             self._searcher = None
         self._columns = None
+        self._passages = None
+        self._vocabulary = None
         self._segcache.clear()
         if self._ix is not None:
             self._ix.close()

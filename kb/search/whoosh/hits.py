@@ -10,13 +10,14 @@ how results are presented touches.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from whoosh import query as wq
 
 from kb.search.paging import group_by_document, relevance_order, top_by_relevance
-from kb.search.snippets import make_snippet, match_spans
+from kb.search.snippets import make_snippet, match_spans, passage_words
 from kb.search.types import Hit
 from kb.search.whoosh.columns import Columns, decode_heading_path, decode_list
 from kb.search.whoosh.compile import expanded_terms
@@ -73,20 +74,61 @@ def highlight_terms(q: wq.Query | None, searcher: Any) -> dict[str, set[str]]:
     return out
 
 
-def make_hit(searcher: Any, schema: Any, docnum: int, score: float, terms: dict[str, set[str]]) -> Hit:
+@dataclass(frozen=True)
+class StoredPassage:
+    """What a hit needs of one passage, decoded once per searcher: its stored fields, the
+    text field (language) its snippet is analysed with and the distinct words of its text."""
+    fields: dict[str, Any]
+    text: str
+    field: str
+    heading_path: tuple[str, ...]
+    entities: tuple[tuple[str, tuple[str, ...]], ...]
+    words: frozenset[str] | None
+
+
+class PassageCache:
+    """Stored passages of one searcher by doc number. Reading a passage's stored fields
+    (decompress, unpickle) and listing its words were a third of an uncached request; both
+    depend only on the index build, and a searcher is one build (a commit makes a new
+    searcher, and with it a new cache). Bounded: emptied when full."""
+
+    def __init__(self, searcher: Any, schema: Any, max_passages: int = 50_000, words: bool = True) -> None:
+        self.searcher = searcher
+        self.schema = schema
+        self.max_passages = max_passages  # 0: nothing kept (an export reads each match once)
+        self.words = words  # False: no snippets will be marked (exports)
+        self.items: dict[int, StoredPassage] = {}
+
+    def get(self, docnum: int) -> StoredPassage:
+        p = self.items.get(docnum)
+        if p is None:
+            f = self.searcher.stored_fields(docnum)
+            text = f.get("body") or ""
+            field = text_field_for(f.get("lang"))
+            p = StoredPassage(
+                fields=f, text=text, field=field, heading_path=tuple(decode_heading_path(f.get("heading_path"))),
+                entities=tuple((k, tuple(decode_list(f.get(k)))) for k in ENTITY_FIELDS if f.get(k)),
+                words=passage_words(text, self.schema[field].analyzer) if self.words else None)
+            if self.max_passages:
+                if len(self.items) >= self.max_passages:
+                    self.items = {}
+                self.items[docnum] = p
+        return p
+
+
+def make_hit(passages: PassageCache, docnum: int, score: float, terms: dict[str, set[str]]) -> Hit:
     """The Hit of one passage, from its stored fields; `terms` are marked in the snippet with
-    the analyzer of the passage's language field in `schema`."""
-    f = searcher.stored_fields(docnum)
-    text = f.get("body") or ""
-    field = text_field_for(f.get("lang"))
-    spans = match_spans(text, schema[field].analyzer, terms.get(field, set()))
+    the analyzer of the passage's language field. Lists are fresh per hit: callers own them."""
+    p = passages.get(docnum)
+    f, text = p.fields, p.text
+    spans = match_spans(text, passages.schema[p.field].analyzer, terms.get(p.field, set()), p.words)
     return Hit(
         passage_id=f["id"], doc_id=f["doc_id"], ordinal=int(f.get("ordinal") or 0), title=f.get("title") or "",
         path=f.get("path") or "", source_id=f.get("source_id"), format=f.get("type") or "",
         page_start=f.get("page_start"), page_end=f.get("page_end"),
-        heading_path=decode_heading_path(f.get("heading_path")), text=text,
+        heading_path=list(p.heading_path), text=text,
         snippet=make_snippet(text, spans), score=round(score, 4), year=f.get("year"), lang=f.get("lang"),
-        entities={k: decode_list(f.get(k)) for k in ENTITY_FIELDS if f.get(k)}, added=f.get("added"))
+        entities={k: list(v) for k, v in p.entities}, added=f.get("added"))
 
 
 def _neg(s: str) -> tuple[int, ...]:

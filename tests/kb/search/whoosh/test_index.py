@@ -150,3 +150,24 @@ def test_time_budget_truncates(tmp_path):
     r = ix.search(SearchRequest(q="common"))
     assert not r.truncated and r.total == 1100
     ix.close()
+
+
+def test_hits_after_a_commit_show_the_new_text_not_a_cached_one(tmp_path):
+    """Stored passages are cached per searcher (kb.search.whoosh.hits.PassageCache): a commit
+    that replaces a document's passages must show their new text and snippet, and a caller
+    changing a hit's lists changes nothing the next search returns."""
+    ix = open_index(tmp_path / "ix", settings(tmp_path))
+    ix.update_documents([], [rec("d", 0, "Broadband for rural schools"),
+                             rec("e", 0, "Broadband in cities", topic=["broadband"])])
+    first = {h.doc_id: h for h in ix.search(SearchRequest(q="broadband")).hits}
+    assert first["d"].snippet == "<mark>Broadband</mark> for rural schools"
+    first["e"].entities["topic"].append("mutated")
+    first["e"].heading_path.append("mutated")
+    same = {h.doc_id: h for h in ix.search(SearchRequest(q="broadband", correct=False)).hits}
+    assert same["e"].entities == {"topic": ["broadband"]} and same["e"].heading_path == []
+    ix.update_documents(["d"], [rec("d", 0, "Fibre broadband for rural clinics and schools")])
+    again = {h.doc_id: h for h in ix.search(SearchRequest(q="broadband")).hits}
+    assert again["d"].text == "Fibre broadband for rural clinics and schools"
+    assert again["d"].snippet == "Fibre <mark>broadband</mark> for rural clinics and schools"
+    assert again["e"].text == "Broadband in cities"
+    ix.close()

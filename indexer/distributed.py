@@ -1,0 +1,255 @@
+"""Ingest on a Dask cluster: the same tasks as the local WorkerPool, run by `distributed`.
+
+DaskPool offers the local pool's interface (run() yielding TaskResult, add() for follow-up
+tasks), so the pipeline and the page-range splitting do not care where work runs. The
+`kb ingest` process stays the only writer of the catalog and the index; workers only read the
+originals (by path: the corpus must be on storage every worker sees) and return documents.
+
+Limits hold on Dask workers as in the local pool: each Dask worker thread hands its tasks to
+a sandbox process it forks (workers._Worker) with the address-space cap; a task past its
+time kills the sandbox, not the Dask worker. A Dask worker that dies (killed, out of memory
+on the host) has its tasks rerun elsewhere by the scheduler; a task that has been on more
+dying workers than `allowed-failures` allows (scheduler setting, 3 by default) runs once more
+alone, and is recorded as failed if it kills workers then too.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import re
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from multiprocessing.connection import wait as wait_conn
+from typing import Any
+
+from indexer.workers import Feed, TaskResult, _one_line, _Worker
+from kb.errors import InvalidInputError, KBError
+
+_ADDRESS = re.compile(r"^(tcp|tls)://[^\s/:]+(:\d{1,5})?$")
+SCHEDULER_GRACE = 10.0  # seconds without the scheduler before the ingest stops
+CONNECT_TIMEOUT = 15.0  # seconds to reach the scheduler, and again for a first worker
+_LOCK = threading.Lock()
+_READY: dict[str, str] = {"setup": ""}  # per Dask worker process: which curation its tagger has
+_LOCAL = threading.local()  # per Dask worker thread: its sandbox process
+
+
+class SchedulerLostError(KBError):
+    code = "scheduler_lost"
+
+
+def _sandbox(fn: Callable[[Any], Any], payload: Any, setup: dict[str, Any], timeout: float,
+             memory_mb: int, grace: float) -> tuple[bool, Any, str, str, float, float]:
+    """Runs on a Dask worker: one task in this thread's sandbox process, under the limits."""
+    import multiprocessing as mp
+
+    with _LOCK:
+        if _READY["setup"] != setup["key"]:
+            from indexer.warmup import warm_up
+
+            # Built here once, before any sandbox is forked: every sandbox (and every
+            # replacement of a killed one) starts with the tagger ready, as in the local pool.
+            warm_up(setup["curation"])
+            _READY["setup"] = setup["key"]
+    box: _Worker | None = getattr(_LOCAL, "box", None)
+    if box is not None and (getattr(box, "setup", None) != setup["key"] or not box.proc.is_alive()):
+        box.kill()  # built for another curation, or died idle (its forking thread went away)
+        box = None
+    if box is None:
+        # A Dask worker under a nanny is a daemonic process, which multiprocessing forbids to
+        # have children (it could not wait for them at exit). The sandbox is a child that
+        # dies with its parent anyway (workers._die_with_parent), so the rule does not apply.
+        config = mp.current_process()._config  # type: ignore[attr-defined]
+        daemon = config.pop("daemon", None)
+        try:
+            box = _Worker(mp.get_context("fork"), fn, memory_mb)
+        finally:
+            if daemon is not None:
+                config["daemon"] = daemon
+        box.setup = setup["key"]  # type: ignore[attr-defined]
+        _LOCAL.box = box
+    allowed = timeout + (grace if box.fresh else 0.0)
+    box.fresh = False
+    box.conn.send((0, payload))
+    if not wait_conn([box.conn], timeout=allowed):
+        box.kill()
+        _LOCAL.box = None
+        return False, None, "resource_limit", f"timed out after {allowed:g} s; worker killed", allowed, 0.0
+    try:
+        _, ok, value, code, reason, seconds, rss = box.conn.recv()
+    except (EOFError, OSError):
+        box.proc.join(5)
+        exit_code = box.proc.exitcode
+        why = f"killed by signal {-exit_code}" if exit_code and exit_code < 0 else f"exit code {exit_code}"
+        box.kill()
+        _LOCAL.box = None
+        return False, None, "worker_crashed", f"extraction worker crashed ({why})", 0.0, 0.0
+    return ok, value, code, reason, seconds, rss
+
+
+def _killed_worker(fut: Any) -> bool:
+    from distributed import KilledWorker
+
+    return isinstance(fut.exception(), KilledWorker)
+
+
+def _echo(value: Any) -> Any:
+    return value
+
+
+class DaskPool:
+    """Tasks on the Dask cluster whose scheduler listens at `address` (tcp://host:port)."""
+
+    def __init__(self, address: str, fn: Callable[[Any], Any], curation: list[dict[str, Any]],
+                 timeout: float = 120.0, memory_mb: int = 1024, setup_grace: float = 0.0,
+                 connect_timeout: float = CONNECT_TIMEOUT) -> None:
+        from distributed import Client
+
+        if not _ADDRESS.match(address):
+            raise InvalidInputError(f"Dask scheduler address {address!r} is not tcp://HOST:PORT (or tls://HOST:PORT)")
+        self.address = address
+        self.fn = fn
+        self.limits = (timeout, memory_mb, setup_grace)
+        self.feed = Feed(())
+        self.held: Callable[[], int] = lambda: 0  # results kept downstream (in_order)
+        try:
+            self.client = Client(address, timeout=connect_timeout, set_as_default=False)
+        except (OSError, TimeoutError) as exc:
+            raise SchedulerLostError(f"cannot reach the Dask scheduler at {address}: {_one_line(str(exc), 160)}") from exc
+        try:
+            self.client.wait_for_workers(1, timeout=connect_timeout)
+        except (OSError, TimeoutError) as exc:
+            self.close()
+            raise SchedulerLostError(f"the Dask scheduler at {address} has no workers "
+                                     f"(waited {connect_timeout:g} s); start some with `dask worker {address}`") from exc
+        blob = json.dumps(curation, sort_keys=True, default=str)
+        setup = {"curation": curation, "key": hashlib.sha256(blob.encode()).hexdigest()[:16]}
+        self.token = uuid.uuid4().hex[:8]
+        # Sent once, not with every task: a task whose result is the setup. Not scatter():
+        # scattered data dies with the workers holding it (a file that kills workers can take
+        # them all), and tasks that need it are then cancelled; a task's result is recomputed.
+        self.setup = self.client.submit(_echo, setup, key=f"kb-{self.token}-setup", pure=False)
+        self.seq = 0
+
+    @property
+    def threads(self) -> int:
+        """Worker threads in the cluster, asked of the scheduler at most every few seconds."""
+        now = time.monotonic()
+        if now - getattr(self, "_threads_at", 0.0) > 5.0 and self.client.status == "running":
+            try:
+                info = self.client.scheduler_info()["workers"]
+                self._threads = sum(w.get("nthreads", 1) for w in info.values()) or 1
+                self._threads_at = now
+            except (OSError, TimeoutError):
+                pass
+        return getattr(self, "_threads", 1)
+
+    @property
+    def where(self) -> str:
+        workers = self.client.scheduler_info()["workers"]
+        return f"dask {self.address} ({len(workers)} workers, {self.threads} threads)"
+
+    def add(self, key: Any, payload: Any) -> None:
+        self.feed.add(key, payload)
+
+    def _submit(self, key: Any, payload: Any, follow_up: bool) -> Any:
+        self.seq += 1
+        timeout, memory_mb, grace = self.limits
+        # Follow-ups (page ranges of a started PDF) first: a started document finishes first.
+        return self.client.submit(_sandbox, self.fn, payload, self.setup, timeout, memory_mb, grace,
+                                  key=f"kb-{self.token}-{self.seq}", pure=False, priority=1 if follow_up else 0)
+
+    def run(self, tasks: Iterable[tuple[Any, Any]]) -> Iterator[TaskResult]:
+        """Run (key, payload) tasks; yield a TaskResult per task as each finishes.
+
+        Dask blames every task a dying worker held, queued or running: a small file queued
+        behind one that kills workers can reach allowed-failures too. So a task Dask gives up
+        on (KilledWorker) runs once more alone, nothing else in flight, and only a file that
+        kills workers when it runs alone is recorded as failed."""
+        feed = self.feed = Feed(tasks)
+        running: dict[Any, tuple[Any, Any, bool]] = {}  # future -> (key, payload, alone)
+        suspects: deque[tuple[Any, Any]] = deque()
+        try:
+            while True:
+                if suspects and not running:
+                    key, payload = suspects.popleft()
+                    running[self._submit(key, payload, True)] = (key, payload, True)
+                # Enough queued for every thread; new files only while few finished results
+                # wait downstream for their turn (memory), follow-ups always (the document
+                # they finish may be the one the others wait for).
+                window = 2 * self.threads + 2
+                while not suspects and len(running) < window:
+                    task = feed.next(follow_ups_only=self.held() >= window)
+                    if task is None:
+                        break
+                    follow_up = isinstance(task[0], tuple) and task[0][0] in ("pages", "assemble")
+                    running[self._submit(*task, follow_up)] = (*task, False)
+                if not running:
+                    return
+                for fut in self._wait(list(running)):
+                    key, payload, alone = running.pop(fut)
+                    if fut.status == "error" and _killed_worker(fut) and not alone:
+                        suspects.append((key, payload))
+                        continue
+                    yield self._result(key, fut)
+        finally:
+            for fut in running:
+                fut.release()
+
+    def _wait(self, futures: list[Any]) -> set[Any]:
+        """The futures done within a second; raises SchedulerLostError when the scheduler has
+        been gone for SCHEDULER_GRACE seconds or cancelled the tasks."""
+        from distributed import wait as dask_wait
+        from distributed.client import FuturesCancelledError
+
+        deadline = time.monotonic() + SCHEDULER_GRACE
+        while True:
+            try:
+                with self.client.as_current():  # wait() takes the current client
+                    done, _ = dask_wait(futures, timeout=1.0, return_when="FIRST_COMPLETED")
+            except TimeoutError:
+                done = set()  # nothing finished within the second: check the scheduler
+            except FuturesCancelledError as exc:  # the client lost the scheduler with our tasks
+                raise self._lost() from exc
+            if self.client.status == "running":
+                return done
+            if time.monotonic() > deadline:
+                raise self._lost()
+
+    def _result(self, key: Any, fut: Any) -> TaskResult:
+        if fut.status == "finished":
+            ok, value, code, reason, seconds, rss = fut.result()
+            return TaskResult(key, ok, value, code, reason, seconds, rss)
+        if fut.status == "cancelled":
+            raise self._lost()
+        if _killed_worker(fut):
+            return TaskResult(key, False, code="worker_crashed",
+                              reason="Dask workers died each time they ran this file, alone too (allowed-failures reached)")
+        exc = fut.exception()
+        return TaskResult(key, False, code="extraction_failed", reason=_one_line(f"{type(exc).__name__}: {exc}"))
+
+    def _lost(self) -> SchedulerLostError:
+        return SchedulerLostError(f"lost the Dask scheduler at {self.address}; the catalog keeps every document "
+                                  "written so far: run the same ingest again to resume")
+
+    def close(self) -> None:
+        # Closing after the scheduler vanished may raise anything; there is nothing left to save.
+        with contextlib.suppress(Exception):
+            self.client.close(timeout=5)
+
+
+def in_order(results: Iterable[TaskResult], order: list[Any], pool: DaskPool) -> Iterator[TaskResult]:
+    """The results in the order of `order` (the ingest's plan), so the single writer writes
+    the catalog in the same order on every run, whichever worker finishes first."""
+    held: dict[Any, TaskResult] = {}
+    pool.held = lambda: len(held)
+    nxt = 0
+    for r in results:
+        held[r.key] = r
+        while nxt < len(order) and order[nxt] in held:
+            yield held.pop(order[nxt])
+            nxt += 1
+    yield from held.values()  # keys outside the plan (none expected)

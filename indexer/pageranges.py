@@ -1,0 +1,158 @@
+"""Page-range tasks for large PDFs, on any pool that offers run() and add() (the local
+WorkerPool, the Dask pool).
+
+A PDF file task whose document has more than `pages_per_task` pages answers with its page
+count alone; its ranges become tasks of their own (pdfsplit.split_ranges), and when every
+range is in, one "assemble" task makes the document (whole-document
+decisions, segmentation, language, tagging). The caller sees one TaskResult per file, under
+the file's key, exactly as without splitting.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from indexer.extract.pdfsplit import PagePart, assemble, read_first, read_range, split_ranges
+from indexer.workers import TaskResult
+from kb.errors import ExtractionError, KBError
+from kb.model import Extracted
+
+
+class Pool(Protocol):
+    def run(self, tasks: Iterable[tuple[Any, Any]]) -> Iterator[TaskResult]: ...
+
+    def add(self, key: Any, payload: Any) -> None: ...
+
+
+@dataclass
+class _Split:
+    payload: dict[str, Any]
+    waiting: int
+    parts: list[PagePart] = field(default_factory=list)
+    failed: bool = False
+    seconds: float = 0.0
+    rss: float = 0.0
+
+
+@dataclass
+class TaskCounts:
+    """Tasks run for a batch: one per file or record chunk, plus page ranges and assemblies."""
+
+    submitted: int = 0
+    done: int = 0
+    ranges: int = 0
+    split_files: int = 0
+
+
+def run_split(pool: Pool, tasks: Iterable[tuple[Any, dict[str, Any]]], pages_per_task: int, parallel: int,
+              verify: bool = False, on_task: Callable[[TaskCounts], None] | None = None,
+              counts: TaskCounts | None = None) -> Iterator[TaskResult]:
+    """Run the tasks on the pool, splitting large PDFs; yield one result per input task.
+    parallel: the pool's workers (sizes the ranges); verify: workers check each file's
+    content hash before reading it (remote workers)."""
+    counts = counts if counts is not None else TaskCounts()
+    splits: dict[Any, _Split] = {}
+
+    def feed() -> Iterator[tuple[Any, dict[str, Any]]]:
+        for key, payload in tasks:
+            if payload.get("kind") == "file":
+                payload = {**payload, "pages_per_task": pages_per_task, "verify": verify,
+                           "cost": payload.get("size") or 0}
+            counts.submitted += 1
+            yield key, payload
+
+    def add(key: Any, payload: dict[str, Any]) -> None:
+        counts.submitted += 1
+        pool.add(key, payload)
+
+    for r in pool.run(feed()):
+        counts.done += 1
+        if on_task:
+            on_task(counts)
+        kind = r.key[0] if isinstance(r.key, tuple) else None
+        if kind == "pages":
+            root = r.key[1]
+            st = splits[root]
+            st.seconds += r.seconds
+            st.rss = max(st.rss, r.max_rss_mb)
+            st.waiting -= 1
+            if st.failed:
+                pass
+            elif not r.ok:
+                st.failed = True
+                yield TaskResult(root, False, code=r.code, reason=f"pages {r.key[2]}: {r.reason}",
+                                 seconds=st.seconds, max_rss_mb=st.rss)
+            else:
+                st.parts.append(r.value["part"])
+                if st.waiting == 0:  # short, and it completes a document: before anything else
+                    add(("assemble", root), {**st.payload, "kind": "assemble", "parts": st.parts,
+                                             "cost": float("inf")})
+            if st.waiting == 0 and st.failed:
+                del splits[root]
+            continue
+        if kind == "assemble":
+            st = splits.pop(r.key[1])
+            yield TaskResult(r.key[1], r.ok, r.value, r.code, r.reason, st.seconds + r.seconds,
+                             max(st.rss, r.max_rss_mb))
+            continue
+        if r.ok and isinstance(r.value, dict) and "part" in r.value and not isinstance(r.key, tuple):
+            first: PagePart = r.value["part"]  # no page yet: the page count
+            ranges = split_ranges(first.page_count, pages_per_task, parallel)
+            st = splits[r.key] = _Split(r.value["payload"], len(ranges), seconds=r.seconds, rss=r.max_rss_mb)
+            counts.split_files += 1
+            counts.ranges += len(ranges)
+            size = st.payload.get("size") or 0
+            for a, b in ranges:  # cost: the range's share of the file, to order it among whole files
+                add(("pages", r.key, f"{a}-{b}"), {**st.payload, "kind": "pages", "first": a, "last": b,
+                                                   "cost": size * (b - a + 1) / first.page_count})
+            continue
+        yield r
+
+
+def extract_task(payload: dict[str, Any]) -> Extracted | dict[str, Any]:
+    """Worker side: extract a file (or only count the pages of a PDF to split), read one page
+    range, or assemble the ranges. Returns the Extracted document, or {"part": PagePart, ...}
+    for a page count or a range."""
+    from indexer.extract import extract, sniff
+
+    path = payload["path"]
+    if payload.get("verify"):
+        _verify(path, payload["sha"])
+    kind = payload["kind"]
+    password, limits = payload.get("password"), payload["limits"]
+    if kind == "pages":
+        return {"part": read_range(path, payload["first"], payload["last"], password, limits)}
+    if kind == "assemble":
+        return assemble(path, payload["parts"], password, limits)
+    per_task = int(payload.get("pages_per_task") or 0)
+    if per_task and _is_pdf(path, sniff):
+        first = read_first(path, per_task, password, limits)
+        if isinstance(first, PagePart):
+            return {"part": first, "payload": {k: v for k, v in payload.items() if k != "cached"}}
+        return first
+    return extract(path, password=password, limits=limits)
+
+
+def _is_pdf(path: str, sniff: Callable[..., str]) -> bool:
+    try:
+        return sniff(path) == "pdf"
+    except (KBError, OSError):
+        return False  # the whole-file extraction reports it
+
+
+def _verify(path: str, sha: str) -> None:
+    """A remote worker reads the original by path: make sure it is the file the ingest
+    process hashed, and say plainly when this worker cannot see it."""
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            while block := f.read(1 << 20):
+                h.update(block)
+    except OSError as exc:
+        raise ExtractionError(f"worker on {os.uname().nodename} cannot read the file ({exc.strerror or exc}); "
+                              "the corpus must be on storage every worker sees, at the same path") from exc
+    if h.hexdigest() != sha:
+        raise ExtractionError("file changed on disk since the ingest process hashed it (content hash differs)")
