@@ -10,8 +10,8 @@ import importlib
 import sys
 import time
 
-BENCHES = ("ingest", "dask", "content", "tagging", "relevance", "questions", "latency", "paging", "web", "api",
-           "load", "opensearch")
+BENCHES = ("ingest", "dask", "content", "tagging", "relevance", "questions", "multilingual", "latency", "paging",
+           "web", "api", "load", "opensearch")
 
 
 def main(argv: list[str]) -> int:

@@ -17,13 +17,14 @@ from operator import itemgetter
 from typing import Any
 
 import spacy
+from spacy.attrs import NORM
 from spacy.lang.en.stop_words import STOP_WORDS
 from spacy.matcher import PhraseMatcher
 
 from indexer import people as P
 from indexer.tokcache import cached
 from kb import settings as settings_mod
-from kb.entities import Registry, load_registry, slugify
+from kb.entities import Registry, load_registry, morph, slugify
 from kb.errors import InvalidInputError, KBError
 from kb.model import Mention, Passage
 
@@ -42,6 +43,13 @@ class _Pipe:
             self.nlp = spacy.blank(code)
         except (ImportError, ValueError):  # a language spaCy cannot tokenise here: English rules
             self.nlp = spacy.blank("en")
+        # Russian and Arabic inflect and prefix names ("Всемирного банка", "والبنك الدولي"):
+        # names are matched on a normalised form (kb.entities.morph) instead of the lower case.
+        # Set before any text is tokenised: a word's NORM is fixed when spaCy first sees it.
+        name_attr = "LOWER"
+        if code in morph.KEYS:
+            self.nlp.vocab.lex_attr_getters[NORM] = morph.KEYS[code]
+            name_attr = "NORM"
         lower, orth = [], []
         seen: set[tuple[str, str]] = set()
         for p in registry.patterns():
@@ -60,7 +68,7 @@ class _Pipe:
         vocab = self.nlp.vocab
         self.matchers = []
         self._keys: dict[int, tuple[int, int, str, str, str]] = {}
-        for attr, rows in (("LOWER", lower), ("ORTH", orth)):
+        for attr, rows in ((name_attr, lower), ("ORTH", orth)):
             matcher = PhraseMatcher(vocab, attr=attr)
             for row in rows:
                 key = repr((row["label"], row["id"]))

@@ -22,6 +22,7 @@ from typing import Any
 from kb import summary
 from kb.errors import BusyError, CatalogError
 from kb.model import Mention, Passage
+from kb.salience import passage_salience, subject_country
 
 SCHEMA_VERSION = 4
 
@@ -394,12 +395,17 @@ class Catalog:
         if doc is None:
             return []
         ents: dict[str, dict[str, list[str]]] = {}
-        for r in self.db.execute("SELECT passage_id, type, entity_id FROM mentions WHERE doc_id = ?", (doc_id,)):
-            bucket = ents.setdefault(r[0], {}).setdefault(r[1], [])
-            if r[2] not in bucket:
-                bucket.append(r[2])
+        rows = [dict(r) for r in self.db.execute(
+            "SELECT passage_id, type, entity_id, text FROM mentions WHERE doc_id = ? ORDER BY passage_id, start", (doc_id,))]
+        for r in rows:
+            bucket = ents.setdefault(r["passage_id"], {}).setdefault(r["type"], [])
+            if r["entity_id"] not in bucket:
+                bucket.append(r["entity_id"])
+        passages = self.passages(doc_id)
+        salience = passage_salience(rows, {p["id"]: " › ".join(p["heading_path"]) for p in passages},
+                                    doc.get("title") or "", subject_country(doc.get("metadata")))
         records = []
-        for p in self.passages(doc_id):
+        for p in passages:
             e = ents.get(p["id"], {})
             records.append({
                 "id": p["id"], "doc_id": doc_id, "ordinal": p["ordinal"], "text": p["text"],
@@ -415,6 +421,7 @@ class Catalog:
                 "page_start": p["page_start"], "page_end": p["page_end"],
                 "country": e.get("country", []), "region": e.get("region", []), "org": e.get("org", []),
                 "person": e.get("person", []), "topic": e.get("topic", []),
+                "salience": salience.get(p["id"], {}),
             })
         return records
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from kb.entities import morph, multilingual
 from kb.entities.countries import build_countries, fold
 from kb.errors import InvalidInputError
 from kb.model import ENTITY_TYPES
@@ -67,6 +68,9 @@ class Registry:
 
     def _index(self) -> None:
         self._lookup: dict[str, list[tuple[str, str]]] = {}
+        # Russian / Arabic surfaces by their normalised words: "Всемирного банка" finds the
+        # World Bank as the tagger does (kb.entities.morph)
+        self._morph_lookup: dict[str, list[tuple[str, str]]] = {}
         for surface, label, ent_id, _lang, role in self._surfaces:
             if role == "block":
                 continue
@@ -75,6 +79,11 @@ class Registry:
             target = (label, self.canonical(label, ent_id))
             if target not in hits and not self.is_rejected(label, ent_id, surface):
                 hits.append(target)
+                mkey = _morph_key(surface)
+                if mkey:
+                    mhits = self._morph_lookup.setdefault(mkey, [])
+                    if target not in mhits:
+                        mhits.append(target)
 
     # -- lookups --------------------------------------------------------------
     def canonical(self, type_: str, ent_id: str) -> str:
@@ -110,8 +119,13 @@ class Registry:
         return None
 
     def resolve(self, text: str) -> list[tuple[str, str]]:
-        """Exact surface lookup: 'Korea' -> [('country', 'KOR')]; [] when unknown."""
-        return list(self._lookup.get(norm_surface(text), []))
+        """Surface lookup: 'Korea' -> [('country', 'KOR')]; [] when unknown. Russian and
+        Arabic text is also looked up by its normalised words ('Всемирного банка')."""
+        hits = self._lookup.get(norm_surface(text))
+        if hits is None:
+            mkey = _morph_key(text)
+            hits = self._morph_lookup.get(mkey, []) if mkey else []
+        return list(hits)
 
     def patterns(self) -> list[dict[str, Any]]:
         """Phrase patterns for the tagger: label (entity type, 'demonym' or 'block'), id,
@@ -156,6 +170,15 @@ class Registry:
         return new
 
 
+def _morph_key(text: str) -> str | None:
+    """The words of a Russian or Arabic surface through kb.entities.morph; None for others."""
+    lang = _guess_lang(text)
+    if lang not in morph.KEYS:
+        return None
+    key = morph.KEYS[lang]
+    return " ".join(key(w) for w in re.findall(r"\w+", text))
+
+
 # -- building -----------------------------------------------------------------
 def _build_base() -> Registry:
     cdata, rdata = _load_yaml("countries.yaml"), _load_yaml("regions.yaml")
@@ -182,6 +205,11 @@ def _build_base() -> Registry:
     _add_regions(records, surfaces, rdata, countries)
     _add_orgs(records, surfaces, odata)
     _add_topics(records, surfaces, tdata)
+    # names in the other UN languages after the English ones: a surface claimed twice keeps
+    # its English owner (the tagger keeps the first pattern of a surface)
+    ndata = _load_yaml("names_un6.yaml")
+    multilingual.apply(records["org"], surfaces, "org", ndata.get("organisations"))
+    multilingual.apply(records["topic"], surfaces, "topic", ndata.get("topics"))
     rules = {
         "person_names": set(cdata.get("person_names", [])),
         "country_followers": set(cdata.get("country_followers", [])),

@@ -33,7 +33,9 @@ Resolver = Callable[[str], list[tuple[str, str]]]
 
 # Queries with at least this many plain words are treated as natural language (OR).
 NATURAL_LANGUAGE_WORDS = 5
-MAX_NGRAM = 5
+# Longest run of words looked up as one entity name: official names run long
+# ("Programme des Nations Unies pour le développement" is seven words).
+MAX_NGRAM = 12
 OPERATORS = {"AND", "OR", "NOT", "ANDNOT", "ANDMAYBE"}
 # Common English words: never entity names on their own ("who" is not WHO) and never
 # required words of a short query. The union of Whoosh's short list and its English list,
@@ -228,7 +230,9 @@ def _expand_entities(tokens: list[_Tok], resolver: Resolver | None, mode: str) -
             except Exception:  # noqa: BLE001 — a broken registry must not break search
                 found = []
             if found:
-                words = _mode_group(tuple(_word(t.text) for t in tokens[i:j]), mode)
+                # The words of a name go together even in a question read with OR: the "de"
+                # and "la" of "Organisation mondiale de la Santé" are no words to rank by alone.
+                words = _mode_group(tuple(_word(t.text) for t in tokens[i:j]), "and" if j - i > 1 else mode)
                 alts = (words, *(qt.Entity(t, e) for t, e in dict.fromkeys(found)))
                 out.append(_Tok("node", node=_mode_group((qt.Or(alts),), mode)))
                 i = j

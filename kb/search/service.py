@@ -39,6 +39,9 @@ Resolver = Callable[[str], list[tuple[str, str]]]
 # A plain AND query with fewer hits than this is retried as OR (see docs/query-language.md).
 AND_FALLBACK_BELOW = 3
 SUGGEST_BELOW = 3
+# A spelling correction runs only when it finds more than this many times the passages
+# the query as typed finds (kb.search.spelling only proposes it).
+CORRECT_FACTOR = 2
 SORTS = ("relevance", "date", "title", "added")
 
 
@@ -76,6 +79,8 @@ class SearchService:
         suggestion = corrected
         if suggestion is None and request.q and page.total < SUGGEST_BELOW:
             suggestion = spelling.suggest(request.q, self.backend.vocabulary(), self.resolver)
+            if suggestion and not self._changes_results(request, suggestion, page):
+                suggestion = None  # "did you mean" a query that shows the same passages: noise
         return SearchResult(
             total=page.total, hits=page.hits, facets=page.facets, page=offset // per_page + 1,
             per_page=per_page,
@@ -122,6 +127,8 @@ class SearchService:
         """The query text that runs (spelling corrected), the correction, the cursor hash."""
         q_text = request.q or ""
         corrected = spelling.correct(q_text, self.backend.vocabulary(), self.resolver) if request.correct else None
+        if corrected and not self._finds_clearly_more(request, corrected, q_text):
+            corrected = None
         if corrected:
             q_text = corrected
         filters = request.filters or {}
@@ -157,6 +164,33 @@ class SearchService:
                 return parsed2, page2
             bq.query = parsed
         return parsed, page
+
+    def _probe(self, request: SearchRequest, q_text: str, limit: int) -> BackendPage:
+        """The first `limit` hits of `q_text` under the request's filters, as typed: no
+        AND->OR retry, facets or snippets."""
+        bq = self._backend_query(request, None, 0, limit)
+        bq.facet_fields, bq.highlight = (), False
+        bq.query = language.parse(q_text, language.choose_mode(q_text), self.resolver, self.settings)
+        bq.deadline = time.monotonic() + float(self.settings.get("query_time_budget", 2.0))
+        return self.backend.search(bq)
+
+    def _finds_clearly_more(self, request: SearchRequest, corrected: str, q_text: str) -> bool:
+        """A correction is applied only when the corrected query finds more than
+        CORRECT_FACTOR times the passages the query as typed finds (each in its own mode,
+        before any AND->OR retry): a rare good word is left alone."""
+        typed = self._probe(request, q_text, 1).total
+        fixed = self._probe(request, corrected, 1).total
+        return fixed > CORRECT_FACTOR * typed
+
+    def _changes_results(self, request: SearchRequest, suggestion: str, page: BackendPage) -> bool:
+        """Did-you-mean is offered only when the suggested query, as typed, finds more than
+        the user's query as typed (its words are found together where the typed ones were
+        not: "who take about e-notary" finds no more than "who talked about e-notary"), and
+        would show other passages than the page the user has."""
+        other = self._probe(request, suggestion, max(len(page.hits), 1))
+        if other.total <= self._probe(request, request.q, 1).total:
+            return False
+        return other.total != page.total or [h.passage_id for h in other.hits] != [h.passage_id for h in page.hits]
 
     @staticmethod
     def _may_fall_back(q_text: str, mode: str) -> bool:

@@ -13,12 +13,17 @@ with the stem "govern". A word counts as unknown when no passage holds it.
   absent than misspelt.
 
 Neither touches a word inside a known entity name (the resolver's countries and
-organisations are matched by their tags) or a word the search finds anyway through a
-title, a heading or its stem.
+organisations are matched by their tags), a word the search finds anyway through a
+title, a heading or its stem, an English inflection of an indexed word ("talked" when
+"talk" or "talks" is indexed) or, with a replacement of another script, a word of a
+script other than Latin ("кибербезопасность" never becomes a Latin word). Whether a
+correction is applied and a suggestion shown also depends on what they find: the search
+service's policy (kb.search.service).
 """
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 
 from kb.search import language
@@ -37,9 +42,48 @@ def _unknown(token: str, vocab: Vocabulary) -> str | None:
     if not language.is_candidate(token):
         return None
     forms = vocab.spell_forms(token)
-    if len(forms) != 1 or forms[0] in vocab:
+    if len(forms) != 1 or forms[0] in vocab or inflection_known(forms[0], vocab):
         return None
     return forms[0]
+
+
+# English inflectional endings and what each may have been added to: (ending, replacement).
+_INFLECTIONS = (("ies", "y"), ("ied", "y"), ("ing", ""), ("ing", "e"), ("ed", ""), ("ed", "e"),
+                ("es", ""), ("s", ""), ("er", ""), ("er", "e"), ("est", ""), ("est", "e"), ("ly", ""))
+_SUFFIXES = ("", "s", "es", "ed", "d", "ing")
+
+
+def inflection_known(form: str, vocab: Vocabulary) -> bool:
+    """An English inflection of an indexed word: "talked" when the index holds "talk",
+    "talks" or "talking"; "stopped" by "stop"; "studies" by "study". Only Latin words of
+    five letters or more, so short slips ("teh") are not taken for inflections."""
+    if len(form) < 5 or not form.isascii() or not form.isalpha():
+        return False
+    bases: set[str] = set()
+    for ending, repl in _INFLECTIONS:
+        if form.endswith(ending):
+            base = form[: -len(ending)] + repl
+            if len(base) >= 3:
+                bases.add(base)
+                if len(base) >= 4 and base[-1] == base[-2] and not repl:
+                    bases.add(base[:-1])  # stopped -> stop, planning -> plan
+    for base in bases:
+        stem = base.removesuffix("e")
+        for suffix in _SUFFIXES:
+            word = (stem if suffix in ("ed", "ing") else base) + suffix
+            if word != form and word in vocab:
+                return True
+    return False
+
+
+def scripts(text: str) -> set[str]:
+    """The scripts of a text's letters ('LATIN', 'CYRILLIC', 'ARABIC', 'CJK', …)."""
+    return {unicodedata.name(ch, "?").split(" ")[0] for ch in text if ch.isalpha()}
+
+
+def same_script(word: str, replacement: str) -> bool:
+    """A replacement may only use the scripts of the word it replaces."""
+    return scripts(replacement) <= scripts(word)
 
 
 def suggest(q: str, vocab: Vocabulary, resolver: Resolver | None = None) -> str | None:
@@ -113,7 +157,7 @@ def _rewrite(q: str, vocab: Vocabulary, resolver: Resolver | None,
                 continue
             skip = i in protected or vocab.found_by_analysis(bare[i])
             tried[form] = None if skip else replace(bare[i], form)
-        if tried[form]:
+        if tried[form] and same_script(bare[i], tried[form]):
             out[i] = tried[form]
     return " ".join(out) if out != tokens else None
 

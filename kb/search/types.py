@@ -13,8 +13,16 @@ FACET_FIELDS = ("country", "region", "org", "person", "topic", "type", "year", "
 # One passage as handed to the index by the catalog (kb.store.Catalog.index_records).
 # Keys: id, doc_id, ordinal, text, title, heading (heading path joined with " › "), path,
 # source_id, format (as `type`), year (int|None), lang, event, page_start, page_end,
-# country/region/org/person/topic (lists of ids), date (ISO string|None).
+# country/region/org/person/topic (lists of ids), date (ISO string|None),
+# salience ({entity type: {entity id: points}}, points an int >= 1 for every id of the
+# passage's entity lists: how much the passage is about it, kb.salience). A backend ranks
+# the passages an entity query matches by these points: SALIENCE_BASE + SALIENCE_SPREAD *
+# points / (points + SALIENCE_PIVOT), added to the text relevance of the rest of the query;
+# a record without them counts 1 point an entity.
 PassageRecord = dict[str, Any]
+SALIENCE_BASE = 1.0
+SALIENCE_SPREAD = 1.0
+SALIENCE_PIVOT = 3.0
 
 
 @dataclass

@@ -16,10 +16,16 @@ from typing import Any
 from kb.errors import InvalidQueryError
 from kb.search import querytree as qt
 from kb.search.language import ENGLISH_STOPS
-from kb.search.opensearch.mapping import SEARCH_FIELDS, TEXT_FIELDS
+from kb.search.opensearch.mapping import (
+    ENTITY_FIELDS,
+    MAX_POINTS,
+    SEARCH_FIELDS,
+    TEXT_FIELDS,
+    salience_key,
+)
+from kb.search.types import SALIENCE_BASE, SALIENCE_PIVOT, SALIENCE_SPREAD
 
 DSL = dict[str, Any]
-ENTITY_SCORE = 1.5  # score of a passage matched only through an entity tag (as Whoosh)
 # Query-language field -> index field. Keyword fields match case-insensitively.
 KEYWORD = {"country": "country", "region": "region", "org": "org", "person": "person",
            "topic": "topic", "type": "type", "lang": "lang", "event": "event", "doc_id": "doc_id",
@@ -71,8 +77,7 @@ class Compiler:
 
     def leaf(self, n: qt.Node) -> DSL | None:
         if isinstance(n, qt.Entity):
-            return {"constant_score": {"filter": {"term": {n.field: {"value": n.id, "case_insensitive": True}}},
-                                       "boost": ENTITY_SCORE}}
+            return entity_clause(n.field, n.id)
         if isinstance(n, qt.Range):
             return self.range(n)
         field = getattr(n, "field", None)
@@ -113,6 +118,8 @@ class Compiler:
             return {"prefix": {KEYWORD[field]: {"value": text, "case_insensitive": True}}}
         if isinstance(n, qt.Wildcard):
             return {"wildcard": {KEYWORD[field]: {"value": text, "case_insensitive": True}}}
+        if field in ENTITY_FIELDS:
+            return entity_clause(field, text)
         return {"term": {KEYWORD[field]: {"value": text, "case_insensitive": True}}}
 
     def range(self, n: qt.Range) -> DSL:
@@ -159,3 +166,17 @@ def _bool(must: list[DSL] | None = None, should: list[DSL] | None = None,
     if len(should) == 1 and boost == 1.0:
         return should[0]
     return {"bool": {"should": should, "minimum_should_match": 1, "boost": boost}}
+
+
+def entity_clause(field: str, entity_id: str) -> DSL:
+    """Passages tagged with the entity, scored by salience as the Whoosh backend does:
+    SALIENCE_BASE + SALIENCE_SPREAD * p / (p + SALIENCE_PIVOT) for the passage's points p
+    (kb.search.types). Points are small whole numbers, so each possible p is one constant-score
+    clause on the passage's "type:id#p" keyword: core OpenSearch, no script or plugin."""
+    key = salience_key(field, entity_id)
+    return {"bool": {
+        "must": [{"constant_score": {"filter": {"term": {field: {"value": entity_id, "case_insensitive": True}}},
+                                     "boost": SALIENCE_BASE}}],
+        "should": [{"constant_score": {"filter": {"term": {"salience": f"{key}#{p}"}},
+                                       "boost": SALIENCE_SPREAD * p / (p + SALIENCE_PIVOT)}}
+                   for p in range(1, MAX_POINTS + 1)]}}

@@ -27,7 +27,10 @@ def spell_forms(text: str) -> list[str]:
                      if not unicodedata.combining(c))
     return _SPELL_TOKEN.findall(folded)
 
-MAPPING_VERSION = 3  # 3: collection (facet), added (ingest time, sort=added)
+# The most salience points a passage can give an entity (kb.salience: mentions up to 5, heading 3,
+# title 2, subject country 4); more are counted as this many.
+MAX_POINTS = 14
+MAPPING_VERSION = 4  # 3: collection (facet), added (sort=added). 4: salience
 # Chosen on SciFact's training claims for the Whoosh backend (kb.search.scoring); kept equal
 # here so both backends rank alike. Not imported: kb.search.scoring imports whoosh.
 K1 = 0.9
@@ -99,6 +102,8 @@ def index_body(shards: int, replicas: int) -> dict[str, Any]:
         "spell": {"type": "text", "analyzer": "kb_plain", "norms": False},
         # each passage's distinct spelling forms: the vocabulary (frequencies, prefixes)
         "words": {"type": "keyword"},
+        # entity points of the passage (PassageRecord salience) as "type:id#points" keywords
+        "salience": {"type": "keyword"},
     })
     for code, analyser in LANG_FIELDS.items():
         properties[f"text_{code}"] = {**text, "analyzer": analyser}
@@ -119,7 +124,7 @@ def index_body(shards: int, replicas: int) -> dict[str, Any]:
         },
         "mappings": {"dynamic": "strict", "_meta": {"kb_mapping_version": MAPPING_VERSION},
                      # searched, never shown: not kept twice
-                     "_source": {"excludes": ["all_*", "spell", "words"]},
+                     "_source": {"excludes": ["all_*", "spell", "words", "salience"]},
                      "properties": properties},
     }
 
@@ -162,4 +167,13 @@ def record_to_source(rec: dict[str, Any]) -> dict[str, Any]:
     source["year"] = int(year) if year not in (None, "") else None
     for name in ENTITY_FIELDS:
         source[name] = _ids(rec.get(name))
+    points = rec.get("salience") or {}
+    # every tagged entity has points; one where the record gives none (as the Whoosh backend)
+    source["salience"] = [f"{salience_key(name, eid)}#{min(MAX_POINTS, int((points.get(name) or {}).get(eid) or 1))}"
+                          for name in ENTITY_FIELDS for eid in source[name]]
     return source
+
+
+def salience_key(field: str, entity_id: str) -> str:
+    """An entity's salience key: ids compare case-insensitively."""
+    return f"{field}:{entity_id.lower()}"

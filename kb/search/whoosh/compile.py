@@ -9,8 +9,9 @@ structure comes from the tree. Around that, this module:
 
 * counts repeated query words (``Repeated``): BM25 as Lucene, Anserini and bm25s run it sums
   a clause per query word, so a word repeated in a long question weighs more;
-* maps facet values to their indexed spelling (``country:kor`` = ``country:KOR``) and gives
-  entity terms a constant score (they carry no term statistics);
+* maps facet values to their indexed spelling (``country:kor`` = ``country:KOR``) and makes
+  entity terms ``Salient``: the engine scores a passage by how much it is about the entity
+  (its salience points, kb.salience), not by term statistics, which tags do not have;
 * bounds wildcard/fuzzy expansion (InvalidQueryError).
 """
 from __future__ import annotations
@@ -35,13 +36,13 @@ from whoosh.qparser import (
 from kb.errors import InvalidQueryError
 from kb.search import querytree as qt
 from kb.search.whoosh.columns import FACET_INDEX_FIELD, Columns
-from kb.search.whoosh.schema import ENGLISH_STOPS, ENTITY_FIELDS, YEAR_KEY
+from kb.search.whoosh.schema import ENGLISH_STOPS, ENTITY_FIELDS, YEAR_KEY, salience_key
 
 # Field weights for BM25F: a title or heading word counts twice a body word (chosen with
 # k1 and b in bench/relevance.py --tune; headings share the title's weight because neither
 # benchmark collection has headings).
 FIELD_BOOSTS = {"title": 2.0, "heading": 2.0}
-# Score of a passage matched only through its entity tags.
+# Score of an entity match in Whoosh's own matchers (the engine scores it by salience).
 ENTITY_SCORE = 1.5
 # Fields whose values are matched case-insensitively against the index vocabulary.
 CASE_MAPPED = set(ENTITY_FIELDS) | {"type", "lang", YEAR_KEY, "doc_id", "source_id", "event"}
@@ -85,6 +86,27 @@ class Repeated(wq.WrappingQuery):
                 return self.child.score() * times
 
         return _Scaled(self.child.matcher(searcher, context))
+
+
+class Salient(wq.ConstantScoreQuery):
+    """An entity term (``country:KAZ``) whose passages the engine ranks by their salience
+    points for the entity: SALIENCE_BASE + SALIENCE_SPREAD * points / (points + SALIENCE_PIVOT)
+    (kb.search.types). Still a
+    constant-score query for everything else: like a filter it is read whatever the time
+    budget, and Whoosh's own matchers give it ENTITY_SCORE."""
+
+    def __init__(self, child: wq.Term, score: float = ENTITY_SCORE) -> None:
+        super().__init__(child, score)
+
+    @property
+    def key(self) -> str:
+        return salience_key(self.child.fieldname, self.child.text)
+
+    def _rewrap(self, child: wq.Query) -> Salient:
+        return Salient(child, self.score)
+
+    def __repr__(self) -> str:
+        return f"Salient({self.child!r})"
 
 
 def make_parser(schema: Any, text_fields: Iterable[str], mode: str,
@@ -262,7 +284,7 @@ def _fix(node: wq.Query, columns: Columns, reader: Any, limit: int) -> wq.Query:
     if isinstance(node, wq.Term) and node.fieldname in CASE_MAPPED and isinstance(node.text, str):
         term = wq.Term(node.fieldname, columns.actual(node.fieldname, node.text))
         if node.fieldname in ENTITY_FIELDS:
-            return wq.ConstantScoreQuery(term, ENTITY_SCORE)
+            return Salient(term)
         return term
     if isinstance(node, wq.MultiTerm) and not isinstance(node, (wq.TermRange, wq.NumericRange)):
         n = sum(1 for _ in islice(node._btexts(reader), limit + 1))
@@ -331,5 +353,5 @@ def filter_query(filters: dict[str, list[str]], columns: Columns) -> wq.Query | 
     return wq.ConstantScoreQuery(wq.And(parts) if len(parts) > 1 else parts[0], 0.0)
 
 
-__all__ = ["ENGLISH_STOPS", "ENTITY_SCORE", "FIELD_BOOSTS", "Compiler", "Repeated", "count_repeats",
+__all__ = ["ENGLISH_STOPS", "ENTITY_SCORE", "FIELD_BOOSTS", "Compiler", "Repeated", "Salient", "count_repeats",
            "expanded_terms", "filter_query", "leaf_syntax", "make_parser"]

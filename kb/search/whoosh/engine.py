@@ -33,7 +33,8 @@ from typing import Any
 import numpy as np
 from whoosh import query as wq
 
-from kb.search.whoosh.compile import Repeated
+from kb.search.types import SALIENCE_BASE, SALIENCE_PIVOT, SALIENCE_SPREAD
+from kb.search.whoosh.compile import Repeated, Salient
 from kb.search.whoosh.phrase import phrase_ids
 from kb.search.whoosh.postings import leaf_positions, leaf_postings
 
@@ -73,6 +74,8 @@ class Engine:
         if isinstance(q, Repeated):
             part = self._eval(q.child)
             return None if part is None else (part[0], part[1] * q.times)
+        if isinstance(q, Salient):
+            return self._salient(q)
         if isinstance(q, wq.ConstantScoreQuery):
             part = self._exempt_eval(q.child)
             return None if part is None else (part[0], np.full(len(part[0]), float(q.score)))
@@ -167,6 +170,22 @@ class Engine:
                 keep = ~np.isin(ids, negs[0], assume_unique=True)
                 ids, scores = ids[keep], scores[keep]
         return ids, scores
+
+    def _salient(self, q: Salient) -> Part | None:
+        """The entity's passages, each scored by its salience points for the entity (a
+        passage indexed without points counts one)."""
+        part = self._exempt_eval(q.child)
+        if part is None or not len(part[0]):
+            return part
+        ids = part[0]
+        points = np.ones(len(ids))
+        if "salience" in self.reader.schema:
+            s_ids, s_tf = self._postings("salience", q.key.encode("utf-8"))
+            if len(s_ids):
+                pos = np.minimum(np.searchsorted(s_ids, ids), len(s_ids) - 1)
+                found = s_ids[pos] == ids
+                points[found] = s_tf[pos[found]]
+        return ids, SALIENCE_BASE + SALIENCE_SPREAD * points / (points + SALIENCE_PIVOT)
 
     def _exempt_eval(self, q: wq.Query) -> Part | None:
         """Evaluate `q` whatever the time budget says (filters and exclusions)."""

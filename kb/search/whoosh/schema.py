@@ -33,7 +33,8 @@ from whoosh.support.charset import accent_map
 # 2: collection (facet), added (ingest time, sort=added). 3: the schema Whoosh pickles into
 # the index names its tokenizer's module, which moved to kb.search.whoosh.schema: an index
 # written before cannot be opened, so it is rebuilt.
-SCHEMA_VERSION = 3
+# 4: salience (per-passage entity points, kb.salience) ranks entity matches.
+SCHEMA_VERSION = 4
 
 # Languages with their own stemmed field; anything else is analysed as English.
 STEMMED_LANGS = ("fr", "es", "ru", "ar")
@@ -41,6 +42,8 @@ CJK_LANGS = ("zh", "ja", "ko")
 TEXT_FIELDS = ("text",) + tuple(f"text_{lang}" for lang in STEMMED_LANGS) + ("text_cjk",)
 # Entity fields hold canonical ids (KOR, undesa, open-data); multi-valued.
 ENTITY_FIELDS = ("country", "region", "org", "person", "topic")
+# Fields the index keeps for ranking only: not in the query language (kb.search.querytree).
+INTERNAL_FIELDS = ("salience",)
 # Field the query language accepts for `year:` (numeric, ranges) vs. the facet/filter key.
 YEAR_KEY = "year_k"
 
@@ -137,6 +140,8 @@ def build_schema() -> fields.Schema:
         page_start=fields.STORED(),
         page_end=fields.STORED(),
         **{name: fields.KEYWORD(**keyword) for name in ENTITY_FIELDS},
+        # one term per tagged entity, "type:id", its frequency the passage's salience points
+        salience=fields.KEYWORD(commas=True, scorable=True, lowercase=False),
         **text_fields,
     )
 
@@ -190,4 +195,23 @@ def record_to_doc(rec: dict[str, Any]) -> dict[str, Any]:
         ids = _ids(rec.get(name))
         if ids:
             doc[name] = ",".join(dict.fromkeys(ids))
+    salience = salience_terms(rec)
+    if salience:
+        doc["salience"] = salience
     return doc
+
+
+def salience_key(field: str, ent_id: str) -> str:
+    return f"{field}:{ent_id}"
+
+
+def salience_terms(rec: dict[str, Any]) -> str:
+    """The record's salience points as a KEYWORD value: each entity's key repeated once a
+    point (Whoosh keeps the count as the term's frequency)."""
+    points = rec.get("salience") or {}
+    out: list[str] = []
+    for name in ENTITY_FIELDS:
+        for ent_id in dict.fromkeys(_ids(rec.get(name))):
+            n = (points.get(name) or {}).get(ent_id, 1)
+            out += [salience_key(name, ent_id)] * max(1, min(int(n), 50))
+    return ",".join(out)

@@ -114,6 +114,27 @@ def test_entity_names_resolve_to_tags(make):
     assert svc.search(SearchRequest(q="Korea", facets=False, correct=False)).total == 1
 
 
+def test_entity_matches_rank_by_salience_and_text_still_counts(make):
+    """PassageRecord salience (kb.search.types): an entity query ranks the passages tagged
+    with the entity by their points; other query words add their text relevance."""
+    recs = [rec("mhl", 0, "The Marshall Islands thank Kazakhstan.", country=["MHL", "KAZ"],
+                salience={"country": {"MHL": 9, "KAZ": 1}}),
+            rec("kaz", 0, "Our country builds digital services.", country=["KAZ"], salience={"country": {"KAZ": 9}}),
+            rec("kaz", 1, "Kazakhstan and its e-procurement portal.", country=["KAZ"], salience={"country": {"KAZ": 5}}),
+            rec("old", 0, "Kazakhstan.", country=["KAZ"]),  # no points: counts one
+            rec("jpn", 0, "Procurement portal in Tokyo.", country=["JPN"], salience={"country": {"JPN": 3}})]
+    ix = make(recs)
+    names = {"kazakhstan": [("country", "KAZ")], "kazajstán": [("country", "KAZ")]}
+    svc = SearchService(ix.backend, ix.settings, lambda p: names.get(p.lower(), []))
+    order = [h.passage_id for h in svc.search(SearchRequest(q="Kazajstán", facets=False, max_per_document=0)).hits]
+    assert order[:2] == ["kaz-0", "kaz-1"] and set(order[2:]) == {"mhl-0", "old-0"}
+    scores = {h.passage_id: h.score for h in svc.search(SearchRequest(q="country:KAZ", facets=False, max_per_document=0)).hits}
+    assert scores["kaz-0"] > scores["kaz-1"] > scores["mhl-0"] == pytest.approx(scores["old-0"])
+    # the rest of the query is text relevance: the passage about e-procurement wins
+    hits = svc.search(SearchRequest(q="Kazajstán portal", facets=False, max_per_document=0)).hits
+    assert hits[0].passage_id == "kaz-1"
+
+
 def test_bad_queries_and_requests_are_clear_errors(make):
     many = " ".join(f"exa{c}ple" for c in "bcdefghijklmn")  # 12 words starting "exa"
     ix = make(corpus(5) + [rec("w", 0, many)], max_query_length=50, max_wildcard_terms=10)

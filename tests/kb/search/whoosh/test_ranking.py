@@ -8,7 +8,7 @@ import pytest
 
 from kb import settings as settings_mod
 from kb.search import language
-from kb.search.types import SearchRequest
+from kb.search.types import SALIENCE_BASE, SALIENCE_PIVOT, SALIENCE_SPREAD, SearchRequest
 from kb.search.whoosh import compile as qmod
 from kb.search.whoosh import scoring
 from tests.kb.search.searchkit import open_index
@@ -104,15 +104,15 @@ def test_repeats_are_counted_inside_groups_and_not_for_operators(make_index):
     assert not isinstance(q.b, qmod.Repeated) and {t.text for t in q.b.subqueries} == {"batch"}
 
 
-def test_entity_terms_keep_their_constant_score(make_index):
+def test_entity_terms_are_scored_by_salience(make_index):
     """One-word quoted values (org:"ECLAC", as entity expansion writes them) still become
-    constant-score entity terms now that parsing keeps duplicates."""
+    entity terms, scored by the passage's salience points (one when a record has none)."""
     r = rec("e-0", f"The commission's budget line. {FILLER}")
     r["org"] = ["eclac"]
     ix = make_index([r, rec("z-0", FILLER)])
     res = ix.search(SearchRequest(q='org:"ECLAC"', max_per_document=0, facets=False))
     assert [h.passage_id for h in res.hits] == ["e-0"]
-    assert res.hits[0].score == pytest.approx(qmod.ENTITY_SCORE)
+    assert res.hits[0].score == pytest.approx(SALIENCE_BASE + SALIENCE_SPREAD * 1 / (1 + SALIENCE_PIVOT))
 
 
 def test_stop_words_do_not_make_a_query_a_question():
