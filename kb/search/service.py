@@ -56,6 +56,8 @@ class SearchService:
     def search(self, request: SearchRequest) -> SearchResult:
         t0 = time.perf_counter()
         self.validate(request)
+        if not self.result_cache.size:
+            return self._search(request, t0)  # no cache: no build id to ask the backend for
         build = self.backend.build_id()
         key = request_key(request)
         cached = self.result_cache.get(build, key)
@@ -63,7 +65,7 @@ class SearchService:
             return copy_result(cached, (time.perf_counter() - t0) * 1000)
         result = self._search(request, t0)
         # A cut-short result depends on timing, not on the request: never cached.
-        if not result.truncated and self.result_cache.size:
+        if not result.truncated:
             self.result_cache.put(build, key, result)
             return copy_result(result, result.took_ms)
         return result
