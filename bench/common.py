@@ -106,11 +106,12 @@ def wait_healthy(proc: subprocess.Popen, port: int, seconds: float, what: str) -
     raise SystemExit(f"{what} did not answer /api/v1/health within {seconds:g} s")
 
 
-def stop_group(proc: subprocess.Popen) -> None:
-    """Stop only the process group started for a benchmark (gunicorn master and workers)."""
+def stop_group(proc: subprocess.Popen, timeout: float = 15) -> None:
+    """Stop only the process group started for a server (gunicorn master and workers): TERM,
+    then KILL after `timeout` seconds."""
     try:
         os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=15)
+        proc.wait(timeout=timeout)
     except (ProcessLookupError, subprocess.TimeoutExpired):
         try:
             os.killpg(proc.pid, signal.SIGKILL)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.common import stop_group
 from tests.conftest import CORPUS, REPO, SHARED
 
 REPORT = CORPUS / "forum-2012-final-report.md"
@@ -98,14 +98,7 @@ def serve(home: Path, token: str, with_shared: bool, **settings: str) -> Iterato
             time.sleep(0.3)
         yield live
     finally:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=20)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        stop_group(proc, timeout=20)
         log.close()
 
 

@@ -15,7 +15,7 @@ from flask import Response, current_app, request
 from kb import auth
 from kb.errors import LimitExceededError, NotFoundError
 from kb.facade import KB
-from web.params import int_param
+from web.params import MAX_PAGE, int_param
 
 # ASCII ids (hex document ids, slugs, ISO codes); the OpenAPI document publishes these patterns.
 DOC_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,200}$")
@@ -43,7 +43,7 @@ def int_arg(name: str, default: int, lo: int, hi: int) -> int:
 
 
 def paging(settings: Mapping[str, Any]) -> tuple[int, int]:
-    page = int_arg("page", 1, 1, 100_000)
+    page = int_arg("page", 1, 1, MAX_PAGE)
     per_page = int_arg("per_page", int(settings["page_size"]), 1, int(settings["max_page_size"]))
     return page, per_page
 
