@@ -154,6 +154,11 @@ def compare(opts: argparse.Namespace) -> dict:
           f"gunicorn -w {opts.workers} gthread x {opts.threads} for every server; backend {opts.backend}; "
           f"the machine is shared: sides alternate request by request (1 client) and slice by slice")
     kb_env = {"KB_HOME": str(home), "KB_SEARCH_BACKEND": opts.backend}
+    if opts.backend == "opensearch":
+        cluster = _opensearch_index(home)
+        if cluster is None:
+            return {}
+        kb_env.update(cluster)
     if opts.configs:
         return {"configs": api_compare.configs(home, kb_env, opts.slice, opts.turns, OUT / "api-compare" / "wrk")}
     servers = {
@@ -178,6 +183,24 @@ def compare(opts: argparse.Namespace) -> dict:
     return {"passages": passages, "backend": opts.backend, "workers": opts.workers, "threads": opts.threads,
             "one_client": lat, "concurrent": {str(c): v for c, v in loads.items()}, "goals": goals,
             "cost_split_ms": split}
+
+
+def _opensearch_index(home: Path) -> dict[str, str] | None:
+    """The environment of a kb server on the OpenSearch backend, with this KB's passages
+    indexed in the cluster (`kb reindex` into an index prefix of the bench's own); None (and
+    why) without a cluster."""
+    from bench.opensearch import cluster_url
+
+    url = cluster_url()
+    if url is None:
+        print("  skipped: no OpenSearch cluster: run `make opensearch-up` or set KB_OPENSEARCH_URL")
+        return None
+    env = {"KB_OPENSEARCH_URL": url, "KB_OPENSEARCH_INDEX": "kb-bench-api"}
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "kb", "reindex"], check=True, stdout=subprocess.DEVNULL,
+                   env={**os.environ, "KB_HOME": str(home), "KB_SEARCH_BACKEND": "opensearch", **env})
+    print(f"  OpenSearch cluster {url}: passages indexed in {time.perf_counter() - t0:.0f}s (kb reindex)")
+    return env
 
 
 def run(args: list[str]) -> None:

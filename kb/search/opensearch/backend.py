@@ -29,6 +29,9 @@ SCROLL_BATCH = 1000
 SNIPPET_CHARS = 320
 # from + size may not pass this in OpenSearch (index.max_result_window); deeper pages walk
 WINDOW = 10_000
+# What walking the result order reads of each hit (order and per-document grouping); the
+# page's own hits are then read whole, with their snippets (_read_whole)
+ORDER_SOURCE = ["id", "doc_id"]
 BUILD_ID_SECONDS = 1.0
 
 
@@ -126,15 +129,35 @@ class OpenSearchBackend:
         filters = tr.filter_clauses(query.filters or {}, query.doc_id)
         return tr.full_query(compiler.query(query.query), filters)
 
-    def _body(self, dsl: dict[str, Any], query: BackendQuery, size: int, timeout_ms: int | None
-              ) -> dict[str, Any]:
+    def _body(self, dsl: dict[str, Any], query: BackendQuery, size: int, timeout_ms: int | None,
+              light: bool = False) -> dict[str, Any]:
+        """light: only what ordering and grouping need (ORDER_SOURCE, no highlighting)."""
         body: dict[str, Any] = {"query": dsl, "size": size, "track_total_hits": True,
                                 "sort": tr.sort_clause(query.sort)}
         if timeout_ms is not None:
             body["timeout"] = f"{timeout_ms}ms"
-        if query.highlight:
+        if light:
+            body["_source"] = ORDER_SOURCE
+        elif query.highlight:
             body["highlight"] = tr.highlight(SNIPPET_CHARS)
         return body
+
+    def _read_whole(self, dsl: dict[str, Any], query: BackendQuery, page: list[dict[str, Any]]
+                    ) -> list[dict[str, Any]]:
+        """The page's hits with their whole source and snippets, in the order and with the
+        scores of the search that chose them. Highlighting the page alone, not the hundred
+        hits read to group by document, is most of what an uncached search costs the cluster.
+        A passage deleted between the two requests is left out of the page."""
+        if not page:
+            return page
+        body: dict[str, Any] = {"query": {"ids": {"values": [h["_id"] for h in page]}},
+                                "size": len(page)}
+        if query.highlight:
+            body["highlight"] = {**tr.highlight(SNIPPET_CHARS), "highlight_query": dsl}
+        answer = call(self.client.search, index=self._alias(), body=body)
+        whole = {h["_id"]: h for h in answer["hits"]["hits"]}
+        return [{**h, "_source": whole[h["_id"]]["_source"], "highlight": whole[h["_id"]].get("highlight")}
+                for h in page if h["_id"] in whole]
 
     def search(self, query: BackendQuery) -> BackendPage:
         alias = self._alias()
@@ -148,23 +171,26 @@ class OpenSearchBackend:
         want = query.offset + query.limit
         facets: dict[str, list[tuple[str, int]]] = {}
         cap = int(query.max_per_document or 0)
-        # One request answers most searches: the page (with room to group by document), the
-        # total and the facets. Only grouping that needs more, or a page past the window,
-        # walks the result order.
-        size = min(WINDOW, max(4 * want, 100)) if cap else want + 1
-        body = self._body(dsl, query, size if want + 1 <= WINDOW else 0, timeout_ms)
+        # One request answers most searches: the page with its snippets, the total and the
+        # facets. Only when grouping by document leaves the page unsettled (a document with
+        # more than `cap` passages among them) is the order read further, lightly (ids and
+        # documents, no snippets), and then the page's own hits read whole.
+        deep = want + 1 > WINDOW
+        body = self._body(dsl, query, 0 if deep else want + 1, timeout_ms)
         if query.facet_fields:
             body["aggs"] = tr.facet_aggs(query.facet_fields, query.facet_limit)
         answer = call(self.client.search, index=alias, body=body)
         raw = answer["hits"]["hits"]
-        if want + 1 > WINDOW:
-            raw, more = self._walk(dsl, query, want, None)
-        elif cap:
-            raw, more = self._walk(dsl, query, want, raw if len(raw) < size else None,
-                                   first=raw)
-        else:
+        settled = not deep
+        if cap and not deep:
+            raw, settled, more = _group(raw, cap, want, exhausted=len(raw) <= want)
+        elif not deep:
             more = len(raw) > want
-        page = raw[query.offset:want]
+        if settled:
+            page = raw[query.offset:want]
+        else:
+            raw, more = self._walk(dsl, query, want, timeout_ms)
+            page = self._read_whole(dsl, query, raw[query.offset:want])
         if query.facet_fields:
             facets = self._facets(answer.get("aggregations", {}), dsl, query.facet_fields,
                                   query.facet_limit)
@@ -172,31 +198,33 @@ class OpenSearchBackend:
                            next_offset=want if more else None,
                            truncated=bool(answer.get("timed_out")))
 
-    def _walk(self, dsl: dict[str, Any], query: BackendQuery, want: int,
-              complete: list[dict[str, Any]] | None, first: list[dict[str, Any]] | None = None
+    def _walk(self, dsl: dict[str, Any], query: BackendQuery, want: int, timeout_ms: int | None
               ) -> tuple[list[dict[str, Any]], bool]:
-        """The first `want` hits of the result order, with kb's per-document grouping when
-        query.max_per_document is set (kb.search.paging: every document's first N passages
-        before any document's next N; nothing dropped). `complete`: every hit, already read;
-        `first`: the head of the order, already read (used when it settles the page). Reads
-        in result order only as far as the page needs: once the first round holds `want` + 1
-        passages, later passages can only land after them. Returns the hits and whether more
-        follow."""
+        """The first `want` hits of the result order (light: ids and documents), with kb's
+        per-document grouping when query.max_per_document is set (kb.search.paging: every
+        document's first N passages before any document's next N; nothing dropped). One
+        request of a few times the page settles most pages; otherwise the whole order is
+        streamed. Returns the hits and whether more follow."""
         cap = int(query.max_per_document or 0)
-        for source in ([complete] if complete is not None else []) + ([first] if first else []):
-            grouped, settled, more = _group(source, cap, want, exhausted=source is complete)
+        if want + 1 <= WINDOW:
+            size = min(WINDOW, max(4 * want, 100))
+            body = self._body(dsl, query, size, timeout_ms, light=True)
+            body["track_total_hits"] = False
+            head = call(self.client.search, index=self._alias(), body=body)["hits"]["hits"]
+            grouped, settled, more = _group(head, cap, want, exhausted=len(head) < size)
             if settled:
                 return grouped, more
-        grouped, _settled, more = _group(self._stream(dsl, query, 0), cap, want, exhausted=True)
+        grouped, _settled, more = _group(self._stream(dsl, query, 0, light=True), cap, want, exhausted=True)
         return grouped, more
 
-    def _stream(self, dsl: dict[str, Any], query: BackendQuery, skip: int) -> Iterator[dict[str, Any]]:
+    def _stream(self, dsl: dict[str, Any], query: BackendQuery, skip: int, light: bool = False
+                ) -> Iterator[dict[str, Any]]:
         """Every hit in result order from position `skip`, over a point in time read with
         search_after (no 10,000-hit window), in constant memory."""
         alias = self._alias()
         pit = call(self.client.create_pit, index=alias, params={"keep_alive": PIT_KEEP_ALIVE})["pit_id"]
         try:
-            body = self._body(dsl, query, SCROLL_BATCH, None)
+            body = self._body(dsl, query, SCROLL_BATCH, None, light)
             body["track_total_hits"] = False
             while True:
                 body["pit"] = {"id": pit, "keep_alive": PIT_KEEP_ALIVE}

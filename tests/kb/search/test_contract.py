@@ -209,6 +209,8 @@ def test_per_document_cap_groups_and_loses_nothing(make):
     while True:
         page = ix.search(SearchRequest(q="cloud", max_per_document=3, per_page=2, facets=False, cursor=cursor))
         paged += [h.passage_id for h in page.hits]
+        # pages settled by reading further in the order still carry whole hits and snippets
+        assert all("<mark>" in h.snippet and h.text for h in page.hits)
         cursor = page.next_cursor
         if not cursor:
             break
