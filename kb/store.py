@@ -363,11 +363,6 @@ class Catalog:
             self.db.executemany("UPDATE documents SET indexed = 1 WHERE id = ?", [(d,) for d in doc_ids])
             self.db.executemany("DELETE FROM index_deletes WHERE doc_id = ?", [(d,) for d in deleted])
 
-    def mark_all_unindexed(self) -> None:
-        with self.transaction():
-            self.db.execute("UPDATE documents SET indexed = 0")
-            self.db.execute("DELETE FROM index_deletes")
-
     # -- passages and mentions ------------------------------------------------
     def passages(self, doc_id: str) -> list[dict[str, Any]]:
         rows = self.db.execute("SELECT * FROM passages WHERE doc_id = ? ORDER BY ordinal", (doc_id,))
@@ -379,6 +374,25 @@ class Catalog:
 
     def count_passages(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM passages").fetchone()[0]
+
+    def passage_counts(self) -> dict[str, int]:
+        """Passages per document, every document included (0 when it has none)."""
+        return {r[0]: r[1] for r in self.db.execute(
+            "SELECT d.id, COUNT(p.id) FROM documents d LEFT JOIN passages p ON p.doc_id = d.id GROUP BY d.id")}
+
+    def docs_mentioning(self, type_: str, entity_id: str) -> list[str]:
+        """Documents with a mention of this entity (the ones a curation of it re-tags)."""
+        return [r[0] for r in self.db.execute(
+            "SELECT DISTINCT doc_id FROM mentions WHERE type = ? AND entity_id = ? ORDER BY doc_id", (type_, entity_id))]
+
+    def docs_containing(self, text: str) -> list[str]:
+        """Documents with a passage containing `text`, compared case-folded (Unicode, not
+        only ASCII as SQLite's lower()): the ones an alias or a rejected surface may change.
+        A scan of the passages; a curation is rare and the answer must be exact."""
+        self.db.create_function("kb_casefold", 1, _casefold, deterministic=True)
+        return [r[0] for r in self.db.execute(
+            "SELECT DISTINCT doc_id FROM passages WHERE instr(kb_casefold(text), ?) > 0 ORDER BY doc_id",
+            (text.casefold(),))]
 
     def mentions(self, doc_id: str | None = None, passage_id: str | None = None) -> list[dict[str, Any]]:
         if passage_id is not None:
@@ -476,7 +490,13 @@ class Catalog:
     def add_curation(self, action: str, value: str, type_: str | None = None, entity_id: str | None = None) -> int:
         cur = self.db.execute("INSERT INTO curation (action, type, entity_id, value, created_at) VALUES (?, ?, ?, ?, ?)",
                               (action, type_, entity_id, value, now_iso()))
+        self._changed()  # entity pages show aliases and merges: their caches must see it
         return int(cur.lastrowid)
+
+    def curation_version(self) -> int:
+        """The last curation row's number: caches of what the curation shapes (the registry,
+        search-time entity resolution, results) are keyed by it. One lookup of the primary key."""
+        return int(self.db.execute("SELECT COALESCE(MAX(seq), 0) FROM curation").fetchone()[0])
 
     def curation(self) -> list[dict[str, Any]]:
         return [dict(r) for r in self.db.execute("SELECT * FROM curation ORDER BY seq")]
@@ -539,6 +559,10 @@ class Catalog:
             "unindexed": q("SELECT COUNT(*) FROM documents WHERE indexed = 0"),
             "schema_version": self.schema_version(),
         }
+
+
+def _casefold(text: str | None) -> str | None:
+    return text.casefold() if text is not None else None
 
 
 def _split_sql(script: str) -> list[str]:

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from indexer.pipeline import ingest
+from indexer.library import ingest
 from kb.facade import KB
 from kb.salience import (
     HEADING_POINTS,

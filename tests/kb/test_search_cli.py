@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from indexer.cli import main
 from kb.facade import KB
+from web.cli import main
 
 
 def rec(doc: str, i: int, text: str, source_id: str | None = None, **kw) -> dict:

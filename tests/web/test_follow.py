@@ -17,10 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from indexer.pipeline import ingest
+from indexer.library import ingest, reindex
 from kb import auth, saved
 from kb.facade import KB
-from kb.maintenance import reindex
 from tests.conftest import CORPUS, REPO
 
 UNGD = CORPUS / "ungd-2024"
