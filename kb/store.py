@@ -22,7 +22,6 @@ from typing import Any
 from kb import summary
 from kb.errors import BusyError, CatalogError
 from kb.model import Mention, Passage
-from kb.salience import passage_salience, subject_country
 
 SCHEMA_VERSION = 4
 
@@ -403,41 +402,12 @@ class Catalog:
             rows = self.db.execute("SELECT * FROM mentions")
         return [dict(r) for r in rows]
 
-    def index_records(self, doc_id: str) -> list[dict[str, Any]]:
-        """The passages of one document as PassageRecords for the search index."""
-        doc = self.get_document(doc_id)
-        if doc is None:
-            return []
-        ents: dict[str, dict[str, list[str]]] = {}
-        rows = [dict(r) for r in self.db.execute(
-            "SELECT passage_id, type, entity_id, text FROM mentions WHERE doc_id = ? ORDER BY passage_id, start", (doc_id,))]
-        for r in rows:
-            bucket = ents.setdefault(r["passage_id"], {}).setdefault(r["type"], [])
-            if r["entity_id"] not in bucket:
-                bucket.append(r["entity_id"])
-        passages = self.passages(doc_id)
-        salience = passage_salience(rows, {p["id"]: " › ".join(p["heading_path"]) for p in passages},
-                                    doc.get("title") or "", subject_country(doc.get("metadata")))
-        records = []
-        for p in passages:
-            e = ents.get(p["id"], {})
-            records.append({
-                "id": p["id"], "doc_id": doc_id, "ordinal": p["ordinal"], "text": p["text"],
-                "title": doc.get("title") or "", "heading": " › ".join(p["heading_path"]),
-                "heading_path": p["heading_path"],
-                "path": doc["paths"][0] if doc["paths"] else "", "source_id": doc.get("source_id"),
-                "type": doc["format"], "year": doc.get("year"),
-                "lang": p.get("language") or doc.get("language"),
-                "event": (doc.get("metadata") or {}).get("event"),
-                "date": (doc.get("metadata") or {}).get("date") or (doc.get("metadata") or {}).get("created"),
-                "added": doc.get("ingested_at"),
-                "collection": [(doc.get("metadata") or {}).get("collection") or ""],
-                "page_start": p["page_start"], "page_end": p["page_end"],
-                "country": e.get("country", []), "region": e.get("region", []), "org": e.get("org", []),
-                "person": e.get("person", []), "topic": e.get("topic", []),
-                "salience": salience.get(p["id"], {}),
-            })
-        return records
+    def entity_rows(self, doc_id: str) -> list[dict[str, Any]]:
+        """A document's mentions as (passage_id, type, entity_id, text), in passage and offset
+        order: what the index records (kb.records) and entity salience are made from."""
+        return [dict(r) for r in self.db.execute(
+            "SELECT passage_id, type, entity_id, text FROM mentions WHERE doc_id = ? ORDER BY passage_id, start",
+            (doc_id,))]
 
     # -- runs, failures, cache ------------------------------------------------
     def start_run(self, args: dict[str, Any]) -> int:

@@ -17,6 +17,7 @@ from typing import Any
 
 from indexer.pipeline import crash_point
 from kb.facade import KB
+from kb.records import passage_records
 
 Progress = Callable[[dict[str, Any]], None]
 # Index commits: after this many documents or passages, whichever comes first. Each Whoosh
@@ -57,7 +58,7 @@ def _index_batches(catalog: Any, todo: list[str]) -> Iterator[tuple[list[str], l
     records: list[dict[str, Any]] = []
     for doc_id in todo:
         chunk.append(doc_id)
-        records.extend(catalog.index_records(doc_id))
+        records.extend(passage_records(catalog, doc_id))
         if len(chunk) >= INDEX_BATCH_DOCS or len(records) >= INDEX_BATCH_PASSAGES:
             yield chunk, records
             chunk, records = [], []
@@ -68,7 +69,7 @@ def _index_batches(catalog: Any, todo: list[str]) -> Iterator[tuple[list[str], l
 def all_records(kb: KB) -> Iterator[dict[str, Any]]:
     """Every passage record of the catalog, document by document."""
     for doc_id in kb.catalog.all_doc_ids():
-        yield from kb.catalog.index_records(doc_id)
+        yield from passage_records(kb.catalog, doc_id)
 
 
 def reindex(kb: KB, progress: Progress | None = None) -> dict[str, Any]:
