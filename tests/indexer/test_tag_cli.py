@@ -100,6 +100,12 @@ def test_curation_changes_tagging(home, capsys):
     assert main(["entities", "merge", "tikhomirov", "haiyan-qian"]) == 0  # people too
     assert [m[1] for m in _mentions(home) if m[0] == "person"] == ["haiyan-qian", "haiyan-qian"]
 
+    # `kb entities retag`: every document re-tagged with the stored curation, nothing changes
+    before = _mentions(home)
+    capsys.readouterr()
+    assert main(["entities", "retag"]) == 0
+    assert "retag: re-tagged 1 documents" in capsys.readouterr().out and _mentions(home) == before
+
     # a new tagger (as a re-ingest makes) reads the stored curation
     again = {(m.type, m.id) for m in Tagger(model="").tag("UNPOG met Japan.")}
     assert again == {("org", "undesa")}
