@@ -15,6 +15,7 @@ import os
 import signal
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -121,6 +122,17 @@ def run_ingest(paths: Iterable[str | Path], kb: KB, flush: Flush, workers: int |
             "tasks": vars(run.tasks_run)}
 
 
+@dataclass
+class PathTask:
+    """What the ingest keeps about one dispatched catalog path until its result is stored."""
+
+    path: str  # the catalog key: a file's absolute path, or "<collection path>#<record id>"
+    sha256: str | None  # the file's content hash; None for a record (no bytes of its own)
+    mtime: float
+    size: int | None
+    old_doc: str | None  # the document the path held before, if any
+
+
 class _Run:
     """State of one ingest run: classification, catalog writes, counts."""
 
@@ -143,7 +155,7 @@ class _Run:
         self.total = 0
         self.done = 0
         self.since_sync = self.since_sync_passages = 0
-        self.task_info: dict[Any, dict[str, Any]] = {}
+        self.task_info: dict[str, PathTask] = {}
         self.peak_rss_mb = 0.0
         self.sidecars = Sidecars()
         self.chunks_left: dict[str, int] = {}  # record collection -> chunks not yet stored
@@ -218,8 +230,8 @@ class _Run:
                 self.step(key, "failed")
                 continue
             doc_id = document_id(sha)
-            self.task_info[key] = {"path": key, "sha": sha, "mtime": st.st_mtime, "size": st.st_size,
-                                   "old_doc": state["doc_id"] if state is not None else None}
+            self.task_info[key] = PathTask(key, sha, st.st_mtime, st.st_size,
+                                           state["doc_id"] if state is not None else None)
             yield key, {"kind": "file", "path": key, "doc_id": doc_id, "sha": sha, "size": st.st_size,
                         "password": self.passwords.get(key) or self.passwords.get(path.name),
                         "limits": self.limits, "sidecar": side_dict}
@@ -271,10 +283,10 @@ class _Run:
             if state is not None and state["doc_id"] == doc_id and not self.force:
                 self.counts["unchanged"] += 1
                 continue
-            self.task_info[rkey] = {"path": rkey, "sha": doc_id, "mtime": st.st_mtime, "size": None,
-                                    "old_doc": state["doc_id"] if state is not None else None}
+            self.task_info[rkey] = PathTask(rkey, None, st.st_mtime, None,
+                                            state["doc_id"] if state is not None else None)
             batch.append({"doc_id": doc_id, "path": rkey, "source_id": rec.source_id, "title": rec.title,
-                          "text": rec.text, "metadata": rec.metadata, "sha": doc_id,
+                          "text": rec.text, "metadata": rec.metadata,
                           "sidecar": rec.metadata.pop("_sidecar", None),
                           "format": path.suffix.lstrip(".").lower() or "jsonl"})
             if len(batch) >= RECORDS_PER_TASK:
@@ -306,7 +318,7 @@ class _Run:
                 self.fail(key[1], None, result.code, result.reason)
                 return
             for built in result.value["docs"]:
-                self.store(built, self.task_info.pop(built["doc"]["path_key"]), None)
+                self.store(built, self.task_info.pop(built["path"]), None)
             if self.chunks_left[key[1]] == 0 and all(f["path"] != key[1] for f in self.failures):
                 self.step(key[1], "ok")
             else:
@@ -314,28 +326,28 @@ class _Run:
             return
         info = self.task_info.pop(key)
         if not result.ok:
-            self.fail(key, info["sha"], result.code, result.reason)
+            self.fail(key, info.sha256, result.code, result.reason)
             return
         self.store(result.value["docs"][0], info, result.value.get("extracted"))
         if result.value.get("extracted") is None:
             self.counts["from_cache"] += 1  # rebuilt from the cached extraction, file not re-read
         self.step(key, "ok")
 
-    def store(self, built: dict[str, Any], info: dict[str, Any], extracted: dict | None) -> None:
+    def store(self, built: dict[str, Any], info: PathTask, extracted: dict | None) -> None:
         doc = built["doc"]
         passages = [Passage(**{k: v for k, v in p.items() if k != "id"}) for p in built["passages"]]
         mentions = [Mention(**m) for m in built["mentions"]]
         catalog = self.catalog
         with catalog.transaction():
             catalog.put_document(doc, passages, mentions)
-            catalog.add_path(doc["id"], info["path"], info["mtime"], info["size"])
-            old = info.get("old_doc")
+            catalog.add_path(doc["id"], info.path, info.mtime, info.size)
+            old = info.old_doc
             if old is not None and old != doc["id"]:
                 catalog.delete_if_orphan(old)  # the copy at another path may still hold it
             for person in built.get("people", []):
                 merge_person(catalog, person, doc)
-            if extracted is not None:
-                catalog.cache_put(info["sha"], self.version, extracted)
+            if extracted is not None and info.sha256 is not None:
+                catalog.cache_put(info.sha256, self.version, extracted)
         crash_point("catalog")  # committed to the catalog, not yet to the index
         # Counted by path: a path that held a document before was updated.
         self.counts["updated" if old is not None else "added"] += 1
