@@ -42,9 +42,8 @@ def cached_kb(where: Path, inputs: list[Path], fresh: bool = False, label: str =
     normal pipeline; cached by the hash of the input bytes and the extractor version, older
     homes removed. Returns (KB, how it was obtained)."""
     from indexer.extract import EXTRACTOR_VERSION
-    from indexer.pipeline import ingest
+    from indexer.library import ingest, reindex
     from kb.facade import KB
-    from kb.maintenance import reindex
 
     h = hashlib.sha256()
     for path in inputs:
@@ -122,7 +121,7 @@ def stop_group(proc: subprocess.Popen, timeout: float = 15) -> None:
 def build_demo_home(home: Path) -> str:
     """Ingest the demo corpus (the report and the UNGD 2024 speeches of corpus/) into
     `home`; returns a label saying what it holds."""
-    from indexer.pipeline import ingest
+    from indexer.library import ingest
     from kb.facade import KB
 
     paths = [REPO / "corpus" / "forum-2012-final-report.md", REPO / "corpus" / "ungd-2024"]

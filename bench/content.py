@@ -18,7 +18,7 @@ from bench.common import REPO, row, shared_or_none
 
 
 def _timed_ingest(home: Path, paths: list[Path], **kw: object) -> tuple[float, dict]:
-    from indexer.pipeline import ingest
+    from indexer.library import ingest
     from kb.facade import KB
 
     with KB({"home": str(home)}) as kb:

@@ -33,7 +33,7 @@ def _pdf_pages(path: str) -> int:
 
 
 def _ingest(folder: Path, workers: int) -> tuple[float, dict, Path]:
-    from indexer.pipeline import ingest
+    from indexer.library import ingest
     from kb.facade import KB
 
     home = Path(tempfile.mkdtemp(prefix="kb-bench-"))
@@ -83,7 +83,7 @@ def run(args: list[str]) -> None:
     row("kb pipeline, 2 workers", f"{two:.2f}", f"{pages / two:.1f}", f"{two / raw1:.2f}")
     print(f"  speed-up 2 vs 1 workers: {one / two:.2f}x (target >= 1.7); pipeline/raw: {one / raw1:.2f} (target <= 1.25)")
     print(f"  passages: {s1['passages']} ({s1['passages'] / one:.1f}/s with 1 worker); failed files: {s1['failed']}")
-    from indexer.pipeline import ingest
+    from indexer.library import ingest
     from kb.facade import KB
 
     with KB({"home": str(home1)}) as kb:

@@ -112,7 +112,7 @@ def latency_table(wix: Any, oix: Any, n: int, w_secs: float, o_secs: float) -> N
 
 def relevance(url: str) -> None:
     from bench import relevance as rel
-    from kb.maintenance import _all_records
+    from indexer.library.indexing import all_records as _all_records
     from kb.search.opensearch import open_backend as open_cluster
     from kb.search.service import SearchService
 

@@ -34,7 +34,7 @@ def _icegov_jsonl() -> Path:
 
 
 def _cli(argv: list[str]) -> str:
-    from indexer.cli import main
+    from web.cli import main
 
     out = io.StringIO()
     with redirect_stdout(out):

@@ -2,7 +2,7 @@
 
 Both collections go through the product's own path: each is written as a JSONL record
 collection (``_id``, ``title``, ``text`` per line) into bench-out/relevance/, imported with
-``indexer.pipeline.ingest`` into a KB home there (segmenting, language detection, tagging,
+``indexer.library.ingest`` into a KB home there (segmenting, language detection, tagging,
 catalog, index, exactly as `kb ingest` does), and queried with ``kb.search.batch`` — the
 code behind `kb search --batch FILE --by document --format trec`: documents ranked by their
 best passage, reported by source_id. The KB home is cached under a key hashing the JSONL

@@ -28,7 +28,7 @@ COLD_GOAL_MS = 200.0
 
 def _copies(kb, copies: int) -> None:
     """Replicate each document with a new id and year, passages and mentions included."""
-    from indexer.pipeline import sync_index
+    from indexer.library import sync as sync_index
     from kb.model import Mention, Passage
 
     cat = kb.catalog
@@ -49,7 +49,7 @@ def _copies(kb, copies: int) -> None:
 
 
 def _build(home: Path, target: int) -> tuple[str, int]:
-    from indexer.pipeline import ingest
+    from indexer.library import ingest
     from kb.facade import KB
 
     paths = [REPO / "corpus" / "forum-2012-final-report.md", REPO / "corpus" / "ungd-2024"]

@@ -110,10 +110,10 @@ def build_document(doc_id: str, extracted: Extracted, info: dict[str, Any]) -> d
         "id": doc_id, "sha256": info["sha256"], "title": title[:500], "format": extracted.format,
         "size": info.get("size"), "page_count": extracted.page_count, "language": doc_lang,
         "year": document_year(metadata, extracted, name),
-        "source_id": info.get("source_id"), "metadata": metadata, "path_key": info.get("path"),
+        "source_id": info.get("source_id"), "metadata": metadata,
         "extractor_version": _version(),
     }
-    return {"doc": doc, "passages": [p.to_dict() for p in passages],
+    return {"doc": doc, "path": info.get("path"), "passages": [p.to_dict() for p in passages],
             "mentions": [m.to_dict() for m in mentions], "people": people}
 
 
@@ -126,8 +126,10 @@ def build_record(rec: dict[str, Any]) -> dict[str, Any]:
     if not blocks and rec.get("title"):
         blocks.append(Block("paragraph", rec["title"]))
     extracted = Extracted(format=rec.get("format") or "jsonl", blocks=blocks, title=rec.get("title"))
+    # A record has no bytes of its own: its id, a hash of its content, is its sha256 (the
+    # catalog's identity of a document's content).
     built = build_document(rec["doc_id"], extracted, {
-        "sha256": rec["sha"], "size": None, "path": rec["path"], "source_id": rec["source_id"],
+        "sha256": rec["doc_id"], "size": None, "path": rec["path"], "source_id": rec["source_id"],
         "metadata": rec.get("metadata") or {}, "sidecar": rec.get("sidecar")})
     return built
 

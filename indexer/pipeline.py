@@ -1,10 +1,11 @@
 """The ingest pipeline: walk → classify by content hash → extract, segment, tag in worker
-processes → write the catalog → bring the index up to date.
+processes → write the catalog; every batch of documents, the caller's ``flush`` brings the
+index up to date.
 
-Order of writes (crash safety): a document goes into the catalog marked "not indexed" in
-one transaction; the index is brought up to date from the catalog in batches; then the
-documents are marked indexed. A crash at any point leaves work that the next ingest,
-`kb reindex` or `kb check` finds in the catalog and finishes.
+A document goes into the catalog marked "not indexed" in one transaction; the index follows
+from the catalog (indexer.library.indexing). The lock, the order of catalog and index writes
+and the recovery after a crash belong to the write path, indexer.library, which is how
+every entry point ingests (`indexer.library.ingest`).
 """
 from __future__ import annotations
 
@@ -13,13 +14,13 @@ import json
 import os
 import signal
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from indexer.documents import build_document, document_id, merge_person, record_doc_id, year_from
 from indexer.execute import execute
-from indexer.locking import ingest_lock
 from indexer.pageranges import TaskCounts
 from indexer.sidecar import Sidecars, record_sidecar
 from indexer.walk import walk
@@ -29,10 +30,9 @@ from kb.model import Mention, Passage
 from kb.store import Catalog
 
 Progress = Callable[[dict[str, Any]], None]
-# Index commits during an ingest: after this many documents or passages written to the
-# catalog, whichever comes first. Each Whoosh commit writes a segment with its own term
-# dictionary and merges small segments, in Python: at 200 documents a commit, CACM's 3,204
-# short records took 17 commits and 59 of the ingest's 82 seconds.
+Flush = Callable[[], Any]
+# The index is brought up to date (flush) after this many documents or passages written to
+# the catalog, whichever comes first: one index commit each (see indexer.library.indexing).
 INDEX_BATCH_DOCS = 1000
 INDEX_BATCH_PASSAGES = 2500
 RECORDS_PER_TASK = 100  # records of a JSONL/CSV collection handed to a worker at once
@@ -79,61 +79,67 @@ def _utf8_name(path: str) -> bool:
         return False
 
 
-def ingest(paths: Iterable[str | Path], kb: KB, workers: int | None = None, force: bool = False,
-           prune: bool = False, passwords: dict[str, str] | None = None,
-           progress: Progress | None = None, mapping: dict[str, str] | None = None,
-           scheduler: str | None = None) -> dict[str, Any]:
-    """Ingest files and folders into the KB; returns a summary dict:
-    added, updated, unchanged, duplicates, failed, pruned, passages, pages, seconds, failures,
-    where (local pool or Dask cluster) and tasks. scheduler: a Dask scheduler's address
-    (default: the dask_scheduler setting; empty: the local process pool)."""
+def run_ingest(paths: Iterable[str | Path], kb: KB, flush: Flush, workers: int | None = None,
+               force: bool = False, prune: bool = False, passwords: dict[str, str] | None = None,
+               progress: Progress | None = None, mapping: dict[str, str] | None = None,
+               scheduler: str | None = None) -> dict[str, Any]:
+    """One ingest run over files and folders, the caller holding the write lock; returns a
+    summary dict: added, updated, unchanged, duplicates, failed, pruned, passages, pages,
+    seconds, failures, where (local pool or Dask cluster) and tasks. flush: brings the index
+    up to date with the catalog (called every batch and at the end). scheduler: a Dask
+    scheduler's address (default: the dask_scheduler setting; empty: the local process pool)."""
     paths = [Path(p) for p in paths]
     settings = kb.settings
     t0 = time.perf_counter()
-    with ingest_lock(kb.home, float(settings["lock_timeout"])):
-        catalog = kb.catalog
-        if catalog.count_documents() and getattr(kb.index, "needs_rebuild", lambda: False)():
-            # an index of an older schema (one without `added`, say): rebuilt from the catalog
-            from kb.maintenance import reindex
+    catalog = kb.catalog
+    run_id = catalog.start_run({"paths": [str(p) for p in paths], "force": force, "prune": prune})
+    run = _Run(kb, run_id, force, passwords or {}, progress, mapping, flush)
+    files = list(walk(paths))
+    run.roots = [os.path.abspath(p) for p in paths]
+    run.dir_roots = [r for r in run.roots if os.path.isdir(r)]
+    run.total = len(files)
+    run.emit("start")
+    tasks = list(run.tasks(files))  # hashing and classification: cheap, and tells if work is left
+    # Largest files first: one big PDF started last would leave the other workers idle
+    # at the end (longest-processing-time-first scheduling).
+    tasks.sort(key=lambda t: -(t[1].get("size") or 0))
+    if tasks:
+        scheduler = scheduler if scheduler is not None else str(settings["dask_scheduler"])
+        for result in execute(run, tasks, _process_task, workers, scheduler):
+            crash_point("extracted")
+            run.finish_task(result)
+    if prune:
+        run.prune(paths)
+    run.sidecar_failures()
+    flush()
+    run.counts["seconds"] = round(time.perf_counter() - t0, 2)
+    catalog.finish_run(run_id, run.counts)
+    run.emit("done")
+    with catalog.transaction():
+        catalog.set_meta("last_ingest", json.dumps({"run_id": run_id, "where": run.where, **vars(run.tasks_run)}))
+    return {**run.counts, "failures": run.failures, "warnings": run.warnings, "run_id": run_id,
+            "peak_worker_rss_mb": round(run.peak_rss_mb, 1), "where": run.where,
+            "tasks": vars(run.tasks_run)}
 
-            reindex(kb, progress)
-        sync_index(kb)  # finish what a crashed run left
-        run_id = catalog.start_run({"paths": [str(p) for p in paths], "force": force, "prune": prune})
-        run = _Run(kb, run_id, force, passwords or {}, progress, mapping)
-        files = list(walk(paths))
-        run.roots = [os.path.abspath(p) for p in paths]
-        run.dir_roots = [r for r in run.roots if os.path.isdir(r)]
-        run.total = len(files)
-        run.emit("start")
-        tasks = list(run.tasks(files))  # hashing and classification: cheap, and tells if work is left
-        # Largest files first: one big PDF started last would leave the other workers idle
-        # at the end (longest-processing-time-first scheduling).
-        tasks.sort(key=lambda t: -(t[1].get("size") or 0))
-        if tasks:
-            scheduler = scheduler if scheduler is not None else str(settings["dask_scheduler"])
-            for result in execute(run, tasks, _process_task, workers, scheduler):
-                crash_point("extracted")
-                run.finish_task(result)
-        if prune:
-            run.prune(paths)
-        run.sidecar_failures()
-        sync_index(kb)
-        run.counts["seconds"] = round(time.perf_counter() - t0, 2)
-        catalog.finish_run(run_id, run.counts)
-        run.emit("done")
-        with catalog.transaction():
-            catalog.set_meta("last_ingest", json.dumps({"run_id": run_id, "where": run.where, **vars(run.tasks_run)}))
-        return {**run.counts, "failures": run.failures, "warnings": run.warnings, "run_id": run_id,
-                "peak_worker_rss_mb": round(run.peak_rss_mb, 1), "where": run.where,
-                "tasks": vars(run.tasks_run)}
+
+@dataclass
+class PathTask:
+    """What the ingest keeps about one dispatched catalog path until its result is stored."""
+
+    path: str  # the catalog key: a file's absolute path, or "<collection path>#<record id>"
+    sha256: str | None  # the file's content hash; None for a record (no bytes of its own)
+    mtime: float
+    size: int | None
+    old_doc: str | None  # the document the path held before, if any
 
 
 class _Run:
     """State of one ingest run: classification, catalog writes, counts."""
 
     def __init__(self, kb: KB, run_id: int, force: bool, passwords: dict[str, str], progress: Progress | None,
-                 mapping: dict[str, str] | None = None):
+                 mapping: dict[str, str] | None, flush: Flush):
         self.kb = kb
+        self.flush = flush
         self.catalog: Catalog = kb.catalog
         self.run_id = run_id
         self.force = force
@@ -149,7 +155,7 @@ class _Run:
         self.total = 0
         self.done = 0
         self.since_sync = self.since_sync_passages = 0
-        self.task_info: dict[Any, dict[str, Any]] = {}
+        self.task_info: dict[str, PathTask] = {}
         self.peak_rss_mb = 0.0
         self.sidecars = Sidecars()
         self.chunks_left: dict[str, int] = {}  # record collection -> chunks not yet stored
@@ -224,8 +230,8 @@ class _Run:
                 self.step(key, "failed")
                 continue
             doc_id = document_id(sha)
-            self.task_info[key] = {"path": key, "sha": sha, "mtime": st.st_mtime, "size": st.st_size,
-                                   "old_doc": state["doc_id"] if state is not None else None}
+            self.task_info[key] = PathTask(key, sha, st.st_mtime, st.st_size,
+                                           state["doc_id"] if state is not None else None)
             yield key, {"kind": "file", "path": key, "doc_id": doc_id, "sha": sha, "size": st.st_size,
                         "password": self.passwords.get(key) or self.passwords.get(path.name),
                         "limits": self.limits, "sidecar": side_dict}
@@ -277,10 +283,10 @@ class _Run:
             if state is not None and state["doc_id"] == doc_id and not self.force:
                 self.counts["unchanged"] += 1
                 continue
-            self.task_info[rkey] = {"path": rkey, "sha": doc_id, "mtime": st.st_mtime, "size": None,
-                                    "old_doc": state["doc_id"] if state is not None else None}
+            self.task_info[rkey] = PathTask(rkey, None, st.st_mtime, None,
+                                            state["doc_id"] if state is not None else None)
             batch.append({"doc_id": doc_id, "path": rkey, "source_id": rec.source_id, "title": rec.title,
-                          "text": rec.text, "metadata": rec.metadata, "sha": doc_id,
+                          "text": rec.text, "metadata": rec.metadata,
                           "sidecar": rec.metadata.pop("_sidecar", None),
                           "format": path.suffix.lstrip(".").lower() or "jsonl"})
             if len(batch) >= RECORDS_PER_TASK:
@@ -312,7 +318,7 @@ class _Run:
                 self.fail(key[1], None, result.code, result.reason)
                 return
             for built in result.value["docs"]:
-                self.store(built, self.task_info.pop(built["doc"]["path_key"]), None)
+                self.store(built, self.task_info.pop(built["path"]), None)
             if self.chunks_left[key[1]] == 0 and all(f["path"] != key[1] for f in self.failures):
                 self.step(key[1], "ok")
             else:
@@ -320,28 +326,28 @@ class _Run:
             return
         info = self.task_info.pop(key)
         if not result.ok:
-            self.fail(key, info["sha"], result.code, result.reason)
+            self.fail(key, info.sha256, result.code, result.reason)
             return
         self.store(result.value["docs"][0], info, result.value.get("extracted"))
         if result.value.get("extracted") is None:
             self.counts["from_cache"] += 1  # rebuilt from the cached extraction, file not re-read
         self.step(key, "ok")
 
-    def store(self, built: dict[str, Any], info: dict[str, Any], extracted: dict | None) -> None:
+    def store(self, built: dict[str, Any], info: PathTask, extracted: dict | None) -> None:
         doc = built["doc"]
         passages = [Passage(**{k: v for k, v in p.items() if k != "id"}) for p in built["passages"]]
         mentions = [Mention(**m) for m in built["mentions"]]
         catalog = self.catalog
         with catalog.transaction():
             catalog.put_document(doc, passages, mentions)
-            catalog.add_path(doc["id"], info["path"], info["mtime"], info["size"])
-            old = info.get("old_doc")
+            catalog.add_path(doc["id"], info.path, info.mtime, info.size)
+            old = info.old_doc
             if old is not None and old != doc["id"]:
                 catalog.delete_if_orphan(old)  # the copy at another path may still hold it
             for person in built.get("people", []):
                 merge_person(catalog, person, doc)
-            if extracted is not None:
-                catalog.cache_put(info["sha"], self.version, extracted)
+            if extracted is not None and info.sha256 is not None:
+                catalog.cache_put(info.sha256, self.version, extracted)
         crash_point("catalog")  # committed to the catalog, not yet to the index
         # Counted by path: a path that held a document before was updated.
         self.counts["updated" if old is not None else "added"] += 1
@@ -350,7 +356,7 @@ class _Run:
         self.since_sync += 1
         self.since_sync_passages += len(passages)
         if self.since_sync >= INDEX_BATCH_DOCS or self.since_sync_passages >= INDEX_BATCH_PASSAGES:
-            sync_index(self.kb)
+            self.flush()
             self.since_sync = self.since_sync_passages = 0
 
     def fail(self, path: str, sha: str | None, code: str, reason: str) -> None:
@@ -396,42 +402,4 @@ def _process_task(payload: dict[str, Any]) -> dict[str, Any]:
     return {"docs": [built], "extracted": None if cached else extracted.to_dict()}
 
 
-def sync_index(kb: KB, progress: Progress | None = None) -> dict[str, int]:
-    """Bring the search index up to date with the catalog: documents marked not indexed are
-    (re)written, deleted documents removed; then they are marked indexed."""
-    catalog = kb.catalog
-    todo, gone = catalog.pending_index_work()
-    if not todo and not gone:
-        return {"indexed": 0, "deleted": 0}
-    index = kb.index
-    done = 0
-    deletes = list(gone)  # removed with the first batch
-    for chunk, records in _index_batches(catalog, todo):
-        crash_point("index")
-        index.update_documents(chunk + deletes, records)
-        crash_point("indexed")  # the index committed, the catalog not yet told
-        catalog.mark_indexed(chunk, deletes)
-        done += len(chunk)
-        if progress:
-            progress({"event": "index", "done": done, "total": len(todo)})
-        deletes = []
-    return {"indexed": len(todo), "deleted": len(gone)}
-
-
-def _index_batches(catalog: Any, todo: list[str]) -> Iterator[tuple[list[str], list[dict[str, Any]]]]:
-    """Documents and their passage records in commits of at most INDEX_BATCH_DOCS documents
-    or INDEX_BATCH_PASSAGES passages; one empty batch when there is nothing to write (the
-    deletions still need their commit)."""
-    chunk: list[str] = []
-    records: list[dict[str, Any]] = []
-    for doc_id in todo:
-        chunk.append(doc_id)
-        records.extend(catalog.index_records(doc_id))
-        if len(chunk) >= INDEX_BATCH_DOCS or len(records) >= INDEX_BATCH_PASSAGES:
-            yield chunk, records
-            chunk, records = [], []
-    if chunk or not todo:
-        yield chunk, records
-
-
-__all__ = ["file_sha256", "ingest", "sync_index", "year_from"]
+__all__ = ["crash_point", "file_sha256", "run_ingest", "year_from"]

@@ -366,25 +366,3 @@ def _chunks(text: str, limit: int) -> Iterator[tuple[int, str]]:
                     break
         yield pos, text[pos:end]
         pos = end
-
-
-def retag_catalog(catalog, tagger: Tagger | None = None) -> int:
-    """Re-tag every stored passage (after a curation change) and replace the mentions and
-    people in the catalog; returns the number of documents re-tagged. The search index is
-    stale afterwards: run `kb reindex`."""
-    tagger = tagger or Tagger(load_registry(catalog.curation()))
-    done = 0
-    for doc_id in catalog.all_doc_ids():
-        rows = catalog.passages(doc_id)
-        passages = [Passage(doc_id=r["doc_id"], ordinal=r["ordinal"], text=r["text"],
-                            heading_path=r["heading_path"], language=r.get("language"), kind=r.get("kind") or "paragraph")
-                    for r in rows]
-        mentions = tagger.tag_passages(passages)
-        with catalog.transaction():
-            catalog.replace_mentions(doc_id, mentions)
-            for person in tagger.people_of(mentions):
-                merged = P.merge_person(catalog.get_person(person["id"]), {**person, "doc_ids": [doc_id]})
-                catalog.put_person(merged["id"], merged["name"],
-                                   {k: v for k, v in merged.items() if k not in ("id", "name")})
-        done += 1
-    return done

@@ -8,7 +8,6 @@ still has names and a region on a bare install.
 """
 from __future__ import annotations
 
-import dataclasses
 import gettext
 from functools import lru_cache
 from typing import Any
@@ -16,7 +15,7 @@ from typing import Any
 import pycountry
 
 from kb import indicators, queries
-from kb.errors import InvalidInputError, NotFoundError
+from kb.errors import InvalidInputError, MovedError, NotFoundError
 from kb.model import ENTITY_TYPES
 
 # The six UN languages, in the UN's order, with pycountry's gettext locale for each.
@@ -25,38 +24,10 @@ PASSAGE_LIMIT = 20
 
 
 # -- entity records ------------------------------------------------------------
-def _registry(kb: Any) -> Any | None:
-    try:
-        return kb.registry
-    except (ImportError, AttributeError):  # the registry module is optional for these pages
-        return None
-
-
-def _as_dict(rec: Any) -> dict[str, Any]:
-    if rec is None:
-        return {}
-    if isinstance(rec, dict):
-        return dict(rec)
-    if dataclasses.is_dataclass(rec):
-        return dataclasses.asdict(rec)
-    return {k: v for k, v in vars(rec).items() if not k.startswith("_")}
-
-
-def _first(d: dict[str, Any], *keys: str) -> Any:
-    for k in keys:
-        if d.get(k) not in (None, "", [], {}):
-            return d[k]
-    return None
-
-
 def registry_record(kb: Any, type_: str, entity_id: str) -> dict[str, Any]:
-    reg = _registry(kb)
-    if reg is None:
-        return {}
-    try:
-        return _as_dict(reg.get(type_, entity_id))
-    except (KeyError, LookupError, NotFoundError):
-        return {}
+    """The registry's record (a copy), {} when the registry does not know the entity."""
+    rec = kb.registry.get(type_, entity_id)
+    return dict(rec) if rec else {}
 
 
 @lru_cache(maxsize=1)
@@ -95,7 +66,7 @@ def country_record(kb: Any, iso3: str) -> dict[str, Any]:
     known = len(iso3) == 3 and iso3.isalpha() and pycountry.countries.get(alpha_3=iso3) is not None
     if not rec and not known:
         raise NotFoundError(f"no country {iso3!r}")
-    names = _first(rec, "names", "names_un", "translations") or {}
+    names = rec.get("names") or {}
     if not isinstance(names, dict):
         names = {}
     fallback = _pycountry_names(iso3)
@@ -106,13 +77,13 @@ def country_record(kb: Any, iso3: str) -> dict[str, Any]:
         region, subregion = _un_regions().get(iso3, (None, None))
     return {
         "id": iso3,
-        "name": _first(rec, "name") or names.get("en") or iso3,
+        "name": rec.get("name") or names.get("en") or iso3,
         "names": names,
-        "region": _first(rec, "region", "region_name") or region,
-        "subregion": _first(rec, "subregion", "sub_region", "subregion_name") or subregion,
-        "groupings": list(_first(rec, "groupings", "groups") or []),
-        "aliases": list(_first(rec, "aliases") or []),
-        "m49": _first(rec, "m49", "numeric"),
+        "region": rec.get("region") or region,
+        "subregion": rec.get("subregion") or subregion,
+        "groupings": list(rec.get("groupings") or []),
+        "aliases": list(rec.get("aliases") or []),
+        "m49": rec.get("m49"),
     }
 
 
@@ -124,18 +95,10 @@ def _name(value: Any) -> str | None:
 
 
 def _all_countries(kb: Any) -> list[dict[str, Any]]:
-    reg = _registry(kb)
-    out: list[dict[str, Any]] = []
-    if reg is not None:
-        try:
-            out = [_as_dict(r) for r in reg.all("country")]
-        except Exception:  # noqa: BLE001 - fall back to the converter table below
-            out = []
-    if not out:
-        out = [{"id": iso, "region": reg_, "subregion": sub} for iso, (reg_, sub) in _un_regions().items()]
+    out = [dict(r) for r in kb.registry.all("country")]
     for c in out:
-        c["subregion"] = _name(_first(c, "subregion", "sub_region", "subregion_name"))
-        c["region"] = _name(_first(c, "region", "region_name"))
+        c["subregion"] = _name(c.get("subregion"))
+        c["region"] = _name(c.get("region"))
         if not c.get("name"):
             pc = pycountry.countries.get(alpha_3=c["id"])
             c["name"] = pc.name if pc else c["id"]
@@ -151,6 +114,7 @@ def country_dossier(kb: Any, iso3: str) -> dict[str, Any]:
     """The country page's data. Cached per catalog change (kb.queries.cached): a country in
     12k of 100k passages costs about a second to gather, a repeat visit nothing. Treat the
     returned dict as read-only: it is shared."""
+    check_curation(kb, "country", (iso3 or "").upper())
     record = country_record(kb, iso3)
     return queries.cached(kb.catalog, ("country", record["id"], str(kb.settings.get("indicators") or "")),
                           lambda: _country_dossier(kb, record))
@@ -203,14 +167,26 @@ def _org_ref(kb: Any, value: Any) -> dict[str, Any]:
         return {"id": value.get("id"), "name": value.get("name") or value.get("id"), "role": value.get("role")}
     text = str(value)
     rec = registry_record(kb, "org", text)
-    name = _first(rec, "name") or queries.entity_name(kb.catalog, "org", text)
+    name = rec.get("name") or queries.entity_name(kb.catalog, "org", text)
     return {"id": text if name else None, "name": name or text, "role": None}
+
+
+def check_curation(kb: Any, type_: str, entity_id: str) -> None:
+    """A rejected entity has no page (NotFoundError); a merged one moved to its target
+    (MovedError, which web/ answers with a redirect)."""
+    reg = kb.registry
+    if reg.is_rejected(type_, entity_id):
+        raise NotFoundError(f"{type_} {entity_id!r} was rejected by a curator")
+    target = reg.canonical(type_, entity_id)
+    if target != entity_id:
+        raise MovedError(type_, entity_id, target)
 
 
 def entity_page(kb: Any, type_: str, entity_id: str) -> dict[str, Any]:
     """An organisation, person, topic or region page's data; cached like the dossier."""
     if type_ not in ENTITY_TYPES:
         raise InvalidInputError(f"unknown entity type {type_!r}")
+    check_curation(kb, type_, entity_id)
     if type_ == "country":
         return _entity_page(kb, type_, entity_id)
     return queries.cached(kb.catalog, ("entity", type_, entity_id), lambda: _entity_page(kb, type_, entity_id))
@@ -225,34 +201,27 @@ def _entity_page(kb: Any, type_: str, entity_id: str) -> dict[str, Any]:
     rec = registry_record(kb, type_, entity_id)
     if type_ == "person":
         rec = {**rec, **(cat.get_person(entity_id) or {})}
-    name = _first(rec, "name", "label") or queries.entity_name(cat, type_, entity_id)
+    name = rec.get("name") or queries.entity_name(cat, type_, entity_id)
     if name is None:
         raise NotFoundError(f"no {type_} {entity_id!r}")
     record = {"id": entity_id, "type": type_, "name": name,
-              "aliases": [a for a in (_first(rec, "aliases", "synonyms") or []) if a != name],
-              "acronyms": list(_first(rec, "acronyms", "acronym") or []),
-              "kind": _first(rec, "kind"), "country": _first(rec, "country"),
-              "honorific": _first(rec, "honorific") or ", ".join(rec.get("honorifics") or []) or None,
-              "affiliations": [_org_ref(kb, a) for a in (_first(rec, "affiliations", "affiliation", "orgs") or [])],
-              "roles": list(_first(rec, "roles", "role", "titles") or []),
+              "aliases": [a for a in (rec.get("aliases") or rec.get("synonyms") or []) if a != name],
+              "acronyms": list(rec.get("acronyms") or []),
+              "kind": rec.get("kind"), "country": rec.get("country"),
+              "honorific": ", ".join(rec.get("honorifics") or []) or None,
+              "affiliations": [_org_ref(kb, a) for a in (rec.get("affiliations") or [])],
+              "roles": list(rec.get("titles") or []),
               "appearances": [a for a in (rec.get("appearances") or []) if isinstance(a, dict)],
               "parent": None, "children": []}
-    if isinstance(record["acronyms"], str):
-        record["acronyms"] = [record["acronyms"]]
     if type_ == "org":
-        parent = _first(rec, "parent")
+        parent = rec.get("parent")
         if parent:
             prec = registry_record(kb, "org", parent)
-            record["parent"] = {"id": parent, "name": _first(prec, "name") or parent}
-        reg = _registry(kb)
-        if reg is not None:
-            try:
-                record["children"] = sorted(
-                    ({"id": c["id"], "name": c.get("name") or c["id"]}
-                     for c in map(_as_dict, reg.all("org")) if c.get("parent") == entity_id),
-                    key=lambda c: c["name"])
-            except Exception:  # noqa: BLE001 - children are a nicety
-                record["children"] = []
+            record["parent"] = {"id": parent, "name": prec.get("name") or parent}
+        record["children"] = sorted(
+            ({"id": c["id"], "name": c.get("name") or c["id"]}
+             for c in kb.registry.all("org") if c.get("parent") == entity_id),
+            key=lambda c: c["name"])
     others = tuple(t for t in ("country", "org", "person", "topic") if t != type_ or type_ == "org")
     hood = queries.Neighbourhood(cat, type_, entity_id)
     related = {t: hood.co_mentions(t) for t in others}
@@ -345,13 +314,7 @@ def _slug(text: str) -> str:
 
 
 def _region_records(kb: Any) -> dict[str, dict[str, Any]]:
-    reg = _registry(kb)
-    if reg is None:
-        return {}
-    try:
-        return {r["id"]: r for r in map(_as_dict, reg.all("region"))}
-    except Exception:  # noqa: BLE001 - fall back to regions named by the country records
-        return {}
+    return {r["id"]: r for r in kb.registry.all("region")}
 
 
 def regions(kb: Any, index: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:

@@ -77,6 +77,18 @@ class NotFoundError(KBError):
     code = "not_found"
 
 
+class MovedError(KBError):
+    """An entity a curator merged into another: its page is the target's. web/ answers with
+    a redirect to `target`'s page."""
+
+    code = "moved"
+
+    def __init__(self, type_: str, entity_id: str, target: str) -> None:
+        super().__init__(f"{type_} {entity_id!r} was merged into {target!r}")
+        self.type = type_
+        self.target = target
+
+
 class LimitExceededError(KBError):
     """A declared limit (page size, export rate, upload size...) was exceeded."""
 

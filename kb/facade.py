@@ -70,16 +70,20 @@ class KB:
         if self._index is None and self._index_source is not None:
             self._index = self._index_source()
         if self._index is None:
-            self._index = open_service(self.settings, resolver=self._resolve_entity)
+            self._index = open_service(self.settings, resolver=self._resolve_entity, state=self.curation_version)
         return self._index
 
     def _resolve_entity(self, phrase: str) -> list[tuple[str, str]]:
         """Query words -> entity ids, so "Korea" also finds KOR-tagged passages. The registry
         is loaded on the first query that needs it, not when the index opens."""
-        try:
-            return self.registry.resolve(phrase)
-        except ImportError:
-            return []
+        return self.registry.resolve(phrase)
+
+    def curation_version(self) -> int:
+        """The catalog's curation version (0 before any catalog exists): what the registry,
+        search-time resolution and cached results are keyed by besides the index build."""
+        if self._catalog is None and not self.catalog_path.exists():
+            return 0
+        return self.catalog.curation_version()
 
     def close(self) -> None:
         if self._catalog is not None:
@@ -114,10 +118,13 @@ class KB:
     # -- entities (read-only) ---------------------------------------------------
     @property
     def registry(self):  # -> kb.entities.Registry
-        """The entity registry with this home's curation applied; built once per facade."""
-        reg = getattr(self, "_registry", None)
-        if reg is None:
+        """The entity registry with this home's curation applied. Rebuilt when the curation
+        changes (one primary-key lookup per call), so a long-lived facade (a web worker's
+        shared one) follows curation made by any process without a restart."""
+        version = self.curation_version()
+        held = getattr(self, "_registry", None)
+        if held is None or held[0] != version:
             from kb.entities import load_registry
 
-            reg = self._registry = load_registry(self.catalog.curation())
-        return reg
+            held = self._registry = (version, load_registry(self.catalog.curation()))
+        return held[1]

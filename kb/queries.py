@@ -327,11 +327,6 @@ def passages_for(cat: Catalog, type_: str, entity_id: str, limit: int = 20) -> l
     return Neighbourhood(cat, type_, entity_id).passages(limit)
 
 
-def passages_by_topic(cat: Catalog, type_: str, entity_id: str, per_topic: int = 5,
-                      topics: int = 12) -> list[dict[str, Any]]:
-    return Neighbourhood(cat, type_, entity_id).by_topic(per_topic, topics)
-
-
 def passages_with_mentions(cat: Catalog, doc_id: str, first: int = 0,
                            last: int | None = None) -> list[dict[str, Any]]:
     """A document's passages with ordinal in [first, last], in order, each with its

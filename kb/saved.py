@@ -102,6 +102,8 @@ def list_all(catalog: Catalog) -> list[SavedSearch]:
 
 
 def get(catalog: Catalog, saved_id: int) -> SavedSearch:
+    if not 0 < saved_id < 2**63:  # past SQLite's INTEGER: no such row (it raised OverflowError, a 500)
+        raise NotFoundError(f"no saved search {saved_id}")
     row = catalog.db.execute("SELECT * FROM saved_searches WHERE id = ?", (saved_id,)).fetchone()
     if row is None:
         raise NotFoundError(f"no saved search {saved_id}")

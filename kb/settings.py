@@ -66,6 +66,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("export_rate_per_minute", 30, "Exports one client may start per minute (HTTP API).", 1, 100000),
     Setting("export_max_rows", 0, "Most rows one export may hold; 0 means no cap.", 0, 100000000),
     Setting("upload_max_mb", 64, "Largest file accepted by the upload endpoint.", 1, 4096),
+    Setting("curation_inline_max_docs", 200, "A curation that concerns more documents than this re-tags them in a background job (the API answers 202 with a status URL) instead of within the request.", 0, 100000),
     Setting("lock_timeout", 30.0, "Seconds a writer waits for the index or catalog lock.", 0, 3600),
     Setting("ocr", True, "OCR image-only PDFs when the tesseract and pdftoppm programs are installed."),
     Setting("spacy_model", "", "Name of an installed spaCy model to merge statistical entities from (optional)."),

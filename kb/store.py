@@ -10,19 +10,19 @@ the index is committed after; then the flag is set. Deleted documents go through
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import zlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from kb import summary
+from kb.catalog_curation import CurationStore
+from kb.catalog_ingest import IngestLog
+from kb.catalog_tokens import TokenStore
 from kb.errors import BusyError, CatalogError
 from kb.model import Mention, Passage
-from kb.salience import passage_salience, subject_country
+from kb.timestamps import now_iso
 
 SCHEMA_VERSION = 4
 
@@ -155,12 +155,12 @@ assert len(MIGRATIONS) == SCHEMA_VERSION
 AFTER_MIGRATION: dict[int, Callable[[sqlite3.Connection], None]] = {3: summary.rebuild}
 
 
-def now_iso() -> str:
-    return datetime.now(UTC).replace(microsecond=0).isoformat()
+class Catalog(IngestLog, CurationStore, TokenStore):
+    """One connection to the catalog database. Not shared across threads.
 
-
-class Catalog:
-    """One connection to the catalog database. Not shared across threads."""
+    The aggregates live in their own modules as mixins over this connection: ingest
+    bookkeeping (kb.catalog_ingest), curation and people (kb.catalog_curation), API tokens
+    (kb.catalog_tokens); documents, passages, mentions and the index bookkeeping here."""
 
     def __init__(self, path: str | Path, timeout: float = 30.0, readonly: bool = False) -> None:
         self.path = Path(path)
@@ -363,11 +363,6 @@ class Catalog:
             self.db.executemany("UPDATE documents SET indexed = 1 WHERE id = ?", [(d,) for d in doc_ids])
             self.db.executemany("DELETE FROM index_deletes WHERE doc_id = ?", [(d,) for d in deleted])
 
-    def mark_all_unindexed(self) -> None:
-        with self.transaction():
-            self.db.execute("UPDATE documents SET indexed = 0")
-            self.db.execute("DELETE FROM index_deletes")
-
     # -- passages and mentions ------------------------------------------------
     def passages(self, doc_id: str) -> list[dict[str, Any]]:
         rows = self.db.execute("SELECT * FROM passages WHERE doc_id = ? ORDER BY ordinal", (doc_id,))
@@ -380,6 +375,25 @@ class Catalog:
     def count_passages(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM passages").fetchone()[0]
 
+    def passage_counts(self) -> dict[str, int]:
+        """Passages per document, every document included (0 when it has none)."""
+        return {r[0]: r[1] for r in self.db.execute(
+            "SELECT d.id, COUNT(p.id) FROM documents d LEFT JOIN passages p ON p.doc_id = d.id GROUP BY d.id")}
+
+    def docs_mentioning(self, type_: str, entity_id: str) -> list[str]:
+        """Documents with a mention of this entity (the ones a curation of it re-tags)."""
+        return [r[0] for r in self.db.execute(
+            "SELECT DISTINCT doc_id FROM mentions WHERE type = ? AND entity_id = ? ORDER BY doc_id", (type_, entity_id))]
+
+    def docs_containing(self, text: str) -> list[str]:
+        """Documents with a passage containing `text`, compared case-folded (Unicode, not
+        only ASCII as SQLite's lower()): the ones an alias or a rejected surface may change.
+        A scan of the passages; a curation is rare and the answer must be exact."""
+        self.db.create_function("kb_casefold", 1, _casefold, deterministic=True)
+        return [r[0] for r in self.db.execute(
+            "SELECT DISTINCT doc_id FROM passages WHERE instr(kb_casefold(text), ?) > 0 ORDER BY doc_id",
+            (text.casefold(),))]
+
     def mentions(self, doc_id: str | None = None, passage_id: str | None = None) -> list[dict[str, Any]]:
         if passage_id is not None:
             rows = self.db.execute("SELECT * FROM mentions WHERE passage_id = ? ORDER BY start", (passage_id,))
@@ -389,137 +403,12 @@ class Catalog:
             rows = self.db.execute("SELECT * FROM mentions")
         return [dict(r) for r in rows]
 
-    def index_records(self, doc_id: str) -> list[dict[str, Any]]:
-        """The passages of one document as PassageRecords for the search index."""
-        doc = self.get_document(doc_id)
-        if doc is None:
-            return []
-        ents: dict[str, dict[str, list[str]]] = {}
-        rows = [dict(r) for r in self.db.execute(
-            "SELECT passage_id, type, entity_id, text FROM mentions WHERE doc_id = ? ORDER BY passage_id, start", (doc_id,))]
-        for r in rows:
-            bucket = ents.setdefault(r["passage_id"], {}).setdefault(r["type"], [])
-            if r["entity_id"] not in bucket:
-                bucket.append(r["entity_id"])
-        passages = self.passages(doc_id)
-        salience = passage_salience(rows, {p["id"]: " › ".join(p["heading_path"]) for p in passages},
-                                    doc.get("title") or "", subject_country(doc.get("metadata")))
-        records = []
-        for p in passages:
-            e = ents.get(p["id"], {})
-            records.append({
-                "id": p["id"], "doc_id": doc_id, "ordinal": p["ordinal"], "text": p["text"],
-                "title": doc.get("title") or "", "heading": " › ".join(p["heading_path"]),
-                "heading_path": p["heading_path"],
-                "path": doc["paths"][0] if doc["paths"] else "", "source_id": doc.get("source_id"),
-                "type": doc["format"], "year": doc.get("year"),
-                "lang": p.get("language") or doc.get("language"),
-                "event": (doc.get("metadata") or {}).get("event"),
-                "date": (doc.get("metadata") or {}).get("date") or (doc.get("metadata") or {}).get("created"),
-                "added": doc.get("ingested_at"),
-                "collection": [(doc.get("metadata") or {}).get("collection") or ""],
-                "page_start": p["page_start"], "page_end": p["page_end"],
-                "country": e.get("country", []), "region": e.get("region", []), "org": e.get("org", []),
-                "person": e.get("person", []), "topic": e.get("topic", []),
-                "salience": salience.get(p["id"], {}),
-            })
-        return records
-
-    # -- runs, failures, cache ------------------------------------------------
-    def start_run(self, args: dict[str, Any]) -> int:
-        cur = self.db.execute("INSERT INTO runs (started_at, args) VALUES (?, ?)", (now_iso(), json.dumps(args, default=str)))
-        return int(cur.lastrowid)
-
-    def finish_run(self, run_id: int, counts: dict[str, int]) -> None:
-        self.db.execute(
-            "UPDATE runs SET finished_at = ?, added = ?, updated = ?, unchanged = ?, failed = ?, pruned = ? WHERE id = ?",
-            (now_iso(), counts.get("added", 0), counts.get("updated", 0), counts.get("unchanged", 0),
-             counts.get("failed", 0), counts.get("pruned", 0), run_id))
-
-    def last_runs(self, limit: int = 10) -> list[dict[str, Any]]:
-        return [dict(r) for r in self.db.execute("SELECT * FROM runs ORDER BY id DESC LIMIT ?", (limit,))]
-
-    def record_failure(self, path: str, sha256: str | None, code: str, reason: str, run_id: int | None) -> None:
-        self.db.execute(
-            "INSERT INTO failures (path, sha256, code, reason, run_id, at) VALUES (?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT(path) DO UPDATE SET sha256 = excluded.sha256, code = excluded.code, "
-            "reason = excluded.reason, run_id = excluded.run_id, at = excluded.at",
-            (path, sha256, code, reason, run_id, now_iso()))
-
-    def clear_failure(self, path: str) -> None:
-        self.db.execute("DELETE FROM failures WHERE path = ?", (path,))
-
-    def failure_paths_with_prefix(self, prefixes: tuple[str, ...]) -> list[str]:
-        """Failures recorded for sidecar files and their rows ("<sidecar path>#row N")."""
-        return [r[0] for r in self.db.execute("SELECT path FROM failures WHERE code = 'invalid_metadata'")
-                if r[0].split("#", 1)[0] in prefixes or any(r[0].startswith(p + os.sep) for p in prefixes)]
-
-    def failures(self) -> list[dict[str, Any]]:
-        return [dict(r) for r in self.db.execute("SELECT path, code, reason, at, sha256 FROM failures ORDER BY path")]
-
-    def failure_for(self, path: str) -> sqlite3.Row | None:
-        return self.db.execute("SELECT * FROM failures WHERE path = ?", (path,)).fetchone()
-
-    def cache_get(self, sha256: str, version: str) -> dict[str, Any] | None:
-        row = self.db.execute("SELECT data FROM extraction_cache WHERE sha256 = ? AND extractor_version = ?",
-                              (sha256, version)).fetchone()
-        if row is None:
-            return None
-        return json.loads(zlib.decompress(row[0]))
-
-    def cache_put(self, sha256: str, version: str, data: dict[str, Any]) -> None:
-        blob = zlib.compress(json.dumps(data, ensure_ascii=False, default=str).encode("utf-8"), 6)
-        self.db.execute("INSERT OR REPLACE INTO extraction_cache (sha256, extractor_version, data) VALUES (?, ?, ?)",
-                        (sha256, version, blob))
-
-    # -- curation and people --------------------------------------------------
-    def add_curation(self, action: str, value: str, type_: str | None = None, entity_id: str | None = None) -> int:
-        cur = self.db.execute("INSERT INTO curation (action, type, entity_id, value, created_at) VALUES (?, ?, ?, ?, ?)",
-                              (action, type_, entity_id, value, now_iso()))
-        return int(cur.lastrowid)
-
-    def curation(self) -> list[dict[str, Any]]:
-        return [dict(r) for r in self.db.execute("SELECT * FROM curation ORDER BY seq")]
-
-    def put_person(self, person_id: str, name: str, data: dict[str, Any]) -> None:
-        self._changed()
-        self.db.execute("INSERT INTO people (id, name, data) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
-                        "name = excluded.name, data = excluded.data", (person_id, name, json.dumps(data, ensure_ascii=False)))
-
-    def get_person(self, person_id: str) -> dict[str, Any] | None:
-        row = self.db.execute("SELECT id, name, data FROM people WHERE id = ?", (person_id,)).fetchone()
-        return {"id": row[0], "name": row[1], **json.loads(row[2])} if row else None
-
-    def people(self) -> list[dict[str, Any]]:
-        return [{"id": r[0], "name": r[1], **json.loads(r[2])} for r in self.db.execute("SELECT id, name, data FROM people ORDER BY name")]
-
-    def entity_counts(self, type_: str | None = None) -> list[dict[str, Any]]:
-        # From the summaries (kb.summary): the same figures as grouping every mention, in
-        # a table the size of the entity list rather than of the corpus.
-        sql = ("SELECT n.type, n.entity_id, MAX(n.name) AS name, SUM(n.mentions) AS mentions, "
-               "(SELECT COUNT(*) FROM entity_docs d WHERE d.type = n.type AND d.entity_id = n.entity_id) AS documents "
-               "FROM entity_names n {} GROUP BY n.type, n.entity_id ORDER BY mentions DESC, n.entity_id")
-        if type_:
-            rows = self.db.execute(sql.format("WHERE n.type = ?"), (type_,))
-        else:
-            rows = self.db.execute(sql.format(""))
-        return [dict(r) for r in rows]
-
-    # -- tokens ---------------------------------------------------------------
-    def add_token(self, name: str, token_hash: str) -> int:
-        cur = self.db.execute("INSERT INTO tokens (name, hash, created_at) VALUES (?, ?, ?)", (name, token_hash, now_iso()))
-        return int(cur.lastrowid)
-
-    def token_by_hash(self, token_hash: str) -> sqlite3.Row | None:
-        return self.db.execute("SELECT * FROM tokens WHERE hash = ? AND revoked_at IS NULL", (token_hash,)).fetchone()
-
-    def revoke_token(self, name_or_id: str) -> int:
-        cur = self.db.execute("UPDATE tokens SET revoked_at = ? WHERE (name = ? OR CAST(id AS TEXT) = ?) AND revoked_at IS NULL",
-                              (now_iso(), name_or_id, name_or_id))
-        return cur.rowcount
-
-    def tokens(self) -> list[dict[str, Any]]:
-        return [dict(r) for r in self.db.execute("SELECT id, name, created_at, revoked_at FROM tokens ORDER BY id")]
+    def entity_rows(self, doc_id: str) -> list[dict[str, Any]]:
+        """A document's mentions as (passage_id, type, entity_id, text), in passage and offset
+        order: what the index records (kb.records) and entity salience are made from."""
+        return [dict(r) for r in self.db.execute(
+            "SELECT passage_id, type, entity_id, text FROM mentions WHERE doc_id = ? ORDER BY passage_id, start",
+            (doc_id,))]
 
     # -- figures --------------------------------------------------------------
     def stats(self) -> dict[str, Any]:
@@ -539,6 +428,10 @@ class Catalog:
             "unindexed": q("SELECT COUNT(*) FROM documents WHERE indexed = 0"),
             "schema_version": self.schema_version(),
         }
+
+
+def _casefold(text: str | None) -> str | None:
+    return text.casefold() if text is not None else None
 
 
 def _split_sql(script: str) -> list[str]:

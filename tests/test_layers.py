@@ -97,3 +97,39 @@ def test_whoosh_outside_its_backend_is_reported():
     proc = _lint_with_probe("_whoosh_probe", "import whoosh  # deliberate violation for the test\n")
     assert proc.returncode != 0
     assert "Only the Whoosh backend imports whoosh BROKEN" in proc.stdout
+
+
+def test_the_composition_root_is_the_one_named_exception():
+    """`python -m kb` (kb/__main__.py) hands over to the command line in web/cli: the only
+    import against the layers, named with its reason in the contract; no other ignore."""
+    import ast
+    import tomllib
+
+    contracts = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
+    ignored = [i for c in contracts for i in c.get("ignore_imports", [])]
+    assert ignored == ["kb.__main__ -> web.cli"]
+    tree = ast.parse((REPO / "kb" / "__main__.py").read_text())
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    assert imported == {"web.cli"}
+    main = subprocess.run([sys.executable, "-m", "kb", "--help"], check=False, cwd=REPO, capture_output=True,
+                          text=True, timeout=120)
+    assert main.returncode == 0 and "serve" in main.stdout and "entities" in main.stdout
+
+
+def test_the_cli_lives_in_the_application_shell():
+    """The command line sits beside the HTTP app (web/cli), and `kb serve` hands gunicorn
+    the app that create_app builds, imported where the layer check sees it."""
+    import importlib
+    import tomllib
+
+    import grimp
+
+    assert not (REPO / "indexer" / "cli").exists()
+    script = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]["kb"]
+    assert script == "web.cli:main"
+    module, _, name = script.partition(":")
+    assert callable(getattr(importlib.import_module(module), name))
+
+    graph = grimp.build_graph("web", "indexer", "kb")
+    assert "web" in graph.find_modules_directly_imported_by("web.cli.admin_cmd")

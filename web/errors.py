@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import quote
 
-from flask import Flask, Response, current_app, render_template, request
+from flask import Flask, Response, current_app, redirect, render_template, request
 from jinja2 import TemplateNotFound
 from markupsafe import escape
 from werkzeug.exceptions import HTTPException
@@ -92,7 +93,18 @@ def _respond(status: int, detail: str, code: str | None, headers: dict[str, str]
     return _html(status, detail, headers)
 
 
+def _moved(exc: E.MovedError) -> Response:
+    """A merged entity's page (API or UI) redirects to the target's: the same route with the
+    target's id as its last segment. Temporary (302 / 307): a curator may curate again."""
+    url = request.path.rsplit("/", 1)[0] + "/" + quote(exc.target, safe="")
+    if request.query_string:
+        url += "?" + request.query_string.decode("latin-1")
+    return redirect(url, code=307 if request.path.startswith(API_PREFIX) else 302)
+
+
 def handle_kb_error(exc: E.KBError) -> Response:
+    if isinstance(exc, E.MovedError):
+        return _moved(exc)
     status = status_for(exc)
     headers: dict[str, str] = {}
     if status == 401:

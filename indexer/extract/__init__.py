@@ -34,10 +34,6 @@ _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _HEAD = 8192
 
 
-def supported_extensions() -> tuple[str, ...]:
-    return tuple(_EXTENSIONS)
-
-
 def sniff(head: bytes | str | Path | BinaryIO, name: str | None = None) -> str:
     """Format name of a file: magic bytes first, the extension of ``name`` second.
 

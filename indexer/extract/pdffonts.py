@@ -10,19 +10,11 @@ from __future__ import annotations
 from io import BytesIO
 from typing import Any
 
+from pdfminer.encodingdb import name2unicode
 from pdfminer.pdffont import CFFFont, PDFType1Font
 from pdfminer.pdfinterp import PDFPageInterpreter, PDFResourceManager
 from pdfminer.pdftypes import dict_value, resolve1, stream_value
 from pdfminer.psparser import literal_name
-
-try:
-    from pdfminer.encodingdb import name2unicode
-except ImportError:  # older pdfminer
-    from pdfminer.glyphlist import glyphname2unicode as _g2u
-
-    def name2unicode(name: str) -> str:
-        return _g2u[name]
-
 
 # TeX font glyph names missing from the Adobe Glyph List. Extensible pieces of big
 # delimiters map to nothing: they are drawing parts, not characters.

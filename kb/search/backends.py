@@ -1,7 +1,7 @@
 """Which search backend a KB home uses: the declared setting `search_backend`."""
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,5 +27,6 @@ def open_backend(settings: Mapping[str, Any]) -> SearchBackend:
     raise InvalidInputError(f"search_backend must be one of {', '.join(BACKENDS)}, not {name!r}")
 
 
-def open_service(settings: Mapping[str, Any], resolver: Resolver | None = None) -> SearchService:
-    return SearchService(open_backend(settings), settings, resolver)
+def open_service(settings: Mapping[str, Any], resolver: Resolver | None = None,
+                 state: Callable[[], Hashable] | None = None) -> SearchService:
+    return SearchService(open_backend(settings), settings, resolver, state)

@@ -6,7 +6,8 @@ A request is checked (sort, page, page size, query length), its misspelt words c
 (kb.search.types.SearchBackend) with a deadline (the time budget) and the per-document cap.
 A short keyword query that finds fewer than AND_FALLBACK_BELOW passages is run again with
 any word allowed; a search that finds little gets a did-you-mean. Cursors bind an offset to
-a hash of the query, and results are cached per index build (kb.search.result_cache).
+a hash of the query, and results are cached per index build and per `state` (the curation
+version: an alias changes what a query resolves to without any index commit).
 
 The CLI, the API, the UI, exports and benchmarks all search through this object; writes
 and figures pass straight to the backend.
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from typing import Any
 
 from kb.errors import InvalidInputError
@@ -46,10 +47,12 @@ SORTS = ("relevance", "date", "title", "added")
 
 
 class SearchService:
-    def __init__(self, backend: SearchBackend, settings: Mapping[str, Any], resolver: Resolver | None = None) -> None:
+    def __init__(self, backend: SearchBackend, settings: Mapping[str, Any], resolver: Resolver | None = None,
+                 state: Callable[[], Hashable] | None = None) -> None:
         self.backend = backend
         self.settings = dict(settings)
         self.resolver = resolver
+        self.state = state
         self.result_cache = ResultCache(int(self.settings.get("search_cache_size", 0)))
 
     # -- searching --------------------------------------------------------------------
@@ -58,7 +61,7 @@ class SearchService:
         self.validate(request)
         if not self.result_cache.size:
             return self._search(request, t0)  # no cache: no build id to ask the backend for
-        build = self.backend.build_id()
+        build = (self.backend.build_id(), self.state() if self.state else None)
         key = request_key(request)
         cached = self.result_cache.get(build, key)
         if cached is not None:

@@ -10,7 +10,7 @@ from kb.search.querytree import ParsedQuery
 # Facet / filter fields, in display order. Entity fields hold canonical ids.
 FACET_FIELDS = ("country", "region", "org", "person", "topic", "type", "year", "lang", "collection")
 
-# One passage as handed to the index by the catalog (kb.store.Catalog.index_records).
+# One passage as handed to the index by the catalog (kb.records.passage_records).
 # Keys: id, doc_id, ordinal, text, title, heading (heading path joined with " › "), path,
 # source_id, format (as `type`), year (int|None), lang, event, page_start, page_end,
 # country/region/org/person/topic (lists of ids), date (ISO string|None),

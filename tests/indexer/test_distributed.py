@@ -22,7 +22,7 @@ from indexer.extract.pdfsplit import (
     read_range,
     split_ranges,
 )
-from indexer.pipeline import ingest
+from indexer.library import ingest
 from kb.facade import KB
 from kb.maintenance import check
 from tests.conftest import CORPUS, SHARED

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 
-from indexer.pipeline import ingest
+from indexer.library import ingest
 from kb.facade import KB
 from kb.search import generations
 from kb.search.types import SearchRequest

@@ -7,8 +7,8 @@ import json
 import socket
 from contextlib import redirect_stderr, redirect_stdout
 
-from indexer.cli import main
 from tests.conftest import CORPUS
+from web.cli import main
 
 
 def run(argv: list[str]) -> tuple[int, str, str]:

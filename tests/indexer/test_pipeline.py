@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
+from indexer.library import ingest
 from indexer.locking import ingest_lock
-from indexer.pipeline import ingest
 from kb.errors import BusyError
 from kb.facade import KB
 from kb.maintenance import check

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from indexer.pipeline import ingest
+from indexer.library import ingest
 from kb.facade import KB
 from kb.search.types import SearchRequest
 from tests.conftest import REPO

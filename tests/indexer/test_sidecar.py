@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from indexer.pipeline import ingest
+from indexer.library import ingest
 from indexer.sidecar import SidecarError, parse_entry, read_folder_table
 from kb.dossier import citation
 from kb.facade import KB

@@ -6,12 +6,12 @@ import json
 
 import pytest
 
-from indexer.cli import main
 from indexer.tag import Tagger
 from kb.entities import load_registry
 from kb.model import Passage
 from kb.store import Catalog
 from tests.conftest import CORPUS
+from web.cli import main
 
 DOC = [
     "Mr. Tikhomirov from UNPOG presented the survey with Korea and Japan.",
@@ -81,8 +81,11 @@ def test_entities_list(home, capsys):
 def test_curation_changes_tagging(home, capsys):
     assert ("org", "unpog", "UNPOG") in _mentions(home)
     assert main(["entities", "alias", "org:undesa", "Seoul office"]) == 0
-    assert "kb reindex" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "re-tagged 1 documents" in out and "kb reindex" not in out  # done, not a promise
     assert ("org", "undesa", "Seoul office") in _mentions(home)
+    assert main(["search", "--org", "undesa", "Seoul office", "--format", "json"]) == 0  # the index followed
+    assert json.loads(capsys.readouterr().out)["total"] >= 1
 
     assert main(["entities", "merge", "unpog", "undesa"]) == 0
     got = _mentions(home)
@@ -96,6 +99,12 @@ def test_curation_changes_tagging(home, capsys):
 
     assert main(["entities", "merge", "tikhomirov", "haiyan-qian"]) == 0  # people too
     assert [m[1] for m in _mentions(home) if m[0] == "person"] == ["haiyan-qian", "haiyan-qian"]
+
+    # `kb entities retag`: every document re-tagged with the stored curation, nothing changes
+    before = _mentions(home)
+    capsys.readouterr()
+    assert main(["entities", "retag"]) == 0
+    assert "retag: re-tagged 1 documents" in capsys.readouterr().out and _mentions(home) == before
 
     # a new tagger (as a re-ingest makes) reads the stored curation
     again = {(m.type, m.id) for m in Tagger(model="").tag("UNPOG met Japan.")}

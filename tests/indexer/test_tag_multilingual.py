@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from indexer.pipeline import ingest
+from indexer.library import ingest
 from indexer.tag import Tagger
 from kb.facade import KB
 from kb.search.types import SearchRequest

@@ -1,4 +1,4 @@
-"""`kb export` and `kb token` through the real command line (indexer.cli.main)."""
+"""`kb export` and `kb token` through the real command line (web.cli.main)."""
 from __future__ import annotations
 
 import csv
@@ -6,8 +6,8 @@ import io
 import json
 from pathlib import Path
 
-from indexer.cli import main
 from tests.web.apikit import small_corpus
+from web.cli import main
 
 
 def test_kb_export_writes_every_match_with_filters(tmp_path, capsys):

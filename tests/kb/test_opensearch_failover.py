@@ -19,7 +19,7 @@ import uuid
 
 import pytest
 
-from indexer.pipeline import sync_index
+from indexer.library import sync as sync_index
 from kb.errors import BackendUnavailableError
 from kb.facade import KB
 from kb.search.types import SearchRequest

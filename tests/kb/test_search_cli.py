@@ -7,17 +7,14 @@ import json
 
 import pytest
 
-from indexer.cli import main
 from kb.facade import KB
+from tests.records import passage_record
+from web.cli import main
 
 
 def rec(doc: str, i: int, text: str, source_id: str | None = None, **kw) -> dict:
-    r = {"id": f"{doc}-{i}", "doc_id": doc, "ordinal": i, "text": text, "title": f"Title {doc}", "heading": "",
-         "path": f"{doc}.pdf", "source_id": source_id, "type": "pdf", "year": 2012, "lang": "en",
-         "page_start": i + 1, "page_end": i + 1, "date": None,
-         "country": [], "region": [], "org": [], "person": [], "topic": []}
-    r.update(kw)
-    return r
+    return passage_record(doc, i, text, **{"title": f"Title {doc}", "path": f"{doc}.pdf", "type": "pdf", "year": 2012,
+                                           "page_start": i + 1, "page_end": i + 1, "source_id": source_id, **kw})
 
 
 @pytest.fixture

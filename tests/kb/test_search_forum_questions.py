@@ -11,9 +11,9 @@ from contextlib import redirect_stdout
 
 import pytest
 
-from indexer.cli import main
 from kb.facade import KB
 from tests.conftest import CORPUS, FIXTURES
+from web.cli import main
 
 QUESTIONS = FIXTURES / "search" / "forum-questions.tsv"
 ANSWERS = FIXTURES / "search" / "forum-answers.json"

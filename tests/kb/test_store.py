@@ -4,6 +4,7 @@ import pytest
 
 from kb.errors import CatalogError
 from kb.model import Mention, Passage
+from kb.records import passage_records
 from kb.store import SCHEMA_VERSION, Catalog
 
 
@@ -30,7 +31,7 @@ def test_documents_passages_mentions_and_index_bookkeeping(tmp_path):
         cat.add_path("d1", "/y/copy.pdf", 1.0, 10)
     assert cat.get_document("d1")["paths"] == ["/x/a.pdf", "/y/copy.pdf"]
     assert cat.pending_index_work() == (["d1"], [])
-    recs = cat.index_records("d1")
+    recs = passage_records(cat, "d1")
     assert recs[0]["country"] == ["KOR"] and recs[0]["heading"] == "A" and recs[0]["year"] == 2012
     cat.mark_indexed(["d1"])
     assert cat.pending_index_work() == ([], [])

@@ -34,6 +34,6 @@ def _install() -> None:
 
 if __name__ == "__main__":
     _install()
-    from indexer.cli import main
+    from web.cli import main
 
     raise SystemExit(main(sys.argv[1:]))

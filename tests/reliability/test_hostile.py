@@ -9,7 +9,7 @@ import shutil
 
 import pytest
 
-from indexer.pipeline import ingest
+from indexer.library import ingest
 from kb.facade import KB
 from kb.maintenance import check
 from kb.search.types import SearchRequest

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from indexer.pipeline import ingest
+from indexer.library import ingest
 from kb.auth import create_token
 from kb.facade import KB
 

@@ -1,5 +1,5 @@
 """Builds small real KB homes for the API and export tests: documents go into the catalog with
-Catalog.put_document and into the Whoosh index with index_passages(catalog.index_records(id)),
+Catalog.put_document and into the Whoosh index with index_passages(passage_records(catalog, id)),
 exactly the path ingest takes after extraction (no stubs)."""
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 
 from kb.facade import KB
 from kb.model import Mention, Passage
+from kb.records import passage_records
 
 TOPIC_WORDS = ("broadband", "procurement", "open data", "cybersecurity", "interoperability", "identity")
 
@@ -36,7 +37,7 @@ def add_document(kb: KB, doc_id: str, title: str, texts: list[str], *, fmt: str 
         if file is not None:
             st = file.stat()
             kb.catalog.add_path(doc_id, str(file), st.st_mtime, st.st_size)
-    kb.index.index_passages(kb.catalog.index_records(doc_id))
+    kb.index.index_passages(passage_records(kb.catalog, doc_id))
     kb.catalog.mark_indexed([doc_id])
 
 

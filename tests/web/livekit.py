@@ -53,7 +53,7 @@ def inputs() -> tuple[list[Path], bool]:
 
 def build_home(home: Path) -> tuple[str, bool]:
     """Ingest the inputs into `home` and create a write token; returns (token, with_shared)."""
-    from indexer.pipeline import ingest
+    from indexer.library import ingest
     from kb.auth import create_token
     from kb.facade import KB
 

@@ -214,7 +214,11 @@ def test_curation_is_recorded(writable):
     h = {"Authorization": f"Bearer {token}"}
     r = c.post("/api/v1/entities/country/KOR/aliases", json={"alias": "South Korea"}, headers=h)
     assert r.status_code == 201 and r.get_json()["by"] == "tester"
-    assert c.post("/api/v1/entities/org/undesa/merge", json={"into": "un-desa"}, headers=h).status_code == 201
+    assert r.get_json()["applied"].startswith("re-tagged ")
+    # validated: an entity nobody knows cannot be curated or merged into
+    assert c.post("/api/v1/entities/org/undesa/merge", json={"into": "un-desa"}, headers=h).status_code == 404
+    assert c.post("/api/v1/entities/org/no-such-org/aliases", json={"alias": "X"}, headers=h).status_code == 404
+    assert c.post("/api/v1/entities/org/undesa/merge", json={"into": "un"}, headers=h).status_code == 201
     assert c.post("/api/v1/entities/topic/broadband/reject", json={}, headers=h).status_code == 201
     # merging into itself is well-formed but contradicts itself: 409 (the schema cannot say it)
     assert c.post("/api/v1/entities/org/undesa/merge", json={"into": "undesa"}, headers=h).status_code == 409
@@ -223,5 +227,5 @@ def test_curation_is_recorded(writable):
     assert c.post("/api/v1/entities/org/undesa/aliases", json={"alias": "x"}).status_code == 401
     with KB({"home": info["home"]}) as kb:
         rows = [(r["action"], r["type"], r["entity_id"], r["value"]) for r in kb.catalog.curation()]
-    assert rows == [("alias", "country", "KOR", "South Korea"), ("merge", "org", "undesa", "un-desa"),
+    assert rows == [("alias", "country", "KOR", "South Korea"), ("merge", "org", "undesa", "un"),
                     ("reject", "topic", "broadband", "broadband")]

@@ -14,8 +14,6 @@ from kb.facade import KB
 from tests.web.apikit import small_corpus
 from web import create_app
 
-pytest.importorskip("indexer.pipeline")
-
 
 @pytest.fixture
 def env(tmp_path):

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from indexer.pipeline import ingest
+from indexer.library import ingest
 from kb.facade import KB
 from tests.conftest import CORPUS
 

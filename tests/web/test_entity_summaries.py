@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from indexer.cli import main as kb_main
-from indexer.pipeline import ingest
+from indexer.library import ingest
 from kb import auth, dossier, queries, summary
 from kb.errors import NotFoundError
 from kb.facade import KB
 from tests.conftest import CORPUS
+from web.cli import main as kb_main
 
 REPORT = CORPUS / "forum-2012-final-report.md"
 from tests.web.legacy_pages import entity_types, legacy
@@ -171,7 +171,9 @@ def test_curation_merge_alias_reject(home, tmp_path):
     # the pages, cache still warm from the visit above, show the curated catalog
     page = client.get("/organisations/undesa").data
     assert b"/organisations/world-bank" not in page
-    assert client.get("/countries/BRA").status_code == 200  # a known country, now without mentions
+    assert client.get("/countries/BRA").status_code == 404  # rejected: no page any more
+    moved = client.get("/organisations/world-bank")  # merged: its page is the target's
+    assert moved.status_code == 302 and moved.headers["Location"].endswith("/organisations/undesa")
     assert b"/countries/BRA" not in client.get("/organisations/undesa").data
 
 

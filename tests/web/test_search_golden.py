@@ -124,7 +124,7 @@ def golden_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if not ICEGOV.is_file():
         pytest.skip(f"no ICEGOV collection at {ICEGOV} (../shared is absent; set KB_SHARED): "
                     "the golden answers are recorded over it")
-    from indexer.pipeline import ingest
+    from indexer.library import ingest
     from kb.facade import KB
 
     tmp = tmp_path_factory.mktemp("golden")

@@ -2,7 +2,6 @@
 hostile documents (XSS payloads in title, heading, text, file name and entity names)."""
 from __future__ import annotations
 
-import hashlib
 import html
 import re
 from pathlib import Path
@@ -18,34 +17,6 @@ XSS_DOC = "xss0000000000001"
 LONG_DOC = "long000000000001"  # more passages than one document page shows
 REPORT = CORPUS / "forum-2012-final-report.md"
 
-# Surface forms for the stand-in tagger, used only while indexer.tag is not in the tree.
-_FALLBACK_FORMS = {
-    "Kazakhstan": ("country", "KAZ", "Kazakhstan"), "Korea": ("country", "KOR", "Republic of Korea"),
-    "Panama": ("country", "PAN", "Panama"), "Japan": ("country", "JPN", "Japan"),
-    "UNDESA": ("org", "undesa", "UN Department of Economic and Social Affairs"),
-    "cloud computing": ("topic", "cloud-computing", "Cloud computing"),
-    "open data": ("topic", "open-government-data", "Open government data"),
-}
-
-
-def _fallback_document(path: Path) -> tuple[dict, list[Passage], list[Mention]]:
-    text = path.read_text(encoding="utf-8")
-    doc_id = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-    passages, mentions, heading = [], [], []
-    for block in (b.strip() for b in re.split(r"\n\s*\n", text)):
-        if not block:
-            continue
-        if block.startswith("**") and len(block) < 200:
-            heading = [block.strip("* \n")]
-            continue
-        p = Passage(doc_id, len(passages), block, list(heading), None, None)
-        passages.append(p)
-        for surface, (t, i, name) in _FALLBACK_FORMS.items():
-            for m in re.finditer(re.escape(surface), block):
-                mentions.append(Mention(t, i, name, surface, m.start(), m.end(), p.id))
-    doc = {"id": doc_id, "sha256": doc_id * 4, "title": "2012 Global e-Government Forum: Final Report",
-           "format": "md", "year": 2012, "size": len(text)}
-    return doc, passages, mentions
 
 
 def _hostile(kb: KB, home: Path) -> None:
@@ -77,23 +48,15 @@ def _long(kb: KB) -> None:
 
 
 def build_home(home: Path, indicators: str = "") -> KB:
-    """Ingest the corpus report with the real pipeline; fall back to catalog writes while a stage of
-    the pipeline is missing. Then add the hostile document and bring the index up to date."""
-    from indexer.pipeline import sync_index
+    """Ingest the corpus report with the real pipeline (a failure fails the tests: no
+    stand-in catalog), add the hostile and the long documents, bring the index up to date."""
+    from indexer.library import ingest
+    from indexer.library import sync as sync_index
 
     kb = KB({"home": str(home), "indicators": indicators})
-    try:
-        from indexer.pipeline import ingest
-
-        summary = ingest([REPORT], kb, workers=1)
-        ok = summary["added"] + summary["unchanged"] + summary["updated"] > 0
-    except ImportError:
-        ok = False
-    if not ok or not kb.catalog.entity_counts("country"):
-        doc, passages, mentions = _fallback_document(REPORT)
-        with kb.catalog.transaction():
-            kb.catalog.put_document(doc, passages, mentions)
-            kb.catalog.add_path(doc["id"], str(REPORT), REPORT.stat().st_mtime, REPORT.stat().st_size)
+    summary = ingest([REPORT], kb, workers=1)
+    assert summary["added"] == 1 and not summary["failed"], summary
+    assert kb.catalog.entity_counts("country"), "the tagger found no country in the forum report"
     _hostile(kb, home)
     _long(kb)
     sync_index(kb)
@@ -333,7 +296,7 @@ def test_curation_needs_sign_in_and_records_actions(ui):
 def test_pages_render_with_ungd_speeches(shared, tmp_path):
     """Three General Debate speeches through the real pipeline: every kind of page renders
     for the entities the tagger found in them."""
-    from indexer.pipeline import ingest
+    from indexer.library import ingest
     from web import create_app
 
     src = shared / "texts" / "ungd-2024" / "txt"

@@ -135,11 +135,6 @@ get_file.__doc__ = (get_file.__doc__ or "").replace("__FILE_TYPES__", "{" + ", "
     for t in sorted({*MIME.values(), "application/octet-stream"})) + "}")
 
 
-def _writable_kb(kb: KB) -> KB:
-    # get_kb() is opened read-only for reads; a write gets its own facade, closed by the caller.
-    return KB(kb.settings)
-
-
 @bp.post("/documents")
 def upload_document() -> Response:
     """Upload a file; it is ingested like a file of the corpus.
@@ -210,41 +205,21 @@ def upload_document() -> Response:
 
 
 def _ingest_upload(kb: KB, target: Path, sha: str, original_name: str) -> Response:
-    # web may use indexer for uploads (layering: web -> indexer); imported late to keep
-    # read-only workers light.
-    from indexer.pipeline import ingest
+    # web -> indexer: the write path, imported late to keep read-only workers light
+    from indexer.library import upload
 
-    existing = kb.catalog.doc_by_sha(sha)
-    if existing is not None:
-        target.unlink(missing_ok=True)  # same bytes already known: keep nothing new
-        doc = kb.catalog.get_document(existing["id"])
-        return ok({"status": "unchanged", "document": public_doc(doc), "summary": None}, status=200)
-    writer = _writable_kb(kb)
-    try:
-        summary = ingest([target], writer, workers=1)
-        failures = summary.get("failures") or []
-        if summary.get("failed") or failures:
-            # The file is not kept, so neither is the failure row about its path.
-            for path in {str(target), str(target.resolve())}:
-                writer.catalog.clear_failure(path)
-    except BaseException:
-        target.unlink(missing_ok=True)
-        raise
-    finally:
-        writer.close()
-    if summary.get("failed") or failures:
-        target.unlink(missing_ok=True)
-        reason = failures[0].get("reason") if failures else "the file could not be ingested"
-        code = failures[0].get("code") if failures else None
+    with KB(kb.settings) as writer:  # get_kb() is read-only; a write gets its own facade
+        result = upload(writer, target, sha)
+    if result.status == "failed":
         from web.errors import problem
 
-        return problem(422, f"{original_name or 'the file'}: {reason}", code or "extraction_failed",
-                       summary=_summary(summary))
-    row = kb.catalog.doc_by_sha(sha)
-    doc = kb.catalog.get_document(row["id"]) if row is not None else None
-    status = "added" if summary.get("added") else "updated" if summary.get("updated") else "unchanged"
-    return ok({"status": status, "document": public_doc(doc) if doc else None, "summary": _summary(summary)},
-              status=201 if status != "unchanged" else 200)
+        failure = result.failure or {}
+        return problem(422, f"{original_name or 'the file'}: {failure.get('reason')}",
+                       failure.get("code") or "extraction_failed", summary=_summary(result.summary or {}))
+    doc = kb.catalog.get_document(result.doc_id) if result.doc_id else None
+    return ok({"status": result.status, "document": public_doc(doc) if doc else None,
+               "summary": _summary(result.summary) if result.summary is not None else None},
+              status=201 if result.status not in ("unchanged",) else 200)
 
 
 def _summary(summary: dict[str, Any]) -> dict[str, Any]:
@@ -274,20 +249,10 @@ def delete_document(doc_id: str) -> Response:
         '404': NotFound
         '503': Unavailable
     """
+    from indexer.library import delete
+
     kb = get_kb()
     require_token(kb)
-    doc = kb.document(check_doc_id(doc_id))
-    uploads = (kb.home / "uploads").resolve()
-    writer = _writable_kb(kb)
-    try:
-        with writer.catalog.transaction():
-            writer.catalog.delete_document(doc_id)  # queued in index_deletes: crash-safe
-        writer.index.delete_document(doc_id)
-        writer.catalog.mark_indexed([], deleted=[doc_id])
-    finally:
-        writer.close()
-    for raw in doc.get("paths") or []:
-        path = Path(raw).resolve()
-        if path.parent == uploads:  # files we saved ourselves go too; corpus files never
-            path.unlink(missing_ok=True)
-    return ok({"deleted": doc_id})
+    with KB(kb.settings) as writer:
+        result = delete(writer, check_doc_id(doc_id))
+    return ok({"deleted": result["deleted"]})

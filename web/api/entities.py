@@ -7,13 +7,15 @@ from typing import Any
 from flask import Response, request
 
 from kb import dossier
-from kb.errors import ConflictError, InvalidInputError, NotFoundError
+from kb.errors import InvalidInputError, NotFoundError
+from kb.facade import KB
 from kb.model import ENTITY_TYPES
 from web.api.blueprint import bp
 from web.api.common import ENTITY_ID, check_entity_id, ok, paging, require_token
 from web.db import get_kb
 
 _ISO3 = re.compile(r"^[A-Za-z]{3}$")
+_JOB_ID = re.compile(r"^[0-9a-f]{16}$")
 # action path segment -> (catalog action, JSON body field holding the value)
 _BLANK = " \t\n\r\f\v"
 CURATION = {"aliases": ("alias", "alias"), "merge": ("merge", "into"), "reject": ("reject", "text")}
@@ -119,21 +121,48 @@ def _curate(type_: str, entity_id: str, action: str) -> Response:
     if not isinstance(value, str) or not value.strip(_BLANK) or len(value) > 300:
         raise InvalidInputError(f"{field!r} must be a non-empty string of at most 300 characters")
     value = value.strip(_BLANK)
-    if action == "merge":
-        if not ENTITY_ID.match(value):
-            raise InvalidInputError(f"'into' must be an entity id, not {value[:40]!r}")
-        if value == entity_id:
-            raise ConflictError("an entity cannot be merged into itself")
-    from kb.facade import KB
+    if action == "merge" and not ENTITY_ID.match(value):
+        raise InvalidInputError(f"'into' must be an entity id, not {value[:40]!r}")
+    from indexer.library import curate  # web -> indexer: the write path
 
-    writer = KB(kb.settings)
-    try:
-        with writer.catalog.transaction():
-            seq = writer.catalog.add_curation(name, value, type_, entity_id)
-    finally:
-        writer.close()
-    return ok({"seq": seq, "action": name, "type": type_, "id": entity_id, "value": value,
-               "by": token["name"], "applied": "at the next re-tag (kb reindex)"}, status=201)
+    with KB(kb.settings) as writer:  # get_kb() is read-only; a write gets its own facade
+        result = curate(writer, name, type_, entity_id, value)
+    out = {**result.to_dict(), "by": token["name"], "links": {}}
+    if result.job:
+        out["links"]["status"] = f"/api/v1/jobs/{result.job}"
+        resp = ok(out, status=202)
+        resp.headers["Location"] = out["links"]["status"]
+        return resp
+    return ok(out, status=201)
+
+
+@bp.get("/jobs/<job_id>")
+def get_job(job_id: str) -> Response:
+    """A background job of the write path (a curation re-tagging many documents).
+    ---
+    get:
+      operationId: getJob
+      summary: State and progress of a background job
+      parameters:
+        - name: job_id
+          in: path
+          required: true
+          schema: {type: string, pattern: '^[0-9a-f]{16}$'}
+      responses:
+        '200':
+          description: The job
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/Job'}}
+        '404': NotFound
+    """
+    from indexer.library import job_status
+
+    if not _JOB_ID.match(job_id):
+        raise NotFoundError("no such job")
+    job = job_status(get_kb().catalog, job_id)
+    if job is None:
+        raise NotFoundError("no such job")
+    return ok(job)
 
 
 _CURATION_DOC = """
@@ -155,7 +184,11 @@ _CURATION_DOC = """
                 {field}: {value_schema}
       responses:
         '201':
-          description: Recorded
+          description: Recorded, and the documents it changes re-tagged and re-indexed
+          content:
+            application/json: {{schema: {{$ref: '#/components/schemas/Curation'}}}}
+        '202':
+          description: Recorded; past the bound, a background job re-tags (links.status)
           content:
             application/json: {{schema: {{$ref: '#/components/schemas/Curation'}}}}
         '400': BadRequest

@@ -7,9 +7,9 @@ from flask import Response, request
 
 from kb import saved
 from kb.errors import InvalidInputError
+from kb.facade import KB
 from web.api.blueprint import bp
 from web.api.common import ok, require_token
-from web.api.documents import _writable_kb
 from web.db import get_kb
 
 
@@ -79,7 +79,7 @@ def create_saved() -> Response:
     for key in ("q", "filters"):
         if key in body and body[key] is None:
             raise InvalidInputError(f"'{key}' must be left out rather than null")
-    writer = _writable_kb(kb)
+    writer = KB(kb.settings)  # get_kb() is read-only: a write gets its own facade
     try:
         made = saved.create(writer.catalog, body.get("name"), body.get("q"), body.get("filters"), token["name"])
     finally:
@@ -111,7 +111,7 @@ def delete_saved(saved_id: int) -> Response:
     """
     kb = get_kb()
     require_token(kb)
-    writer = _writable_kb(kb)
+    writer = KB(kb.settings)  # get_kb() is read-only: a write gets its own facade
     try:
         gone = saved.delete(writer.catalog, saved_id)
     finally:

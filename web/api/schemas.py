@@ -134,9 +134,20 @@ SCHEMAS: dict[str, S] = {
         "document": {"oneOf": [{"$ref": "#/components/schemas/Document"}, {"type": "null"}]},
         "summary": nullable("object")}},
     "Deleted": {"type": "object", "required": ["deleted"], "properties": {"deleted": {"type": "string"}}},
-    "Curation": {"type": "object", "required": ["seq", "action", "value"], "properties": {
-        "seq": {"type": "integer"}, "action": {"type": "string"}, "type": {"type": "string"},
-        "id": {"type": "string"}, "value": {"type": "string"}, "by": {"type": "string"}}},
+    "Curation": {"type": "object", "required": ["seq", "action", "value", "applied"], "properties": {
+        "seq": {"type": "integer"}, "action": {"type": "string"}, "type": {"type": ["string", "null"]},
+        "id": {"type": ["string", "null"]}, "value": {"type": "string"}, "by": {"type": "string"},
+        "documents": {"type": "integer", "description": "documents re-tagged (or to re-tag, with a job)"},
+        "passages": {"type": "integer", "description": "passages re-tagged"},
+        "job": {"type": ["string", "null"], "description": "the background job re-tagging, past the bound"},
+        "applied": {"type": "string", "description": "what happened, in words"},
+        "links": {"type": "object", "additionalProperties": {"type": "string"}}}},
+    "Job": {"type": "object", "required": ["id", "kind", "state"], "properties": {
+        "id": {"type": "string"}, "kind": {"type": "string"},
+        "state": {"type": "string", "enum": ["queued", "running", "done", "failed"]},
+        "done": {"type": "integer"}, "total": {"type": "integer"},
+        "created_at": {"type": "string"}, "started_at": {"type": "string"}, "finished_at": {"type": "string"},
+        "result": {"type": "object"}, "error": {"type": "string"}}},
     "SavedSearch": {"type": "object", "required": ["id", "name", "query", "filters", "links"], "properties": {
         "id": {"type": "integer"}, "name": {"type": "string"}, "query": {"type": "string"},
         "filters": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}},

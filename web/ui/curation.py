@@ -10,6 +10,7 @@ from flask import redirect, render_template, request, session
 
 from kb import auth
 from kb.errors import AuthError, InvalidInputError
+from kb.facade import KB
 from web.db import get_kb
 from web.ui.blueprint import ENTITY_ROUTES, bp, entity_url
 
@@ -24,8 +25,9 @@ def _csrf() -> str:
 
 
 def curator_context() -> dict[str, Any]:
-    """Template values: the signed-in curator's name (or None) and the form token."""
-    return {"curator": session.get("curator"), "csrf": _csrf()}
+    """Template values: the signed-in curator's name (or None), the form token and what the
+    last curation did (shown once)."""
+    return {"curator": session.get("curator"), "csrf": _csrf(), "curation_status": session.pop("curation_status", None)}
 
 
 def _check_csrf() -> None:
@@ -67,13 +69,6 @@ def signout() -> Any:
     return redirect(_safe_next(request.form.get("next")), code=303)
 
 
-def apply_curation(kb: Any, action: str, type_: str, entity_id: str, value: str) -> int:
-    """Record one curation action, as the API does: the registry applies the log when it is
-    built and the tagger at the next re-tag (kb reindex). Returns the log sequence number."""
-    with kb.catalog.transaction():
-        return kb.catalog.add_curation(action, value, type_, entity_id)
-
-
 @bp.post("/<section>/<entity_id>/curate")
 def curate_entity(section: str, entity_id: str) -> Any:
     type_ = _TYPES.get(section)
@@ -87,10 +82,13 @@ def curate_entity(section: str, entity_id: str) -> Any:
     value = (request.form.get("value") or "").strip()
     if action == "reject":
         value = value or (request.form.get("text") or "").strip() or entity_id
-    if not value or len(value) > 300:
-        raise InvalidInputError("give a value of 1 to 300 characters")
-    if action == "merge" and value == entity_id:
-        raise InvalidInputError("an entity cannot be merged into itself")
-    kb = get_kb()
-    apply_curation(kb, action, type_, entity_id, value)
-    return redirect(entity_url(type_, entity_id) + "?curated=" + action, code=303)
+    from indexer.library import curate  # web -> indexer: the write path
+
+    with KB(get_kb().settings) as writer:  # the request's facade is read-only
+        result = curate(writer, action, type_, entity_id, value)
+    # shown once on the next page (the session is signed: no text from a crafted link)
+    session["curation_status"] = f"{action}: {result.message}"
+    if action == "reject" and result.id is not None:
+        return redirect(f"/entities?type={type_}", code=303)  # the entity has no page any more
+    target = result.value if action == "merge" else entity_id
+    return redirect(entity_url(type_, target) + "?curated=" + action, code=303)

@@ -17,6 +17,7 @@ from kb.errors import InvalidInputError, InvalidQueryError
 from kb.search.service import SearchService
 from kb.search.types import FACET_FIELDS, SearchRequest
 from tests.kb.search.searchkit import BACKENDS, open_index
+from tests.records import passage_record
 
 WORDS = ("budget", "cloud", "data", "digital", "open", "portal", "rural", "citizens", "broadband",
          "mobile", "identity", "services", "agency", "records", "archive")
@@ -24,13 +25,7 @@ COUNTRIES = ("KOR", "JPN", "KAZ", "BRA", "FRA")
 TOPICS = ("open-data", "broadband", "e-participation")
 
 
-def rec(doc: str, i: int, text: str, **kw) -> dict:
-    r = {"id": f"{doc}-{i}", "doc_id": doc, "ordinal": i, "text": text, "title": f"Report {doc}", "heading": "",
-         "path": f"{doc}.txt", "source_id": None, "type": "txt", "year": 2020, "lang": "en",
-         "page_start": None, "page_end": None, "date": None,
-         "country": [], "region": [], "org": [], "person": [], "topic": []}
-    r.update(kw)
-    return r
+rec = passage_record
 
 
 def corpus(n_docs: int = 30, seed: int = 7) -> list[dict]:

@@ -8,15 +8,11 @@ from pathlib import Path
 from kb import settings as settings_mod
 from kb.search.types import SearchRequest
 from tests.kb.search.searchkit import open_index
+from tests.records import passage_record
 
 
 def rec(doc: str, i: int, text: str, **kw) -> dict:
-    r = {"id": f"{doc}-{i}", "doc_id": doc, "ordinal": i, "text": text, "title": doc, "heading": "",
-         "path": f"{doc}.txt", "source_id": None, "type": "txt", "year": 2020, "lang": "en",
-         "page_start": None, "page_end": None, "date": None,
-         "country": ["KOR"], "region": [], "org": [], "person": [], "topic": []}
-    r.update(kw)
-    return r
+    return passage_record(doc, i, text, **{"title": doc, "country": ["KOR"], **kw})
 
 
 def settings(tmp_path: Path, **kw) -> dict:

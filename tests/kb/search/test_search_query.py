@@ -10,6 +10,7 @@ from kb import settings as settings_mod
 from kb.errors import InvalidInputError, InvalidQueryError
 from kb.search.types import SearchRequest
 from tests.kb.search.searchkit import open_index
+from tests.records import record_of
 
 ENTITIES = {
     "korea": [("country", "KOR")], "republic of korea": [("country", "KOR")],
@@ -22,13 +23,9 @@ def resolver(phrase: str) -> list[tuple[str, str]]:
 
 
 def rec(pid: str, text: str, **kw) -> dict:
-    doc_id, _, ordinal = pid.rpartition("-")
-    base = {"id": pid, "doc_id": doc_id, "ordinal": int(ordinal), "text": text, "title": kw.pop("title", f"Report {doc_id}"),
-            "heading": kw.pop("heading", ""), "path": f"corpus/{doc_id}.pdf", "source_id": None, "type": "pdf",
-            "year": 2012, "lang": "en", "page_start": 1, "page_end": 1, "date": None,
-            "country": [], "region": [], "org": [], "person": [], "topic": []}
-    base.update(kw)
-    return base
+    doc_id = pid.rpartition("-")[0]
+    return record_of(pid, text, **{"title": f"Report {doc_id}", "path": f"corpus/{doc_id}.pdf", "type": "pdf",
+                                   "year": 2012, "page_start": 1, "page_end": 1, **kw})
 
 
 RECORDS = [

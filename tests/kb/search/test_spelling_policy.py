@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from indexer.pipeline import ingest
+from indexer.library import ingest
 from kb.facade import KB
 from kb.search import spelling
 from kb.search.types import SearchRequest

@@ -10,15 +10,11 @@ from kb.errors import BusyError, IndexError_
 from kb.search.types import SearchRequest
 from kb.search.whoosh import schema as schema_mod
 from tests.kb.search.searchkit import open_index
+from tests.records import passage_record
 
 
 def rec(doc: str, i: int, text: str, **kw) -> dict:
-    r = {"id": f"{doc}-{i}", "doc_id": doc, "ordinal": i, "text": text, "title": doc, "heading": "",
-         "path": f"{doc}.txt", "source_id": None, "type": "txt", "year": 2020, "lang": "en",
-         "page_start": None, "page_end": None, "date": None,
-         "country": [], "region": [], "org": [], "person": [], "topic": []}
-    r.update(kw)
-    return r
+    return passage_record(doc, i, text, **{"title": doc, **kw})
 
 
 def settings(tmp_path: Path, **kw) -> dict:

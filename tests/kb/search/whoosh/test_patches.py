@@ -3,13 +3,12 @@ import random
 from kb.search.types import SearchRequest
 from kb.settings import load
 from tests.kb.search.searchkit import open_index
+from tests.records import passage_record
 
 
-def rec(doc, i, text):
-    return {"id": f"{doc}-{i}", "doc_id": doc, "ordinal": i, "text": text, "title": "t", "heading": "",
-            "heading_path": [], "path": "", "source_id": None, "type": "txt", "year": 2012, "lang": "en",
-            "event": None, "date": None, "page_start": 1, "page_end": 1, "country": [], "region": [],
-            "org": [], "person": [], "topic": []}
+def rec(doc: str, i: int, text: str) -> dict:
+    return passage_record(doc, i, text, title="t", heading_path=[], path="", year=2012, event=None,
+                          page_start=1, page_end=1)
 
 
 def test_writers_after_a_reseeded_random_do_not_reuse_a_segment_name(tmp_path):

@@ -12,17 +12,15 @@ from kb.search.types import SALIENCE_BASE, SALIENCE_PIVOT, SALIENCE_SPREAD, Sear
 from kb.search.whoosh import compile as qmod
 from kb.search.whoosh import scoring
 from tests.kb.search.searchkit import open_index
+from tests.records import record_of
 
 FILLER = ("The committee reviewed budgets, staffing, procurement rules and the timetable for "
           "the next meeting of the working group in the capital. ")
 
 
 def rec(pid: str, text: str, title: str = "Annual report", heading: str = "") -> dict:
-    doc_id, _, ordinal = pid.rpartition("-")
-    return {"id": pid, "doc_id": doc_id, "ordinal": int(ordinal), "text": text, "title": title,
-            "heading": heading, "path": f"corpus/{doc_id}.pdf", "source_id": None, "type": "pdf",
-            "year": 2012, "lang": "en", "page_start": 1, "page_end": 1, "date": None,
-            "country": [], "region": [], "org": [], "person": [], "topic": []}
+    return record_of(pid, text, title=title, heading=heading, path=f"corpus/{pid.rpartition('-')[0]}.pdf",
+                     type="pdf", year=2012, page_start=1, page_end=1)
 
 
 @pytest.fixture()

@@ -6,9 +6,9 @@ import json
 import sys
 from pathlib import Path
 
-from indexer.cli.common import open_kb, print_json
-from indexer.cli.progress import ProgressBar
 from kb.errors import InvalidInputError
+from web.cli.common import open_kb, print_json
+from web.cli.progress import ProgressBar
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -52,7 +52,7 @@ def _passwords(args: argparse.Namespace, paths: list[str]) -> dict[str, str]:
 
 
 def run_ingest(args: argparse.Namespace) -> int:
-    from indexer.pipeline import ingest
+    from indexer.library import ingest
     from indexer.sidecar import parse_map
 
     mapping = parse_map(args.map, "--map")

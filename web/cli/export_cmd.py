@@ -47,7 +47,7 @@ def _filters(args: argparse.Namespace) -> dict[str, list[str]]:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from indexer.cli.common import open_kb
+    from web.cli.common import open_kb
 
     filters = _filters(args)
     with open_kb(args, readonly=True) as kb:
@@ -93,7 +93,7 @@ class _Counted:
 
 
 def run_token_create(args: argparse.Namespace) -> int:
-    from indexer.cli.common import open_kb
+    from web.cli.common import open_kb
 
     with open_kb(args) as kb:
         token_id, token = auth.create_token(kb.catalog, args.name)
@@ -103,7 +103,7 @@ def run_token_create(args: argparse.Namespace) -> int:
 
 
 def run_token_list(args: argparse.Namespace) -> int:
-    from indexer.cli.common import open_kb, print_table
+    from web.cli.common import open_kb, print_table
 
     with open_kb(args) as kb:
         rows = auth.list_tokens(kb.catalog)
@@ -112,7 +112,7 @@ def run_token_list(args: argparse.Namespace) -> int:
 
 
 def run_token_revoke(args: argparse.Namespace) -> int:
-    from indexer.cli.common import open_kb
+    from web.cli.common import open_kb
 
     with open_kb(args) as kb:
         n = auth.revoke_token(kb.catalog, args.name_or_id)

@@ -36,7 +36,7 @@ def register(sub: Any) -> None:
 
 
 def run_search(args: argparse.Namespace) -> int:
-    from indexer.cli.common import open_kb
+    from web.cli.common import open_kb
 
     if args.batch:
         return _run_batch(args, open_kb)
@@ -54,7 +54,7 @@ def run_search(args: argparse.Namespace) -> int:
     data = result.to_dict()
     for i, row in enumerate(data["results"], (result.page - 1) * result.per_page + 1):
         row["rank"] = i
-    from indexer.cli.common import print_csv, print_json, print_jsonl, print_table
+    from web.cli.common import print_csv, print_json, print_jsonl, print_table
 
     if fmt == "json":
         print_json(data)
@@ -94,7 +94,7 @@ def _run_batch(args: argparse.Namespace, open_kb: Any) -> int:
                 queries = list(read_queries(fh))
         except OSError as exc:
             raise InvalidInputError(f"cannot read {args.batch}: {exc.strerror}") from exc
-    from indexer.cli.common import print_jsonl
+    from web.cli.common import print_jsonl
 
     with open_kb(args, readonly=True) as kb:
         # TREC lines hold six columns only: no snippets to build for them.

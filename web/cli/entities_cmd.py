@@ -6,9 +6,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from indexer.cli.common import open_kb, print_json, print_jsonl, print_table
 from kb.errors import InvalidInputError, NotFoundError
 from kb.model import ENTITY_TYPES
+from web.cli.common import open_kb, print_json, print_jsonl, print_table
+from web.cli.progress import ProgressBar
 
 PLAIN_SUFFIXES = {"", ".txt", ".text", ".md", ".markdown"}
 
@@ -36,6 +37,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     r = acts.add_parser("reject", help='never tag this entity id or this exact surface text')
     r.add_argument("target", help='an entity id (TYPE:ID) or a quoted surface text')
     r.set_defaults(handler=cmd_curate)
+    t = acts.add_parser("retag", help="re-tag every document with the curation (after an interrupted job)")
+    t.set_defaults(handler=cmd_curate)
 
 
 def _read_text(path: str) -> str:
@@ -65,61 +68,55 @@ def cmd_tag(args: argparse.Namespace) -> int:
     return 0
 
 
-def _split_id(value: str, registry) -> tuple[str | None, str]:
-    """'country:KOR' -> ('country', 'KOR'); 'undesa' -> ('org', 'undesa'); unknown -> (None, v)."""
+def _split_id(value: str) -> tuple[str | None, str]:
+    """'country:KOR' -> ('country', 'KOR'); 'undesa' -> (None, 'undesa'): the write path
+    finds the type of a bare id (indexer.library.entity_type)."""
     if ":" in value and value.split(":", 1)[0] in ENTITY_TYPES:
         t, i = value.split(":", 1)
-        return t, i.upper() if t == "country" else i
-    t = registry.find_type(value)
-    if t == "country":
-        value = value.upper()
-    return t, value
+        return t, i
+    return None, value
 
 
 def cmd_curate(args: argparse.Namespace) -> int:
-    from indexer.tag import Tagger, retag_catalog
-    from kb.entities import load_registry
-
-    kb = open_kb(args)
     try:
-        cat = kb.catalog
-        reg = load_registry(cat.curation())
-        people = {p["id"] for p in cat.people()}
+        return _curate(args)
+    except NotFoundError as exc:  # an id the user typed: bad input on the command line (exit 2)
+        raise InvalidInputError(str(exc)) from exc
+
+
+def _curate(args: argparse.Namespace) -> int:
+    from indexer.library import curate, entity_type, retag
+
+    with open_kb(args) as kb:
+        progress = ProgressBar("re-tag")
+        if args.action == "retag":
+            done = retag(kb, progress=progress)
+            print(f"retag: re-tagged {done['documents']} documents, {done['passages']} passages")
+            return 0
         if args.action == "alias":
-            t, i = _split_id(args.id, reg)
-            t = t or ("person" if i in people else None)
-            if t is None:
-                raise InvalidInputError(f"unknown entity {args.id!r}; use TYPE:ID")
-            if not args.surface.strip():
-                raise InvalidInputError("the surface form is empty")
-            cat.add_curation("alias", args.surface.strip(), t, i)
-            what = f"alias {args.surface!r} -> {t}:{i}"
+            t, i = _split_id(args.id)
+            result = curate(kb, "alias", t, i, args.surface, progress=progress, background=False)
         elif args.action == "merge":
-            ta, a = _split_id(args.id, reg)
-            tb, b = _split_id(args.into, reg)
-            ta = ta or tb or ("person" if a in people else None)
-            tb = tb or ta
-            if ta is None or ta != tb:
+            ta, a = _split_id(args.id)
+            tb, b = _split_id(args.into)
+            ta = ta or tb or entity_type(kb, a)
+            if tb is not None and tb != ta:
                 raise InvalidInputError(f"cannot merge {args.id!r} into {args.into!r}: give two ids of one type (TYPE:ID)")
-            if a == b:
-                raise InvalidInputError("an entity cannot be merged into itself")
-            cat.add_curation("merge", b, ta, a)
-            what = f"merge {ta}:{a} into {ta}:{b}"
+            result = curate(kb, "merge", ta, a, b, progress=progress, background=False)
         else:
-            t, i = _split_id(args.target, reg)
-            if t is None and i in people:
-                t = "person"
-            if t is not None:
-                cat.add_curation("reject", i, t, i)
-                what = f"reject {t}:{i}"
+            t, i = _split_id(args.target)
+            t = t or entity_type(kb, i)
+            if t is None:  # not an entity: a surface text never to tag again
+                result = curate(kb, "reject", None, None, args.target, progress=progress, background=False)
             else:
-                cat.add_curation("reject", args.target.strip())
-                what = f"reject surface {args.target!r}"
-        n = retag_catalog(cat, Tagger(load_registry(cat.curation())))
-        print(f"{what}; re-tagged {n} document(s). Run `kb reindex` to update the search index.")
-        return 0
-    finally:
-        kb.close()
+                result = curate(kb, "reject", t, i, i, progress=progress, background=False)
+    what = f"{result.action} {result.type}:{result.id}" if result.id else f"reject surface {result.value!r}"
+    if result.action == "alias":
+        what = f"alias {result.value!r} -> {result.type}:{result.id}"
+    elif result.action == "merge":
+        what = f"merge {result.type}:{result.id} into {result.type}:{result.value}"
+    print(f"{what}; {result.message}")
+    return 0
 
 
 def entity_rows(catalog, type_: str | None = None) -> list[dict[str, Any]]:

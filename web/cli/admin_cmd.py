@@ -4,11 +4,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 
-from indexer.cli.common import open_kb, print_json, print_table
-from indexer.cli.progress import ProgressBar
 from kb.errors import BackendUnavailableError
+from web.cli.common import open_kb, print_json, print_table
+from web.cli.progress import ProgressBar
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -77,7 +76,7 @@ def run_failures(args: argparse.Namespace) -> int:
 
 
 def run_reindex(args: argparse.Namespace) -> int:
-    from kb.maintenance import reindex
+    from indexer.library import reindex
 
     with open_kb(args) as kb:
         result = reindex(kb, progress=ProgressBar("reindex"))
@@ -103,20 +102,35 @@ def run_check(args: argparse.Namespace) -> int:
 
 
 def run_serve(args: argparse.Namespace) -> int:
+    """gunicorn with the app object built here (create_app imported, not named in a
+    string): the command line and the HTTP app are the one application shell (web/)."""
+    from gunicorn.app.base import BaseApplication
+
+    from web import create_app
+
     home = os.path.abspath(args.home or os.environ.get("KB_HOME", "instance"))
     os.environ["KB_HOME"] = home
     url = f"http://{args.host}:{args.port}/"
     print(f"kb: serving {home} on {url} (gunicorn, {args.workers} workers x {args.threads} threads)", flush=True)
-    argv = [sys.executable, "-m", "gunicorn", "--workers", str(args.workers), "--worker-class", "gthread",
-            "--threads", str(args.threads), "--bind", f"{args.host}:{args.port}",
-            # Chosen with `python -m bench api --configs` on 2 cores: 2 workers x 8 threads
-            # served the most searches (3 x 4 and 4 x 2 fewer, and far fewer at 32 clients);
-            # the access log cost a fifth of the requests/s, so it is opt-in.
-            *(["--access-logfile", "-"] if args.access_log else []),
-            "--graceful-timeout", "10",
-            # gthread's default (1000 connections per worker) lets the first worker to wake take
-            # every keep-alive connection of a burst: in bench/load.py one worker used 9 s of CPU
-            # and the other 0 s. A cap of 2 x threads leaves the rest in the backlog for the others.
-            "--worker-connections", str(2 * args.threads), "web:create_app()"]
-    os.execv(sys.executable, argv)
-    return 0  # not reached
+    options = {"workers": args.workers, "worker_class": "gthread", "threads": args.threads,
+               "bind": f"{args.host}:{args.port}",
+               # Chosen with `python -m bench api --configs` on 2 cores: 2 workers x 8 threads
+               # served the most searches (3 x 4 and 4 x 2 fewer, and far fewer at 32 clients);
+               # the access log cost a fifth of the requests/s, so it is opt-in.
+               **({"accesslog": "-"} if args.access_log else {}),
+               "graceful_timeout": 10,
+               # gthread's default (1000 connections per worker) lets the first worker to wake take
+               # every keep-alive connection of a burst: in bench/load.py one worker used 9 s of CPU
+               # and the other 0 s. A cap of 2 x threads leaves the rest in the backlog for the others.
+               "worker_connections": 2 * args.threads}
+
+    class _Server(BaseApplication):
+        def load_config(self) -> None:
+            for key, value in options.items():
+                self.cfg.set(key, value)
+
+        def load(self):  # each worker builds its own app after the fork (no preload)
+            return create_app()
+
+    _Server().run()
+    return 0

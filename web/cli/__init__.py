@@ -15,11 +15,11 @@ from kb.errors import InvalidInputError, KBError
 
 # Modules providing sub-commands, in help order.
 COMMAND_MODULES = (
-    "indexer.cli.ingest_cmd",
-    "indexer.cli.search_cmd",
-    "indexer.cli.entities_cmd",
-    "indexer.cli.admin_cmd",
-    "indexer.cli.export_cmd",
+    "web.cli.ingest_cmd",
+    "web.cli.search_cmd",
+    "web.cli.entities_cmd",
+    "web.cli.admin_cmd",
+    "web.cli.export_cmd",
 )
 
 
@@ -29,13 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:  # a command module not written yet
-                continue
-            raise
-        module.register(sub)
+        importlib.import_module(name).register(sub)
     return parser
 
 
