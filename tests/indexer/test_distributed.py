@@ -10,6 +10,7 @@ import shutil
 import signal
 import threading
 import time
+from itertools import pairwise
 
 import pytest
 
@@ -270,11 +271,12 @@ def _sleep_or_crash(payload: dict) -> str:
 def test_time_limit_and_crashes_are_contained_on_the_dask_worker(cluster):
     """The sandbox each Dask worker thread runs its tasks in: a task past its time is killed
     with its sandbox, a crashing one is reported, and the Dask worker itself lives on."""
-    from indexer.distributed import _sandbox
+    from indexer.distributed import _sandbox, _Setup
 
     with cluster.client() as c:
         before = cluster.worker_pids()
-        setup = c.scatter({"curation": [], "key": "test-sandbox"}, broadcast=True, hash=False)
+        c.register_plugin(_Setup("test-sandbox", []), name="kb-setup-test-sandbox")
+        setup = "test-sandbox"
         worker = min(before)
 
         def run(do: str, timeout: float = 5.0):
@@ -291,3 +293,34 @@ def test_time_limit_and_crashes_are_contained_on_the_dask_worker(cluster):
         ok, value, *_ = run("answer")
         assert ok and value.startswith("pid ")
         assert cluster.worker_pids() == before  # the Dask workers were never restarted
+        # A worker without the ingest's setup (its plugin) refuses the task with a reason.
+        fut = c.submit(_sandbox, _sleep_or_crash, {"do": "answer"}, "no-such-setup", 5.0, 512, 0.0, pure=False)
+        ok, _, code, reason, _, _ = fut.result(timeout=60)
+        assert (ok, code) == (False, "worker_setup") and "setup" in reason
+
+
+def _started_at(payload: dict) -> float:
+    """A task for the order test: when it started, after which it holds its thread a while."""
+    started = time.time()
+    time.sleep(0.6)
+    return started
+
+
+def test_the_cluster_runs_the_costliest_tasks_first_on_every_worker(cluster):
+    """Tasks submitted together used to tie in Dask's priority and run in any order (a large
+    file could start last and run alone at the end), and tasks depending on a shared setup
+    result went to the worker that held it. Now they start costliest first, on both workers."""
+    from indexer.distributed import DaskPool
+
+    pool = DaskPool(cluster.address, _started_at, [])
+    try:
+        costs = [900, 800, 700, 600, 500, 400, 300, 200]
+        results = list(pool.run((f"task{c}", {"cost": c}) for c in costs))
+    finally:
+        pool.close()
+    assert all(r.ok for r in results), [r.reason for r in results]
+    order = [int(r.key[4:]) for r in sorted(results, key=lambda r: r.value)]
+    waves = [order[i:i + 2] for i in range(0, len(order), 2)]  # two workers: two tasks at a time
+    assert all(min(a) > max(b) for a, b in pairwise(waves)), order
+    starts = sorted(r.value for r in results)
+    assert starts[1] - starts[0] < 0.4, starts  # both workers busy from the start
