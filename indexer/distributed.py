@@ -246,6 +246,11 @@ class DaskPool:
                 if not running:
                     return
                 for fut in self._wait(list(running)):
+                    if fut.status not in ("finished", "error", "cancelled"):
+                        # Its result was on a worker that died before we fetched it: Dask
+                        # runs it again. Reading it now would wait for that run (and blame
+                        # the file if a worker dies then); it is reported when it is done.
+                        continue
                     key, payload, alone = running.pop(fut)
                     if fut.status == "error" and _killed_worker(fut) and not alone:
                         suspects.append((key, payload))
