@@ -15,7 +15,14 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from indexer.extract.pdfsplit import PagePart, assemble, read_first, read_range, split_ranges
+from indexer.extract.pdfsplit import (
+    PagePart,
+    assemble,
+    forget,
+    read_first,
+    read_range,
+    split_ranges,
+)
 from indexer.workers import TaskResult
 from kb.errors import ExtractionError, KBError
 from kb.model import Extracted
@@ -51,10 +58,12 @@ def run_split(pool: Pool, tasks: Iterable[tuple[Any, dict[str, Any]]], pages_per
               verify: bool = False, on_task: Callable[[TaskCounts], None] | None = None,
               counts: TaskCounts | None = None) -> Iterator[TaskResult]:
     """Run the tasks on the pool, splitting large PDFs; yield one result per input task.
-    parallel: the pool's workers (sizes the ranges); verify: workers check each file's
-    content hash before reading it (remote workers)."""
+    parallel: the pool's workers (sizes the ranges; one worker splits nothing: the ranges
+    would run one after the other, and only cost); verify: workers check each file's content
+    hash before reading it (remote workers)."""
     counts = counts if counts is not None else TaskCounts()
     splits: dict[Any, _Split] = {}
+    pages_per_task = pages_per_task if parallel > 1 else 0
 
     def feed() -> Iterator[tuple[Any, dict[str, Any]]]:
         for key, payload in tasks:
@@ -133,6 +142,7 @@ def extract_task(payload: dict[str, Any]) -> Extracted | dict[str, Any]:
         if isinstance(first, PagePart):
             return {"part": first, "payload": {k: v for k, v in payload.items() if k != "cached"}}
         return first
+    forget()  # a PDF kept open for its ranges holds memory this file may need
     return extract(path, password=password, limits=limits)
 
 

@@ -71,18 +71,20 @@ def open_pages(stream: BinaryIO, password: str | None = None, limits: dict | Non
     return doc, pages
 
 
-def read_pages(pages: list, first: int, last: int) -> tuple[list[list[list[_Row]]], list[int], list[str]]:
+def read_pages(pages: list, first: int, last: int, rsrc: Any = None) -> tuple[list[list[list[_Row]]], list[int], list[str]]:
     """The layout pass over pages first..last (1-based, inclusive): the expensive, per-page
     part of extraction. Returns rows per page (segments of rows), the numbers of the pages
     that hold images but no text, and warnings. Nothing here looks across pages, so page
-    ranges read apart and concatenated equal one pass over the whole document."""
+    ranges read apart and concatenated equal one pass over the whole document. rsrc: the
+    document's resource manager (fonts), when several ranges of it are read in turn."""
     from pdfminer.layout import LAParams
 
     from indexer.extract.pdffonts import ResourceManager
 
     # A low line_overlap keeps sub/superscripts and maths symbols on their text line.
     laparams = LAParams(boxes_flow=None, line_overlap=0.1)
-    rsrc = ResourceManager(caching=True)  # one per document: fonts are parsed once
+    if rsrc is None:
+        rsrc = ResourceManager(caching=True)  # one per document: fonts are parsed once
     page_rows: list[list[list[_Row]]] = []  # page -> columns/bands -> rows
     no_text: list[int] = []
     warnings: list[str] = []

@@ -5,13 +5,18 @@ page at a time, so ranges of pages can be read by different workers. Everything 
 the document (running headers and footers, page numbers, the body and heading font sizes,
 OCR of an image-only file, the outline) runs once, in :func:`assemble`, on the rows of every
 page in page order: a split extraction gives exactly the blocks an unsplit one gives.
+
+A worker keeps the last PDF it read a range of open (parsed cross-reference table, page tree
+and fonts), so the next range of the same file it gets, or the assembly, does not parse them
+again; any other file replaces it (one at a time: memory).
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 from kb.errors import ExtractionError, KBError, ResourceLimitError
 from kb.model import Extracted
@@ -38,11 +43,46 @@ def page_ranges(page_count: int, per_task: int) -> list[tuple[int, int]]:
 
 
 def split_ranges(page_count: int, per_task: int, parallel: int, most: int = 64) -> list[tuple[int, int]]:
-    """The page ranges of a PDF over per_task pages: at least per_task pages each (every range
-    reopens the file and parses its fonts again, ~0.1 s), two per worker for balance, and at
-    most `most`, so a hostile 100,000-page file does not become thousands of tasks."""
-    ranges = min(most, max(1, 2 * parallel))
-    return page_ranges(page_count, max(per_task, -(-page_count // ranges)))
+    """The page ranges of a PDF over per_task pages, for `parallel` workers, largest first:
+    each range is a 2·parallel-th of the pages not yet given out (guided self-scheduling).
+    Pages differ in cost (a page of figures can cost ten of text), so equal ranges left one
+    worker with the costly ones while the other waited; the large first ranges keep the cost
+    per range low, the small last ones let the workers finish together. No range is under a
+    quarter of per_task pages, and there are at most `most`, so a hostile 100,000-page file
+    does not become thousands of tasks. One worker gets one range: splitting only costs."""
+    if parallel <= 1:
+        return [(1, page_count)]
+    floor = max(1, per_task // 4)
+    while True:
+        ranges: list[tuple[int, int]] = []
+        first = 1
+        while first <= page_count:
+            size = max(floor, -(-(page_count - first + 1) // (2 * parallel)))
+            ranges.append((first, min(first + size - 1, page_count)))
+            first += size
+        if len(ranges) <= most:
+            return ranges
+        floor *= 2
+
+
+@dataclass
+class _Open:
+    """A PDF open in this worker: the parsed document, its pages and its fonts."""
+
+    key: tuple[Any, ...]  # path, size, modification time, password: the same file, unchanged
+    stream: BinaryIO
+    doc: Any
+    pages: list[Any]
+    rsrc: Any
+
+
+_KEPT: list[_Open] = []  # the one PDF this worker keeps open between its range tasks
+
+
+def forget() -> None:
+    """Close the PDF kept open (a task for another file, or its assembly, is done with it)."""
+    while _KEPT:
+        _KEPT.pop().stream.close()
 
 
 def read_range(path: str | Path, first: int, last: int, password: str | None = None,
@@ -50,13 +90,12 @@ def read_range(path: str | Path, first: int, last: int, password: str | None = N
     """The layout pass over pages first..last (clipped to the document's pages)."""
     from indexer.extract import pdf
 
-    def work(stream: Any) -> PagePart:
-        _, pages = pdf.open_pages(stream, password, limits)
-        end = min(last, len(pages))
-        rows, no_text, warnings = pdf.read_pages(pages, first, end)
-        return PagePart(first, end, len(pages), rows, no_text, warnings)
+    def work(o: _Open) -> PagePart:
+        end = min(last, len(o.pages))
+        rows, no_text, warnings = pdf.read_pages(o.pages, first, end, o.rsrc)
+        return PagePart(first, end, len(o.pages), rows, no_text, warnings)
 
-    return _guarded(path, work)
+    return _guarded(path, password, limits, work, keep=True)
 
 
 def read_first(path: str | Path, per_task: int, password: str | None = None,
@@ -66,14 +105,15 @@ def read_first(path: str | Path, per_task: int, password: str | None = None,
     every range, the first included, can start on another worker at once."""
     from indexer.extract import pdf
 
-    def work(stream: Any) -> Extracted | PagePart:
-        doc, pages = pdf.open_pages(stream, password, limits)
-        if len(pages) > per_task:
-            return PagePart(1, 0, len(pages))
-        rows, no_text, warnings = pdf.read_pages(pages, 1, len(pages))
-        return _finished(pdf.finish(stream, doc, len(pages), rows, no_text, warnings, limits))
+    def work(o: _Open) -> Extracted | PagePart:
+        if len(o.pages) > per_task:
+            return PagePart(1, 0, len(o.pages))  # kept open: this worker may read a range next
+        rows, no_text, warnings = pdf.read_pages(o.pages, 1, len(o.pages), o.rsrc)
+        whole = _finished(pdf.finish(o.stream, o.doc, len(o.pages), rows, no_text, warnings, limits))
+        forget()  # read whole: no range of it will follow
+        return whole
 
-    return _guarded(path, work)
+    return _guarded(path, password, limits, work, keep=True)
 
 
 def assemble(path: str | Path, parts: list[PagePart], password: str | None = None,
@@ -91,16 +131,15 @@ def assemble(path: str | Path, parts: list[PagePart], password: str | None = Non
     if expected != page_count + 1:
         raise ExtractionError(f"page ranges do not cover the document: {expected - 1} of {page_count} pages")
 
-    def work(stream: Any) -> Extracted:
-        doc, pages = pdf.open_pages(stream, password, limits)
-        if len(pages) != page_count:
-            raise ExtractionError(f"file changed while it was read: {len(pages)} pages, not {page_count}")
+    def work(o: _Open) -> Extracted:
+        if len(o.pages) != page_count:
+            raise ExtractionError(f"file changed while it was read: {len(o.pages)} pages, not {page_count}")
         rows = [page for part in parts for page in part.rows]
         no_text = [n for part in parts for n in part.no_text]
         warnings = [w for part in parts for w in part.warnings]
-        return _finished(pdf.finish(stream, doc, page_count, rows, no_text, warnings, limits))
+        return _finished(pdf.finish(o.stream, o.doc, page_count, rows, no_text, warnings, limits))
 
-    return _guarded(path, work)
+    return _guarded(path, password, limits, work, keep=False)
 
 
 def _finished(result: Extracted) -> Extracted:
@@ -109,22 +148,45 @@ def _finished(result: Extracted) -> Extracted:
     return result
 
 
-def _guarded(path: str | Path, work: Callable[[Any], T]) -> T:
-    """Run `work` on the opened file, turning parser exceptions into one-line errors as
-    indexer.extract.extract does for a whole file."""
+def _guarded(path: str | Path, password: str | None, limits: dict | None, work: Callable[[_Open], T],
+             keep: bool) -> T:
+    """Run `work` on the opened PDF (the one kept open, when it is this file, unchanged),
+    turning parser exceptions into one-line errors as indexer.extract.extract does for a
+    whole file. keep: leave the PDF open for this worker's next task (a range of it)."""
+    from indexer.extract import pdf
+    from indexer.extract.pdffonts import ResourceManager
+
     try:
-        stream = open(path, "rb")  # noqa: SIM115 - closed by the with below; only open() may say "cannot read"
+        st = os.stat(path)
+        key = (os.fspath(path), st.st_size, st.st_mtime_ns, password)
+        kept = _KEPT[0] if _KEPT and _KEPT[0].key == key else None
+        if kept is None:
+            forget()
+            stream = open(path, "rb")  # noqa: SIM115 - closed below, or kept open on purpose
     except OSError as exc:
         raise ExtractionError(f"cannot read file: {exc.strerror or exc}") from exc
-    with stream:
-        try:
-            return work(stream)
-        except KBError:
-            raise
-        except MemoryError as exc:
-            raise ResourceLimitError("out of memory while reading PDF") from exc
-        except RecursionError as exc:
-            raise ExtractionError("malformed PDF: nesting too deep") from exc
-        except Exception as exc:  # third-party parsers raise anything on bad bytes
-            detail = " ".join(str(exc).split())[:160] or type(exc).__name__
-            raise ExtractionError(f"malformed PDF: {detail}") from exc
+    try:
+        if kept is None:
+            doc, pages = pdf.open_pages(stream, password, limits)
+            kept = _Open(key, stream, doc, pages, ResourceManager(caching=True))
+            _KEPT.append(kept)
+        result = work(kept)
+        if not keep:
+            forget()
+        return result
+    except KBError:
+        forget()
+        raise
+    except MemoryError as exc:
+        forget()
+        raise ResourceLimitError("out of memory while reading PDF") from exc
+    except RecursionError as exc:
+        forget()
+        raise ExtractionError("malformed PDF: nesting too deep") from exc
+    except Exception as exc:  # third-party parsers raise anything on bad bytes
+        forget()
+        detail = " ".join(str(exc).split())[:160] or type(exc).__name__
+        raise ExtractionError(f"malformed PDF: {detail}") from exc
+    finally:
+        if kept is None:
+            stream.close()  # open_pages failed: the file was never kept

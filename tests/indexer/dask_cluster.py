@@ -13,6 +13,13 @@ from pathlib import Path
 
 from tests.conftest import REPO
 
+# Dask's own monitors, as docs/scale-out.md recommends where workers share a few cores: the
+# event-loop tick (every 20 ms by default) and the system monitor (every 0.5 s) of the
+# scheduler and of each nanny cost, on two cores, about a second of CPU per ingest of the
+# shared PDFs. They only feed warnings and the dashboard.
+QUIET_MONITORS = {"DASK_DISTRIBUTED__ADMIN__TICK__INTERVAL": "1s",
+                  "DASK_DISTRIBUTED__ADMIN__SYSTEM_MONITOR__INTERVAL": "2s"}
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -22,14 +29,15 @@ def free_port() -> int:
 
 class Cluster:
     def __init__(self, logs: Path, workers: int = 2, allowed_failures: int = 3, preload: str | None = None,
-                 memory_limit: str = "0") -> None:
+                 memory_limit: str = "0", env: dict[str, str] | None = None) -> None:
         self.logs = logs
         logs.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.address = f"tcp://127.0.0.1:{self.port}"
         self.env = {k: v for k, v in os.environ.items() if not k.startswith(("KB_", "DASK_"))}
         self.env.update({"PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1",
-                         "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": str(allowed_failures)})
+                         "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": str(allowed_failures),
+                         **QUIET_MONITORS, **(env or {})})
         self.procs: list[subprocess.Popen] = []
         self.scheduler = self._start("scheduler", ["distributed.cli.dask_scheduler", "--host", "127.0.0.1",
                                                    "--port", str(self.port), "--no-dashboard"])

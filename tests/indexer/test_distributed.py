@@ -10,13 +10,15 @@ import shutil
 import signal
 import threading
 import time
+from itertools import pairwise
 
 import pytest
 
-from indexer.extract import extract
+from indexer.extract import extract, pdfsplit
 from indexer.extract.pdfsplit import (
     PagePart,
     assemble,
+    forget,
     page_ranges,
     read_first,
     read_range,
@@ -37,6 +39,7 @@ PICKS = [GEOTOPO, "uns__multi-column-2p.pdf", "dl__amt_handbook_sample.pdf", "dl
 # Multi-column samples (columns and bands are ordered per page) and the 76-page report.
 SPLITS = [(GEOTOPO, 16), ("uns__multi-column-2p.pdf", 1), ("dl__redp5110_sampled.pdf", 1),
           ("uns__failure-after-repair.pdf", 16)]
+RANGES = 11 + 9  # of GeoTopo (117 pages) and the 76-page report, on two workers, 16 pages a task
 
 
 def _pdf(name: str):
@@ -102,20 +105,51 @@ def test_page_ranges_reassemble_into_the_unsplit_extraction(name, per_task):
     whole = extract(path)
     first = read_first(path, per_task)  # the file task: only the page count of a large PDF
     assert isinstance(first, PagePart) and first.page_count == whole.page_count > per_task and not first.rows
-    parts = [read_range(path, a, b) for a, b in page_ranges(whole.page_count, per_task)]
+    parts = []
+    for i, (a, b) in enumerate(page_ranges(whole.page_count, per_task)):
+        if i % 2:
+            forget()  # a worker that did not read the previous range opens the file afresh
+        parts.append(read_range(path, a, b))
+        assert pdfsplit._KEPT and pdfsplit._KEPT[0].key[0] == str(path)  # kept open for the next range
     split = assemble(path, list(reversed(parts)))  # arrival order does not matter
+    assert not pdfsplit._KEPT  # the assembly is the last task of the file: closed
     assert split.to_dict() == whole.to_dict()
     if name == GEOTOPO:  # the cross-page decisions are really there to get wrong
         headings = [b for b in whole.blocks if b.kind == "heading"]
         assert len(headings) >= 20
 
 
-def test_ranges_are_two_per_worker_of_at_least_pages_per_task_and_bounded():
-    assert split_ranges(117, 16, 1) == [(1, 59), (60, 117)]
-    assert split_ranges(117, 16, 2) == [(1, 30), (31, 60), (61, 90), (91, 117)]
-    assert split_ranges(40, 16, 8) == [(1, 16), (17, 32), (33, 40)]
+def _sizes(ranges: list[tuple[int, int]]) -> list[int]:
+    assert ranges[0][0] == 1 and all(b + 1 == c for (_, b), (c, _) in pairwise(ranges))  # contiguous
+    return [b - a + 1 for a, b in ranges]
+
+
+def test_ranges_shrink_towards_the_end_of_the_document_and_are_bounded():
+    assert split_ranges(117, 16, 1) == [(1, 117)]  # one worker: nothing to share
+    # Each range a quarter of the pages left (two workers), none under 16 / 4 pages.
+    assert _sizes(split_ranges(117, 16, 2)) == [30, 22, 17, 12, 9, 7, 5, 4, 4, 4, 3]
+    assert _sizes(split_ranges(40, 16, 8)) == [4] * 10
     many = split_ranges(100_000, 16, 64)
-    assert len(many) == 64 and many[0] == (1, 1563) and many[-1][1] == 100_000
+    sizes = _sizes(many)
+    assert len(many) <= 64 and many[-1][1] == 100_000
+    assert sizes[0] >= sizes[1] >= sizes[-2] >= sizes[-1]
+
+
+def test_one_worker_reads_a_large_pdf_whole_and_two_share_its_ranges():
+    from indexer.pageranges import TaskCounts, extract_task, run_split
+    from indexer.workers import WorkerPool
+
+    path = _pdf("dl__redp5110_sampled.pdf")  # 18 pages
+    whole = extract(path)
+    payload = {"kind": "file", "path": str(path), "size": path.stat().st_size, "limits": {}}
+    for workers, split in ((1, 0), (2, 1)):
+        counts = TaskCounts()
+        results = list(run_split(WorkerPool(extract_task, workers=workers), [("f", payload)], 4, workers,
+                                 counts=counts))
+        assert [r.key for r in results] == ["f"] and results[0].ok, results[0].reason
+        assert results[0].value.to_dict() == whole.to_dict()
+        assert counts.split_files == split
+        assert counts.ranges == (len(split_ranges(18, 4, 2)) if split else 0)
 
 
 def test_missing_page_range_is_refused_with_a_reason():
@@ -130,7 +164,7 @@ def test_missing_page_range_is_refused_with_a_reason():
 def test_local_ingest_with_page_ranges_gives_the_same_catalog(folder, baseline, tmp_path):
     with _kb(tmp_path / "home") as kb:
         summary = ingest([folder], kb, workers=2)
-        assert summary["tasks"]["split_files"] == 2 and summary["tasks"]["ranges"] == 8
+        assert summary["tasks"]["split_files"] == 2 and summary["tasks"]["ranges"] == RANGES
         assert snapshot(kb) == baseline
 
 
@@ -141,10 +175,10 @@ def test_dask_ingest_from_the_command_line_gives_the_local_catalog(folder, basel
     assert proc.returncode == 0, proc.stderr[-3000:] + cluster.log()
     summary = json.loads(proc.stdout)
     assert summary["where"] == f"dask {cluster.address} (2 workers, 2 threads)"
-    # A task per file; a split PDF adds its ranges (two per worker, of at least 16 pages) and
-    # an assembly: GeoTopo's 117 pages are 4 ranges, the 76-page report 4.
+    # A task per file; a split PDF adds its ranges and an assembly: GeoTopo's 117 pages are
+    # 11 ranges on two workers, the 76-page report 9.
     tasks = summary["tasks"]
-    assert tasks["split_files"] == 2 and tasks["ranges"] == 8
+    assert tasks["split_files"] == 2 and tasks["ranges"] == RANGES
     assert tasks["done"] == tasks["submitted"] == len(PICKS) + 1 + tasks["ranges"] + tasks["split_files"]
     with _kb(home) as kb:
         assert snapshot(kb) == baseline
@@ -270,11 +304,12 @@ def _sleep_or_crash(payload: dict) -> str:
 def test_time_limit_and_crashes_are_contained_on_the_dask_worker(cluster):
     """The sandbox each Dask worker thread runs its tasks in: a task past its time is killed
     with its sandbox, a crashing one is reported, and the Dask worker itself lives on."""
-    from indexer.distributed import _sandbox
+    from indexer.distributed import _sandbox, _Setup
 
     with cluster.client() as c:
         before = cluster.worker_pids()
-        setup = c.scatter({"curation": [], "key": "test-sandbox"}, broadcast=True, hash=False)
+        c.register_plugin(_Setup("test-sandbox", []), name="kb-setup-test-sandbox")
+        setup = "test-sandbox"
         worker = min(before)
 
         def run(do: str, timeout: float = 5.0):
@@ -291,3 +326,34 @@ def test_time_limit_and_crashes_are_contained_on_the_dask_worker(cluster):
         ok, value, *_ = run("answer")
         assert ok and value.startswith("pid ")
         assert cluster.worker_pids() == before  # the Dask workers were never restarted
+        # A worker without the ingest's setup (its plugin) refuses the task with a reason.
+        fut = c.submit(_sandbox, _sleep_or_crash, {"do": "answer"}, "no-such-setup", 5.0, 512, 0.0, pure=False)
+        ok, _, code, reason, _, _ = fut.result(timeout=60)
+        assert (ok, code) == (False, "worker_setup") and "setup" in reason
+
+
+def _started_at(payload: dict) -> float:
+    """A task for the order test: when it started, after which it holds its thread a while."""
+    started = time.time()
+    time.sleep(0.6)
+    return started
+
+
+def test_the_cluster_runs_the_costliest_tasks_first_on_every_worker(cluster):
+    """Tasks submitted together used to tie in Dask's priority and run in any order (a large
+    file could start last and run alone at the end), and tasks depending on a shared setup
+    result went to the worker that held it. Now they start costliest first, on both workers."""
+    from indexer.distributed import DaskPool
+
+    pool = DaskPool(cluster.address, _started_at, [])
+    try:
+        costs = [900, 800, 700, 600, 500, 400, 300, 200]
+        results = list(pool.run((f"task{c}", {"cost": c}) for c in costs))
+    finally:
+        pool.close()
+    assert all(r.ok for r in results), [r.reason for r in results]
+    order = [int(r.key[4:]) for r in sorted(results, key=lambda r: r.value)]
+    waves = [order[i:i + 2] for i in range(0, len(order), 2)]  # two workers: two tasks at a time
+    assert all(min(a) > max(b) for a, b in pairwise(waves)), order
+    starts = sorted(r.value for r in results)
+    assert starts[1] - starts[0] < 0.4, starts  # both workers busy from the start
