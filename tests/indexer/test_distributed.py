@@ -335,7 +335,7 @@ def test_time_limit_and_crashes_are_contained_on_the_dask_worker(cluster):
 def _started_at(payload: dict) -> float:
     """A task for the order test: when it started, after which it holds its thread a while."""
     started = time.time()
-    time.sleep(0.6)
+    time.sleep(1.5)  # long against scheduling jitter on a loaded 2-core host (waves stay apart)
     return started
 
 
@@ -356,4 +356,4 @@ def test_the_cluster_runs_the_costliest_tasks_first_on_every_worker(cluster):
     waves = [order[i:i + 2] for i in range(0, len(order), 2)]  # two workers: two tasks at a time
     assert all(min(a) > max(b) for a, b in pairwise(waves)), order
     starts = sorted(r.value for r in results)
-    assert starts[1] - starts[0] < 0.4, starts  # both workers busy from the start
+    assert starts[1] - starts[0] < 1.0, starts  # both workers busy from the start (stealing took ~1.3 s)
