@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from indexer.documents import build_document, document_id, merge_person, record_doc_id, year_from
+from indexer.embedstep import embed_after_ingest
 from indexer.execute import execute
 from indexer.locking import ingest_lock
 from indexer.pageranges import TaskCounts
@@ -82,11 +83,12 @@ def _utf8_name(path: str) -> bool:
 def ingest(paths: Iterable[str | Path], kb: KB, workers: int | None = None, force: bool = False,
            prune: bool = False, passwords: dict[str, str] | None = None,
            progress: Progress | None = None, mapping: dict[str, str] | None = None,
-           scheduler: str | None = None) -> dict[str, Any]:
+           scheduler: str | None = None, embed: bool | None = None) -> dict[str, Any]:
     """Ingest files and folders into the KB; returns a summary dict:
     added, updated, unchanged, duplicates, failed, pruned, passages, pages, seconds, failures,
     where (local pool or Dask cluster) and tasks. scheduler: a Dask scheduler's address
-    (default: the dask_scheduler setting; empty: the local process pool)."""
+    (default: the dask_scheduler setting; empty: the local process pool). embed: embed new
+    passages after the index commit (default: the embeddings setting; summary key `embed`)."""
     paths = [Path(p) for p in paths]
     settings = kb.settings
     t0 = time.perf_counter()
@@ -123,7 +125,8 @@ def ingest(paths: Iterable[str | Path], kb: KB, workers: int | None = None, forc
         run.emit("done")
         with catalog.transaction():
             catalog.set_meta("last_ingest", json.dumps({"run_id": run_id, "where": run.where, **vars(run.tasks_run)}))
-        return {**run.counts, "failures": run.failures, "warnings": run.warnings, "run_id": run_id,
+        embedded = embed_after_ingest(kb, progress, embed)
+        return {**run.counts, "embed": embedded, "failures": run.failures, "warnings": run.warnings, "run_id": run_id,
                 "peak_worker_rss_mb": round(run.peak_rss_mb, 1), "where": run.where,
                 "tasks": vars(run.tasks_run)}
 

@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "indexer.cli.entities_cmd",
     "indexer.cli.admin_cmd",
     "indexer.cli.export_cmd",
+    "indexer.cli.embed_cmd",
 )
 
 
