@@ -52,9 +52,16 @@ class DenseIndex:
         self._loaded: _Matrix | None = None
         self._lock = threading.Lock()
         self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._local = threading.local()
 
     def _connect(self) -> sqlite3.Connection:
-        return sqlite3.connect(f"file:{self.catalog_path}?mode=ro", uri=True, timeout=5)
+        """One read-only connection per thread, kept: opening one cost ~1 ms, a third of a
+        hybrid search's own work at 20k passages."""
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = self._local.db = sqlite3.connect(f"file:{self.catalog_path}?mode=ro", uri=True, timeout=5,
+                                                  check_same_thread=False)
+        return db
 
     def _key(self, db: sqlite3.Connection) -> tuple[str, str]:
         rows = dict(db.execute("SELECT key, value FROM meta WHERE key IN ('vectors', 'changes')").fetchall())
@@ -88,10 +95,9 @@ class DenseIndex:
                 self._loaded = _Matrix(key, ids, {p: i for i, p in enumerate(ids)}, matrix, state)
                 return self._loaded
         except sqlite3.Error as exc:  # an older catalog without the table, a locked file
+            self._local.db = None
             return _Matrix(("", ""), [], {}, np.zeros((0, 1), np.float32),
                            DenseState(False, 0, 0, f"the catalog's vectors cannot be read: {exc}"))
-        finally:
-            db.close()
 
     def cache_key(self) -> tuple[str, str]:
         """Changes whenever a cached result's mode or dense ranking could: part of the
@@ -103,9 +109,8 @@ class DenseIndex:
         try:
             return self._key(db)
         except sqlite3.Error:
+            self._local.db = None
             return ("", "")
-        finally:
-            db.close()
 
     def state(self) -> DenseState:
         m = self._current()

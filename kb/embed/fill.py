@@ -46,7 +46,8 @@ class EmbedSummary:
     def line(self) -> str:
         if not self.embedded:
             return f"embed: every passage has a vector ({self.total} passages, model {self.model})"
-        return (f"embed: {self.embedded} passages embedded in {self.seconds:.1f} s "
+        noun = "passage" if self.embedded == 1 else "passages"
+        return (f"embed: {self.embedded} {noun} embedded in {self.seconds:.1f} s "
                 f"({self.per_second:.1f}/s), {self.total} passages, model {self.model}")
 
 

@@ -37,14 +37,15 @@ def fuse(bm25: list[tuple[str, float]], dense: list[tuple[str, float]], dense_ex
          fusion: Fusion = DEFAULT) -> list[tuple[str, float]]:
     """bm25, dense: (id, score) best first. dense_exact: the dense score of every candidate
     (convex). Returns (id, fused score), best first; ties keep BM25's order, then dense's."""
-    order = {pid: i for i, (pid, _s) in enumerate(bm25 + [d for d in dense if d[0] not in dict(bm25)])}
+    in_bm25 = dict(bm25)
+    order = {pid: i for i, (pid, _s) in enumerate(bm25 + [d for d in dense if d[0] not in in_bm25])}
     if fusion.method == "rrf":
         fused: dict[str, float] = {}
         for ranking in (bm25, dense):
             for rank, (pid, _s) in enumerate(ranking, 1):
                 fused[pid] = fused.get(pid, 0.0) + 1.0 / (fusion.k + rank)
     elif fusion.method == "convex":
-        b = _minmax(dict(bm25))
+        b = _minmax(in_bm25)
         ids = list(order)
         d = _minmax({p: dense_exact.get(p, min(dense_exact.values(), default=0.0)) for p in ids})
         fused = {p: fusion.alpha * d.get(p, 0.0) + (1 - fusion.alpha) * b.get(p, 0.0) for p in ids}

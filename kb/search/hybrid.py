@@ -32,8 +32,12 @@ from kb.search.types import BackendPage, Hit, SearchRequest
 SearchService = Any
 
 MODES = ("bm25", "hybrid")
-DEPTH = 100  # BM25 candidates fused (a page deeper than this is BM25's order)
-DENSE_K = 100  # nearest passages by vector offered to the fusion
+# BM25 candidates fused (a page deeper than this is BM25's order) and nearest passages by
+# vector offered to the fusion, on result pages. 50 each: a result page's share of a hybrid
+# search's cost is mostly making these candidates' hits (bench hybrid); the batch path
+# (kb search --batch, the relevance figures) fuses as deep as its limit.
+DEPTH = 50
+DENSE_K = 50
 
 
 class Dense(Protocol):

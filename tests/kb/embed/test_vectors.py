@@ -104,3 +104,41 @@ def test_a_version_4_catalog_gains_the_vector_table(tmp_path):
 
 def _texts(catalog):
     return vectors.missing(catalog.db, "no-such-model")
+
+
+def test_kb_embed_in_the_background_finishes_what_ingest_left(embedded_home, tmp_path):
+    """`make run`'s way: ingest --no-embed, then `kb embed --background` returns at once and
+    a detached process gives every passage its vector (bounded wait)."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    import time
+
+    home = tmp_path / "copy"
+    shutil.copytree(embedded_home[0], home)
+    extra = tmp_path / "more"
+    extra.mkdir()
+    (extra / "peru.txt").write_text("Peru digitised land titles for smallholder farmers.\n\n"
+                                    "The registry is online.", encoding="utf-8")
+    env = {**os.environ, "KB_HOME": str(home), "KB_EMBEDDINGS": "1", "KB_EMBED_THREADS": "1"}
+    run = subprocess.run([sys.executable, "-m", "kb", "ingest", "--no-embed", str(extra)], env=env, check=False,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    with KB({"home": str(home)}) as kb:
+        assert vectors.count_missing(kb.catalog.db, MODEL_ID) >= 1
+    started = subprocess.run([sys.executable, "-m", "kb", "embed", "--background"], env=env, check=False,
+                             capture_output=True, text=True, timeout=60)
+    assert started.returncode == 0 and "embedding in the background" in started.stdout
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        with KB({"home": str(home)}) as kb:
+            if vectors.count_missing(kb.catalog.db, MODEL_ID) == 0:
+                break
+        time.sleep(0.5)
+    else:
+        pytest.fail("the background embedding did not finish within 120 s")
+    deadline = time.monotonic() + 30  # the summary line is the process's last act
+    while " embedded in " not in (home / "embed.log").read_text() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert "embed: 1 passage embedded in " in (home / "embed.log").read_text()
