@@ -38,6 +38,7 @@ class _Matrix:
     key: tuple[str, str]
     ids: list[str]
     rows: dict[str, int]
+    docs: dict[str, str]  # passage id -> document id (the UI's per-document grouping)
     matrix: np.ndarray
     state: DenseState
 
@@ -92,11 +93,12 @@ class DenseIndex:
                                        f"{len(ids)} of {passages} passages have vectors; embedding is not finished")
                 else:
                     state = DenseState(True, len(ids), passages)
-                self._loaded = _Matrix(key, ids, {p: i for i, p in enumerate(ids)}, matrix, state)
+                docs = dict(db.execute("SELECT id, doc_id FROM passages").fetchall())
+                self._loaded = _Matrix(key, ids, {p: i for i, p in enumerate(ids)}, docs, matrix, state)
                 return self._loaded
         except sqlite3.Error as exc:  # an older catalog without the table, a locked file
             self._local.db = None
-            return _Matrix(("", ""), [], {}, np.zeros((0, 1), np.float32),
+            return _Matrix(("", ""), [], {}, {}, np.zeros((0, 1), np.float32),
                            DenseState(False, 0, 0, f"the catalog's vectors cannot be read: {exc}"))
 
     def cache_key(self) -> tuple[str, str]:
@@ -141,6 +143,10 @@ class DenseIndex:
         part = np.argpartition(-scores, k - 1)[:k]
         best = part[np.argsort(-scores[part], kind="stable")]
         return [(m.ids[i], float(scores[i])) for i in best]
+
+    def doc_of(self, passage_id: str) -> str:
+        m = self._loaded
+        return m.docs.get(passage_id, "") if m else ""
 
     def scores(self, text: str, passage_ids: list[str]) -> dict[str, float]:
         """Exact cosine of the query with each passage that has a vector."""

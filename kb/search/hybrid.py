@@ -14,7 +14,8 @@ A hybrid page (`hybrid_page`), backend-neutral, in four backend queries:
 3. fusion (kb.search.fusion); the fused list is the first positions of the result, BM25's
    further matches follow in BM25 order (each match once);
 4. total and facets over the union (the query OR those dense ids, under the filters), and
-   the page's snippets (its ids, the query words optional so they are marked).
+   the page's hits (its ids, the query words optional so their snippets are marked).
+Without filters step 2 asks the backend nothing: every passage passes.
 """
 from __future__ import annotations
 
@@ -51,6 +52,8 @@ class Dense(Protocol):
 
     def scores(self, text: str, passage_ids: list[str]) -> dict[str, float]: ...
 
+    def doc_of(self, passage_id: str) -> str: ...
+
 
 def check_mode(mode: str | None) -> None:
     if mode not in (None, "", *MODES):
@@ -82,57 +85,66 @@ def _ids_query(ids: list[str]) -> ParsedQuery:
     return ParsedQuery(Or(tuple(Word(p, field="id") for p in ids)), "or", "")
 
 
-def ranked(service: SearchService, request: SearchRequest, q_text: str, depth: int) -> tuple[ParsedQuery, BackendPage, list[tuple[Hit, float]], list[str]]:
-    """The fused ranking: (parsed BM25 query, BM25 page, [(hit, fused score)] best first,
-    the dense-only ids among them)."""
+def ranked(service: SearchService, request: SearchRequest, q_text: str, depth: int,
+           need_hits: bool = True) -> tuple[ParsedQuery, BackendPage, list[tuple[str, float]], dict[str, Hit], list[str]]:
+    """The fused ranking: (parsed BM25 query, BM25 page, [(passage id, fused score)] best
+    first, the hits at hand by id, the dense-only ids among the fused). Dense candidates are
+    checked against the request's filters by the backend; without filters (and unless
+    `need_hits`) that query is skipped: every passage passes, and a result page fetches its
+    own hits anyway."""
     dense = service.dense
     assert dense is not None
     bq = service._backend_query(request, None, 0, depth)
     bq.facet_fields, bq.highlight, bq.max_per_document = (), False, 0
     parsed, bm25 = service._run(q_text, bq)
     near = dense.top(q_text, max(DENSE_K, depth))
-    bm25_ids = {h.passage_id for h in bm25.hits}
     hits = {h.passage_id: h for h in bm25.hits}
-    offered = [p for p, _s in near if p not in bm25_ids]
-    if offered:
+    offered = [p for p, _s in near if p not in hits]
+    if offered and (need_hits or request.filters or request.doc_id):
         fq = service._backend_query(request, _ids_query(offered), 0, len(offered))
         fq.facet_fields, fq.highlight, fq.max_per_document = (), False, 0
         fq.deadline = time.monotonic() + float(service.settings.get("query_time_budget", 2.0))
         for h in service.backend.search(fq).hits:
             hits[h.passage_id] = h
-    allowed = [(p, s) for p, s in near if p in hits]
-    exact = dense.scores(q_text, list(hits))
-    fused = fusion.fuse([(h.passage_id, h.score) for h in bm25.hits], allowed, exact, service.fusion)
-    dense_only = [p for p, _s in fused if p not in bm25_ids]
-    return parsed, bm25, [(hits[p], s) for p, s in fused], dense_only
+        allowed = [(p, s) for p, s in near if p in hits]
+    else:
+        allowed = near
+    exact = dense.scores(q_text, list(dict.fromkeys([*hits, *(p for p, _s in allowed)])))
+    bm25_list = [(h.passage_id, h.score) for h in bm25.hits]
+    fused = fusion.fuse(bm25_list, allowed, exact, service.fusion)
+    in_bm25 = {p for p, _s in bm25_list}
+    return parsed, bm25, fused, hits, [p for p, _s in fused if p not in in_bm25]
 
 
-def _group(items: list[tuple[Hit, float]], per_doc: int) -> list[tuple[Hit, float]]:
+def _group(items: list[tuple[str, float]], doc_of: Any, per_doc: int) -> list[tuple[str, float]]:
     """Each document's first N passages before any document's next N (the UI's grouping)."""
     if per_doc <= 0:
         return items
     seen: dict[str, int] = {}
     keyed = []
-    for i, (h, s) in enumerate(items):
-        n = seen.get(h.doc_id, 0)
-        seen[h.doc_id] = n + 1
-        keyed.append((n // per_doc, i, h, s))
-    return [(h, s) for _g, _i, h, s in sorted(keyed, key=lambda t: (t[0], t[1]))]
+    for i, (p, s) in enumerate(items):
+        d = doc_of(p)
+        n = seen.get(d, 0)
+        seen[d] = n + 1
+        keyed.append((n // per_doc, i, p, s))
+    return [(p, s) for _g, _i, p, s in sorted(keyed, key=lambda t: (t[0], t[1]))]
 
 
 def hybrid_page(service: SearchService, request: SearchRequest, q_text: str, offset: int,
                 per_page: int) -> BackendPage:
-    parsed, bm25, fused, dense_only = ranked(service, request, q_text, DEPTH)
-    fused = _group(fused, 0 if request.doc_id else int(request.max_per_document or 0))
+    parsed, bm25, fused, hits, dense_only = ranked(service, request, q_text, DEPTH, need_hits=False)
+    fused = _group(fused, lambda p: hits[p].doc_id if p in hits else service.dense.doc_of(p),
+                   0 if request.doc_id else int(request.max_per_document or 0))
     positions = len(fused) + max(0, bm25.total - DEPTH)
-    chosen: list[tuple[Hit, float]] = fused[offset:offset + per_page]
+    chosen = fused[offset:offset + per_page]
+    tail: list[Hit] = []
     if len(chosen) < per_page and offset + len(chosen) >= len(fused) and bm25.total > DEPTH:
-        shown = {h.passage_id for h, _s in fused}
+        shown = {p for p, _s in fused}
         tail_from = DEPTH + max(0, offset - len(fused))
         tq = service._backend_query(request, parsed, tail_from, per_page - len(chosen))
-        tq.facet_fields, tq.highlight = (), False
+        tq.facet_fields, tq.highlight = (), bool(request.highlight)
         tq.deadline = time.monotonic() + float(service.settings.get("query_time_budget", 2.0))
-        chosen += [(h, h.score) for h in service.backend.search(tq).hits if h.passage_id not in shown]
+        tail = [h for h in service.backend.search(tq).hits if h.passage_id not in shown]
     # total and facets over the union of BM25's matches and the dense candidates shown
     root = parsed.root if not dense_only else (
         _ids_query(dense_only).root if parsed.root is None else Or((parsed.root, _ids_query(dense_only).root)))
@@ -140,36 +152,37 @@ def hybrid_page(service: SearchService, request: SearchRequest, q_text: str, off
     uq.highlight, uq.max_per_document = False, 0
     uq.deadline = time.monotonic() + float(service.settings.get("query_time_budget", 2.0))
     union = service.backend.search(uq)
-    hits = _with_snippets(service, request, parsed, chosen)
+    page = _page_hits(service, request, parsed, chosen) + tail
     next_offset = offset + per_page if offset + per_page < positions else None
-    return BackendPage(total=union.total, hits=hits, facets=union.facets, next_offset=next_offset,
+    return BackendPage(total=union.total, hits=page, facets=union.facets, next_offset=next_offset,
                        truncated=bm25.truncated or union.truncated)
 
 
-def _with_snippets(service: SearchService, request: SearchRequest, parsed: ParsedQuery,
-                   chosen: list[tuple[Hit, float]]) -> list[Hit]:
-    """The page's hits in fused order with fused scores; snippets marked by the query words."""
+def _page_hits(service: SearchService, request: SearchRequest, parsed: ParsedQuery,
+               chosen: list[tuple[str, float]]) -> list[Hit]:
+    """The page's hits in fused order with fused scores, fetched by id (snippets marked by
+    the query words when asked); a passage the index no longer holds is left out."""
     if not chosen:
         return []
-    if request.highlight:
-        ids = [h.passage_id for h, _s in chosen]
-        req = _ids_query(ids).root
-        root = req if parsed.root is None else AndMaybe(req, parsed.root)
-        sq = service._backend_query(request, ParsedQuery(root, parsed.mode, parsed.text), 0, len(ids))
-        sq.facet_fields, sq.max_per_document = (), 0
-        sq.deadline = time.monotonic() + float(service.settings.get("query_time_budget", 2.0))
-        marked = {h.passage_id: h for h in service.backend.search(sq).hits}
-        chosen = [(marked.get(h.passage_id, h), s) for h, s in chosen]
+    ids = [p for p, _s in chosen]
+    req = _ids_query(ids).root
+    root = req if parsed.root is None or not request.highlight else AndMaybe(req, parsed.root)
+    sq = service._backend_query(request, ParsedQuery(root, parsed.mode, parsed.text), 0, len(ids))
+    sq.facet_fields, sq.max_per_document = (), 0
+    sq.deadline = time.monotonic() + float(service.settings.get("query_time_budget", 2.0))
+    found = {h.passage_id: h for h in service.backend.search(sq).hits}
     out = []
-    for h, s in chosen:
-        h.score = round(float(s), 6)
-        out.append(h)
+    for p, s in chosen:
+        if p in found:
+            found[p].score = round(float(s), 6)
+            out.append(found[p])
     return out
 
 
 def iter_ranked(service: SearchService, request: SearchRequest, q_text: str, limit: int) -> Iterator[Hit]:
     """The first `limit` hits in fused order (kb search --batch)."""
-    _parsed, _bm25, fused, _dense_only = ranked(service, request, q_text, limit)
-    for h, s in fused[:limit]:
+    _parsed, _bm25, fused, hits, _dense_only = ranked(service, request, q_text, limit)
+    for p, s in fused[:limit]:
+        h = hits[p]
         h.score = float(s)
         yield h
