@@ -30,6 +30,9 @@ from bench import relevance
 from bench.embedcache import CachedEmbedder, ensure_vectors
 
 RRF_KS = (10, 20, 40, 60, 100)
+# Candidates per side when tuning: what `kb search --batch --by document --limit 100` fuses
+# (kb.search.batch asks the service for 3 x limit passages).
+TUNE_DEPTH = 300
 ALPHAS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 
 
@@ -79,7 +82,7 @@ def run_dense(kb: Any, queries: list[tuple[str, str]], depth: int) -> dict[str, 
 def tune(emb: CachedEmbedder) -> Any:
     """Every fusion of the grid on SciFact's training claims, from one BM25 and one dense
     candidate list per claim (kb.search.fusion.fuse, as the service runs it)."""
-    from kb.search import fusion, hybrid
+    from kb.search import fusion
     from kb.search.types import SearchRequest
 
     kb, queries, qrels = _open("SciFact-train", relevance.scifact_train, emb)
@@ -87,9 +90,9 @@ def tune(emb: CachedEmbedder) -> Any:
     lists = []
     for _qid, q in queries:
         _m, _w, hits = svc.ranked(SearchRequest(q=q, facets=False, highlight=False, max_per_document=0, mode="bm25"),
-                                  hybrid.DEPTH)
-        bm = [(h.passage_id, h.score) for h, _ in zip(hits, range(hybrid.DEPTH))]
-        near = dense.top(q, hybrid.DENSE_K)
+                                  TUNE_DEPTH)
+        bm = [(h.passage_id, h.score) for h, _ in zip(hits, range(TUNE_DEPTH))]
+        near = dense.top(q, TUNE_DEPTH)
         exact = dense.scores(q, list(dict.fromkeys([p for p, _ in bm] + [p for p, _ in near])))
         lists.append((bm, near, exact))
     grid = [fusion.Fusion("rrf", k=k) for k in RRF_KS] + [fusion.Fusion("convex", alpha=a) for a in ALPHAS]
