@@ -181,7 +181,9 @@ def _page_hits(service: SearchService, request: SearchRequest, parsed: ParsedQue
 
 def iter_ranked(service: SearchService, request: SearchRequest, q_text: str, limit: int) -> Iterator[Hit]:
     """The first `limit` hits in fused order (kb search --batch)."""
-    _parsed, _bm25, fused, hits, _dense_only = ranked(service, request, q_text, limit)
+    # Never fewer candidates a side than a result page fuses: a top 10 fused from BM25's top
+    # 10 and the vectors' top 50 would be another ranking than the page's.
+    _parsed, _bm25, fused, hits, _dense_only = ranked(service, request, q_text, max(limit, DEPTH))
     for p, s in fused[:limit]:
         h = hits[p]
         h.score = float(s)
