@@ -20,10 +20,13 @@ $(STAMP): pyproject.toml | $(PY)
 
 install: $(STAMP)
 
+# The default corpus has ~2,000 passages: embedding them takes minutes, so `make run` serves
+# at once (bm25) and embeds in the background; hybrid starts with the last vector.
 ingest: $(STAMP)
-	$(VENV)/bin/kb ingest $(CORPUS)
+	$(VENV)/bin/kb ingest --no-embed $(CORPUS)
 
 run: ingest
+	$(VENV)/bin/kb embed --background
 	$(VENV)/bin/kb serve --host $(HOST) --port $(PORT)
 
 # the OpenSearch tests need a cluster: started here (unless one runs), stopped at the end

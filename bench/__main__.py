@@ -10,7 +10,7 @@ import importlib
 import sys
 import time
 
-BENCHES = ("ingest", "dask", "content", "tagging", "relevance", "questions", "multilingual", "latency", "paging",
+BENCHES = ("ingest", "dask", "content", "tagging", "relevance", "questions", "multilingual", "hybrid", "latency", "paging",
            "web", "api", "load", "opensearch")
 
 

@@ -59,7 +59,7 @@ def cached_kb(where: Path, inputs: list[Path], fresh: bool = False, label: str =
         home.mkdir(parents=True)
         kb = KB({"home": str(home)})
         t0 = time.perf_counter()
-        summary = ingest(inputs, kb)
+        summary = ingest(inputs, kb, embed=False)  # vectors: bench.embedcache, cached apart
         if summary["failed"]:
             raise SystemExit(f"{label}: ingest of {inputs} failed: {summary['failures'][:3]}")
         done.write_text(json.dumps(summary, default=str))

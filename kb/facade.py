@@ -71,7 +71,18 @@ class KB:
             self._index = self._index_source()
         if self._index is None:
             self._index = open_service(self.settings, resolver=self._resolve_entity, state=self.curation_version)
+            if self.settings["embeddings"]:
+                self._index.dense = self._dense_index()
         return self._index
+
+    def _dense_index(self):  # -> kb.embed.dense.DenseIndex
+        """The catalog's passage vectors for hybrid search; the model loads on the first
+        hybrid query, the matrix on the first search that checks whether hybrid can run."""
+        from kb.embed.dense import DenseIndex
+        from kb.embed.model import get_embedder
+
+        threads = int(self.settings["embed_threads"])
+        return DenseIndex(self.catalog_path, lambda: get_embedder(threads))
 
     def _resolve_entity(self, phrase: str) -> list[tuple[str, str]]:
         """Query words -> entity ids, so "Korea" also finds KOR-tagged passages. The registry

@@ -24,7 +24,7 @@ from kb.errors import BusyError, CatalogError
 from kb.model import Mention, Passage
 from kb.timestamps import now_iso
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # Each migration takes the schema from version i to i + 1.
 MIGRATIONS: list[str] = [
@@ -147,6 +147,16 @@ MIGRATIONS: list[str] = [
         created_at TEXT NOT NULL
     );
     CREATE INDEX documents_ingested ON documents(ingested_at);
+    """,
+    # Passage vectors for hybrid search (kb.embed.vectors): one row per passage and model,
+    # gone with the passage; `kb reindex` never touches them.
+    """
+    CREATE TABLE passage_vectors (
+        passage_id TEXT NOT NULL REFERENCES passages(id) ON DELETE CASCADE,
+        model TEXT NOT NULL,
+        vector BLOB NOT NULL,
+        PRIMARY KEY (passage_id, model)
+    );
     """,
 ]
 assert len(MIGRATIONS) == SCHEMA_VERSION

@@ -14,6 +14,11 @@ SHARED = Path(os.environ.get("KB_SHARED", REPO.parent / "shared"))
 CORPUS = REPO / "corpus"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
+# Test homes ingest without embedding (the model runs ~20 passages/s on two cores): only the
+# hybrid tests (tests/kb/embed/, tests/kb/search/test_hybrid.py) turn it on, for KBs of tens of
+# passages. Set here so subprocesses (kb serve, kb ingest) inherit it.
+os.environ.setdefault("KB_EMBEDDINGS", "0")
+
 
 @pytest.fixture(scope="session")
 def shared() -> Path:

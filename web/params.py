@@ -12,6 +12,7 @@ from typing import Any
 from werkzeug.datastructures import MultiDict
 
 from kb.errors import InvalidInputError
+from kb.search.hybrid import MODES
 from kb.search.service import SORTS
 from kb.search.types import FACET_FIELDS, SearchRequest
 
@@ -90,6 +91,9 @@ def search_request(args: MultiDict, settings: Mapping[str, Any], form: SearchFor
     sort = args.get("sort") or "relevance"
     if sort not in SORTS:
         raise InvalidInputError(f"sort must be one of {', '.join(SORTS)}")
+    mode = args.get("mode") or None
+    if mode is not None and mode not in MODES:
+        raise InvalidInputError(f"mode must be one of {', '.join(MODES)}")
     page = int_param(args, "page", 1, 1, MAX_PAGE)
     per_page = int_param(args, "per_page", int(settings["page_size"]), 1, int(settings["max_page_size"]))
     grouping = (int_param(args, "max_per_document", 0, 0, 1000) if form.grouping_param
@@ -99,4 +103,4 @@ def search_request(args: MultiDict, settings: Mapping[str, Any], form: SearchFor
         q=q, filters=filter_params(args), page=page, per_page=per_page,
         cursor=(args.get("cursor") or None) if form.cursor else None, sort=sort,
         facets=flag_param(args, "facets", True), facet_limit=facet_limit, max_per_document=grouping,
-        correct=flag_param(args, "correct", True))
+        correct=flag_param(args, "correct", True), mode=mode)

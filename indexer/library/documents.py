@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from indexer.library.indexing import reindex as rebuild_index
+from indexer.embedstep import embed_after_ingest
 from indexer.library.indexing import sync_index
 from indexer.locking import ingest_lock
 from indexer.pipeline import Progress, run_ingest
@@ -27,18 +28,21 @@ def write_lock(kb: KB) -> Iterator[None]:
 def ingest(paths: Iterable[str | Path], kb: KB, workers: int | None = None, force: bool = False,
            prune: bool = False, passwords: dict[str, str] | None = None,
            progress: Progress | None = None, mapping: dict[str, str] | None = None,
-           scheduler: str | None = None) -> dict[str, Any]:
+           scheduler: str | None = None, embed: bool | None = None) -> dict[str, Any]:
     """Ingest files and folders into the KB (`kb ingest`, uploads, benchmarks); the summary
     of indexer.pipeline.run_ingest. An index of an older schema is rebuilt from the catalog
-    first; the index is brought up to date every batch and at the end."""
+    first; the index is brought up to date every batch and at the end. embed: embed new
+    passages after the index commit (default: the embeddings setting; summary key `embed`)."""
     with write_lock(kb):
         if kb.catalog.count_documents() and getattr(kb.index, "needs_rebuild", lambda: False)():
             # an index of an older schema (one without `added`, say): rebuilt from the catalog
             rebuild_index(kb, progress)
         sync_index(kb)  # finish what a crashed writer left
-        return run_ingest(paths, kb, lambda: sync_index(kb), workers=workers, force=force,
-                          prune=prune, passwords=passwords, progress=progress, mapping=mapping,
-                          scheduler=scheduler)
+        summary = run_ingest(paths, kb, lambda: sync_index(kb), workers=workers, force=force,
+                             prune=prune, passwords=passwords, progress=progress, mapping=mapping,
+                             scheduler=scheduler)
+        # search already answers (bm25) while the new passages are embedded
+        return {**summary, "embed": embed_after_ingest(kb, progress, embed)}
 
 
 @dataclass

@@ -25,7 +25,7 @@ def read_queries(lines: Iterable[str]) -> Iterator[tuple[str, str]]:
 
 def run_query(index: Any, query: str, limit: int, by: str = "passage",
               filters: dict[str, list[str]] | None = None, correct: bool = True,
-              snippets: bool = False, text: bool = False) -> list[dict[str, Any]]:
+              snippets: bool = False, text: bool = False, mode: str | None = None) -> list[dict[str, Any]]:
     """Top `limit` results of one query. Document level keeps each document's best passage
     and reports the document's source_id when it has one (else its doc_id). Every row names
     its passage fully (ids, title, heading path, page range, score) so a batch user need not
@@ -36,10 +36,12 @@ def run_query(index: Any, query: str, limit: int, by: str = "passage",
     if limit < 1:
         raise InvalidInputError("the limit must be 1 or more")
     request = SearchRequest(q=query, filters=filters or {}, facets=False, highlight=snippets, max_per_document=0,
-                            correct=correct)
+                            correct=correct, mode=mode)
     rows: list[dict[str, Any]] = []
     seen: set[str] = set()
-    for hit in index.iter_all(request):
+    # Document level needs more passages than documents: a hybrid ranking is cut at its depth.
+    _mode, _why, hits = index.ranked(request, limit * (3 if by == "document" else 1))
+    for hit in hits:
         if by == "document":
             if hit.doc_id in seen:
                 continue
@@ -63,9 +65,9 @@ def run_query(index: Any, query: str, limit: int, by: str = "passage",
 
 def run_batch(index: Any, queries: Iterable[tuple[str, str]], limit: int, by: str = "passage",
               correct: bool = True, snippets: bool = False,
-              text: bool = False) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+              text: bool = False, mode: str | None = None) -> Iterator[tuple[str, list[dict[str, Any]]]]:
     for qid, query in queries:
-        yield qid, run_query(index, query, limit, by, correct=correct, snippets=snippets, text=text)
+        yield qid, run_query(index, query, limit, by, correct=correct, snippets=snippets, text=text, mode=mode)
 
 
 def trec_lines(qid: str, rows: list[dict[str, Any]], tag: str = "kb") -> Iterator[str]:

@@ -20,7 +20,7 @@ from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from typing import Any
 
 from kb.errors import InvalidInputError
-from kb.search import language, spelling
+from kb.search import fusion, hybrid, language, spelling
 from kb.search.cursor import decode_cursor, encode_cursor
 from kb.search.querytree import ParsedQuery
 from kb.search.result_cache import ResultCache, copy_result, request_key
@@ -54,6 +54,8 @@ class SearchService:
         self.resolver = resolver
         self.state = state
         self.result_cache = ResultCache(int(self.settings.get("search_cache_size", 0)))
+        self.dense: hybrid.Dense | None = None  # the passages' vectors (kb.facade sets it)
+        self.fusion = fusion.DEFAULT
 
     # -- searching --------------------------------------------------------------------
     def search(self, request: SearchRequest) -> SearchResult:
@@ -62,7 +64,9 @@ class SearchService:
         if not self.result_cache.size:
             return self._search(request, t0)  # no cache: no build id to ask the backend for
         build = (self.backend.build_id(), self.state() if self.state else None)
-        key = request_key(request)
+        if self.dense is not None:  # finished embedding switches the mode: a new key
+            build = (build, self.dense.cache_key())
+        key = (request_key(request), request.mode)
         cached = self.result_cache.get(build, key)
         if cached is not None:
             return copy_result(cached, (time.perf_counter() - t0) * 1000)
@@ -76,9 +80,15 @@ class SearchService:
     def _search(self, request: SearchRequest, t0: float) -> SearchResult:
         per_page = int(request.per_page)
         q_text, corrected, qhash = self._prepare(request)
+        mode, why = hybrid.mode_for(self, request, q_text)
+        if mode == "hybrid":  # a cursor of one ranking is no cursor of the other
+            qhash = hashlib.sha1(f"{qhash}:hybrid".encode()).hexdigest()[:12]
         offset = decode_cursor(request.cursor, qhash) if request.cursor else (int(request.page) - 1) * per_page
-        bq = self._backend_query(request, None, offset, per_page)
-        _parsed, page = self._run(q_text, bq)
+        if mode == "hybrid":
+            page = hybrid.hybrid_page(self, request, q_text, offset, per_page)
+        else:
+            bq = self._backend_query(request, None, offset, per_page)
+            _parsed, page = self._run(q_text, bq)
         # A corrected query is also the suggestion (clients that only read `suggestion`
         # still learn the spelling the index knows); otherwise did-you-mean when results are few.
         suggestion = corrected
@@ -91,7 +101,18 @@ class SearchService:
             per_page=per_page,
             next_cursor=encode_cursor(page.next_offset, qhash) if page.next_offset is not None else None,
             suggestion=suggestion, corrected_query=corrected, query=request.q,
-            took_ms=(time.perf_counter() - t0) * 1000, truncated=page.truncated)
+            took_ms=(time.perf_counter() - t0) * 1000, truncated=page.truncated, mode=mode, mode_reason=why)
+
+    def ranked(self, request: SearchRequest, limit: int) -> tuple[str, str, Iterator[Hit]]:
+        """The first `limit` hits in the order of the mode that runs, with that mode and why
+        (kb search --batch): fused when hybrid, else every match's order (iter_all)."""
+        self.validate(request)
+        # A spelling correction never makes a query structured: the mode is the typed query's.
+        mode, why = hybrid.mode_for(self, request, request.q or "")
+        if mode == "hybrid":
+            q_text, _corrected, _qhash = self._prepare(request)
+            return mode, why, hybrid.iter_ranked(self, request, q_text, limit)
+        return mode, why, self.iter_all(request)
 
     def iter_all(self, request: SearchRequest) -> Iterator[Hit]:
         """Every match in result order (no per-document cap), hit objects made lazily."""
@@ -126,6 +147,7 @@ class SearchService:
         if int(request.page) < 1:
             raise InvalidInputError("page must be 1 or more")
         language.check_length(request.q or "", self.settings)
+        hybrid.check_mode(request.mode)
 
     # -- policy -----------------------------------------------------------------------
     def _prepare(self, request: SearchRequest) -> tuple[str, str | None, str]:

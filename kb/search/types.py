@@ -39,6 +39,7 @@ class SearchRequest:
     doc_id: str | None = None  # restrict to one document
     highlight: bool = True
     correct: bool = True  # replace words no passage holds by the nearest known word (kb.search.spelling)
+    mode: str | None = None  # bm25 | hybrid; None: the search_mode setting (kb.search.hybrid)
 
 
 @dataclass
@@ -78,6 +79,8 @@ class SearchResult:
     query: str = ""
     took_ms: float = 0.0
     truncated: bool = False  # the time budget cut the search short
+    mode: str = "bm25"  # the ranking that ran: bm25 | hybrid
+    mode_reason: str = ""  # why not hybrid ('' when hybrid ran)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -90,6 +93,8 @@ class SearchResult:
             "corrected_query": self.corrected_query,
             "took_ms": round(self.took_ms, 2),
             "truncated": self.truncated,
+            "mode": self.mode,
+            "mode_reason": self.mode_reason,
             "results": [h.to_dict() for h in self.hits],
             "facets": {k: [{"value": v, "count": c} for v, c in vs] for k, vs in self.facets.items()},
         }

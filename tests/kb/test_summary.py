@@ -96,10 +96,11 @@ def test_migration_from_schema_2_builds_the_summaries(tmp_path):
         cat.db.execute("CREATE INDEX mentions_doc ON mentions(doc_id)")
         cat.db.execute("DROP TABLE saved_searches")  # version 4
         cat.db.execute("DROP INDEX documents_ingested")
+        cat.db.execute("DROP TABLE passage_vectors")  # version 5
     cat.db.execute("PRAGMA user_version = 2")
     cat.close()
     cat = Catalog(path)
-    assert cat.schema_version() == SCHEMA_VERSION == 4
+    assert cat.schema_version() == SCHEMA_VERSION == 5
     assert summary.stored(cat.db) == want == summary.compute(cat.db)
     cols = [r[2] for r in cat.db.execute("PRAGMA index_info(mentions_doc)")]
     assert cols == ["doc_id", "type", "entity_id", "passage_id", "start"]

@@ -23,7 +23,9 @@ SHARED_PICKS = ["docx/dl__word_sample.docx", "pptx/dl__powerpoint_sample.pptx", 
 
 def kb_env(home: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KB_")}
-    env.update({"KB_HOME": str(home), "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"})
+    env.update({"KB_HOME": str(home), "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1",
+                # test homes do not embed (tests/conftest.py); a test turns it on as a setting
+                "KB_EMBEDDINGS": "0"})
     env.update(extra)
     return env
 

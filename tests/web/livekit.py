@@ -78,7 +78,9 @@ def serve(home: Path, token: str, with_shared: bool, **settings: str) -> Iterato
     when the block ends. `settings` become KB_* environment variables."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("KB_")}
-    env.update({"KB_HOME": str(home), "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"})
+    env.update({"KB_HOME": str(home), "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1",
+                # test homes do not embed (tests/conftest.py); a test turns it on as a setting
+                "KB_EMBEDDINGS": "0"})
     env.update({f"KB_{k.upper()}": str(v) for k, v in settings.items()})
     log = (home / "serve.log").open("wb")
     proc = subprocess.Popen([sys.executable, "-m", "kb", "serve", "--port", str(port), "--workers", "2",

@@ -61,6 +61,7 @@ SEARCH_RESULT: S = {
         "next_cursor": nullable("string"), "suggestion": nullable("string"),
         "corrected_query": nullable("string"),
         "took_ms": {"type": "number"}, "truncated": {"type": "boolean"},
+        "mode": {"type": "string", "enum": ["bm25", "hybrid"]}, "mode_reason": {"type": "string"},
         "results": {"type": "array", "items": {"$ref": "#/components/schemas/Hit"}},
         "facets": {"type": "object", "additionalProperties": {"type": "array", "items": FACET_VALUE}},
         "links": OBJ,
@@ -191,6 +192,10 @@ def parameters(max_page_size: int, max_query_length: int) -> dict[str, S]:
                   "not RFC 4180) or a first {\"type\": \"meta\"} line (JSONL); XLSX always has a "
                   "provenance sheet, RIS and BibTeX a note."),
         "facets": q("facets", {"type": "string", "enum": list(FLAG_VALUES)}, "Include facet counts"),
+        "mode": q("mode", {"type": "string", "enum": ["bm25", "hybrid"]},
+                  "Ranking: hybrid (BM25 fused with passage vectors) or bm25; default the search_mode "
+                  "setting. Hybrid runs once every passage has a vector, for plain-word queries ranked "
+                  "by relevance; otherwise bm25 runs and the result's mode_reason says why"),
         "correct": q("correct", {"type": "string", "enum": list(FLAG_VALUES)},
                      "Replace words no passage holds by the nearest known word (default 1); "
                      "the query that ran is returned as corrected_query"),

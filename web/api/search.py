@@ -67,6 +67,7 @@ def search() -> Response:
         - max_per_document
         - facets
         - correct
+        - mode
         - format
         - bom
         - meta

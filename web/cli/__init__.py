@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "web.cli.entities_cmd",
     "web.cli.admin_cmd",
     "web.cli.export_cmd",
+    "web.cli.embed_cmd",
 )
 
 

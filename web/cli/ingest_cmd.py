@@ -23,6 +23,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--password", help="password for encrypted files in this batch")
     p.add_argument("--passwords", metavar="FILE", help="JSON mapping of file name or path to password")
     p.add_argument("--format", choices=["text", "json"], default="text", help="summary format")
+    p.add_argument("--no-embed", dest="embed", action="store_const", const=False, default=None,
+                   help="skip embedding the new passages (hybrid search; later: kb embed)")
     p.add_argument("--map", metavar="TARGET=COLUMN,...", default="",
                    help="columns of CSV/JSONL collections: e.g. text=abstract,id=doi,year=pubyear")
     p.set_defaults(handler=run_ingest)
@@ -62,7 +64,7 @@ def run_ingest(args: argparse.Namespace) -> int:
     with open_kb(args) as kb:
         summary = ingest(args.paths, kb, workers=args.workers, force=args.force, prune=args.prune,
                          passwords=_passwords(args, args.paths), progress=ProgressBar("ingest"),
-                         mapping=mapping, scheduler=args.scheduler)
+                         mapping=mapping, scheduler=args.scheduler, embed=args.embed)
     if args.format == "json":
         print_json(summary)
     else:
@@ -73,6 +75,9 @@ def run_ingest(args: argparse.Namespace) -> int:
         tasks = summary["tasks"]
         split = f", {tasks['ranges']} page ranges of {tasks['split_files']} PDFs" if tasks["split_files"] else ""
         print(f"  ran on {summary['where']}: {tasks['done']} tasks{split}")
+        if summary.get("embed"):
+            e = summary["embed"]
+            print(f"  embedded {e['embedded']} passages in {e['seconds']:.1f} s ({e['per_second']}/s; model {e['model']})")
         for f in summary["failures"]:
             print(f"  failed: {f['path']}: {f['reason']}")
         for w in summary.get("warnings", []):

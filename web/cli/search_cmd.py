@@ -30,6 +30,8 @@ def register(sub: Any) -> None:
     p.add_argument("--batch", metavar="FILE.tsv", help="run every `qid<TAB>query` line of FILE ('-': stdin)")
     p.add_argument("--by", default="passage", choices=LEVELS, help="batch: rank passages or documents")
     p.add_argument("--text", action="store_true", help="batch jsonl: each hit also carries its passage text")
+    p.add_argument("--mode", choices=("bm25", "hybrid"),
+                   help="ranking: hybrid (BM25 fused with passage vectors) or bm25 (default: KB_SEARCH_MODE)")
     p.add_argument("--no-correct", dest="correct", action="store_false",
                    help="search words no passage holds as typed (default: replace them by the nearest known word)")
     p.set_defaults(handler=run_search)
@@ -49,7 +51,8 @@ def run_search(args: argparse.Namespace) -> int:
     with open_kb(args, readonly=True) as kb:
         per_page = args.limit or int(kb.settings["page_size"])
         request = SearchRequest(q=args.query, filters=filters, page=args.page, per_page=per_page, sort=args.sort,
-                                max_per_document=int(kb.settings["max_per_document"]), correct=args.correct)
+                                max_per_document=int(kb.settings["max_per_document"]), correct=args.correct,
+                                mode=args.mode)
         result = kb.index.search(request)
     data = result.to_dict()
     for i, row in enumerate(data["results"], (result.page - 1) * result.per_page + 1):
@@ -73,6 +76,7 @@ def run_search(args: argparse.Namespace) -> int:
             tail += f" — did you mean: {result.suggestion}"
         if result.truncated:
             tail += " (cut short by the time budget)"
+        tail += f"; ranked by {result.mode}" + (f" ({result.mode_reason})" if result.mode_reason else "")
         print(tail, file=sys.stderr)
     return 0
 
@@ -99,7 +103,7 @@ def _run_batch(args: argparse.Namespace, open_kb: Any) -> int:
     with open_kb(args, readonly=True) as kb:
         # TREC lines hold six columns only: no snippets to build for them.
         for qid, rows in run_batch(kb.index, queries, limit, args.by, correct=args.correct,
-                                   snippets=fmt == "jsonl", text=args.text and fmt == "jsonl"):
+                                   snippets=fmt == "jsonl", text=args.text and fmt == "jsonl", mode=args.mode):
             if fmt == "trec":
                 for line in trec_lines(qid, rows):
                     sys.stdout.write(line + "\n")

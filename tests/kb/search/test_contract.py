@@ -273,3 +273,47 @@ def test_an_exhausted_budget_truncates_never_errs(make):
     # A search with nothing to read but a filter is never cut short.
     res = ix.search(SearchRequest(q="", filters={"type": ["pdf"]}, facets=False))
     assert not res.truncated and res.total == sum(r["type"] == "pdf" for r in recs)
+
+
+# -- hybrid (the service's policy over any backend) ----------------------------------------
+HYBRID_TEXTS = (
+    ("ee", "Estonia lets citizens cast their ballots online in national elections.", "md"),
+    ("br", "Brazil's voters use electronic voting machines in every municipality.", "txt"),
+    ("fj", "Fiji extended broadband to outer islands by submarine cable.", "txt"),
+    ("cl", "Chile publishes government datasets on a national open data portal.", "txt"),
+    ("rw", "Rwanda trains civil servants in digital skills with universities.", "txt"),
+)
+
+
+def test_hybrid_dense_candidates_obey_filters_and_facets_count_the_fused_set(make, tmp_path):
+    """Vectors from the real model in a real catalog; the backend decides which dense
+    candidates pass the request's filters."""
+    from kb.embed import vectors
+    from kb.embed.dense import DenseIndex
+    from kb.embed.model import MODEL_ID, get_embedder
+    from kb.store import Catalog
+
+    recs = [rec(doc, 0, text, type=fmt) for doc, text, fmt in HYBRID_TEXTS]
+    ix = make(recs)
+    cat = Catalog(tmp_path / "catalog.sqlite")
+    with cat.transaction():
+        for r in recs:
+            cat.db.execute("INSERT INTO documents (id, sha256, format, ingested_at) VALUES (?, ?, ?, '')",
+                           (r["doc_id"], r["doc_id"], r["type"]))
+            cat.db.execute("INSERT INTO passages (id, doc_id, ordinal, text) VALUES (?, ?, 0, ?)",
+                           (r["id"], r["doc_id"], r["text"]))
+        vecs = get_embedder(1).embed([r["text"] for r in recs])
+        vectors.put(cat.db, MODEL_ID, zip([r["id"] for r in recs], vecs))
+    cat.close()
+    ix.dense = DenseIndex(tmp_path / "catalog.sqlite", lambda: get_embedder(1))
+    q = "how do people vote over the internet"
+    res = ix.search(SearchRequest(q=q, per_page=10, max_per_document=0))
+    assert res.mode == "hybrid", res.mode_reason
+    assert "ee-0" in [h.passage_id for h in res.hits]  # no word of the query: found by its vector
+    assert sum(c for _v, c in res.facets["type"]) == res.total == len(res.hits)
+    filtered = ix.search(SearchRequest(q=q, per_page=10, max_per_document=0, filters={"type": ["txt"]}))
+    assert filtered.mode == "hybrid" and filtered.hits
+    assert "ee-0" not in [h.passage_id for h in filtered.hits]
+    assert dict(filtered.facets["type"]) == {"txt": filtered.total}
+    bm25 = ix.search(SearchRequest(q=q, per_page=10, max_per_document=0, mode="bm25"))
+    assert "ee-0" not in [h.passage_id for h in bm25.hits]
