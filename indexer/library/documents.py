@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from indexer.library.indexing import reindex as rebuild_index
 from indexer.embedstep import embed_after_ingest
+from indexer.library.indexing import reindex as rebuild_index
 from indexer.library.indexing import sync_index
 from indexer.locking import ingest_lock
 from indexer.pipeline import Progress, run_ingest

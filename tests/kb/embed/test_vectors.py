@@ -7,12 +7,11 @@ import sqlite3
 import numpy as np
 import pytest
 
-from indexer.library import ingest
+from indexer.library import ingest, reindex
 from kb.embed import vectors
 from kb.embed.fill import embed_missing
 from kb.embed.model import MODEL_ID, Embedder, get_embedder
 from kb.facade import KB
-from kb.maintenance import reindex
 from kb.store import SCHEMA_VERSION, Catalog
 from tests.conftest import CORPUS
 

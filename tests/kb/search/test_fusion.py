@@ -29,11 +29,25 @@ def test_convex_mixes_min_max_normalised_scores():
     assert [p for p, _ in fuse(BM25, DENSE, EXACT, Fusion("convex", alpha=1.0))] == ["d", "b", "c", "a"]
 
 
+def test_tmm_divides_by_the_best_and_keeps_the_spread():
+    fused = fuse(BM25, DENSE, EXACT, Fusion("tmm", alpha=0.5))
+    # bm25 over its best (12): a 1, b 2/3, c 1/6, d 0; dense over its best (0.9): a 1/9, b 7/9, c 1/3, d 1
+    assert dict(fused) == pytest.approx({"a": (1 + 1 / 9) / 2, "b": (2 / 3 + 7 / 9) / 2,
+                                         "c": (1 / 6 + 1 / 3) / 2, "d": 0.5})
+    assert [p for p, _ in fused] == ["b", "a", "d", "c"]
+    # near-equal dense scores (a collection on one subject) hardly move BM25's order, where
+    # min-max would stretch them over the whole 0..1 range
+    flat = {"a": 0.60, "b": 0.61, "c": 0.62, "d": 0.62}
+    flat_dense = [("c", 0.62), ("d", 0.62), ("b", 0.61), ("a", 0.60)]
+    assert [p for p, _ in fuse(BM25, flat_dense, flat, Fusion("tmm", alpha=0.5))][:3] == ["a", "b", "c"]
+    assert [p for p, _ in fuse(BM25, flat_dense, flat, Fusion("convex", alpha=0.5))][0] != "a"
+
+
 def test_one_empty_side_keeps_the_other_order():
     assert [p for p, _ in fuse(BM25, [], EXACT, Fusion("rrf"))] == ["a", "b", "c"]
     assert [p for p, _ in fuse([], DENSE, EXACT, Fusion("convex"))] == ["d", "b", "a"]
 
 
 def test_an_unknown_method_is_refused():
-    with pytest.raises(ValueError, match="fusion method must be one of rrf, convex"):
+    with pytest.raises(ValueError, match="fusion method must be one of rrf, convex, tmm"):
         fuse(BM25, DENSE, EXACT, Fusion("max"))
