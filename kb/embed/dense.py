@@ -126,7 +126,7 @@ class DenseIndex:
                 return vec
             if self._embedder is None:
                 self._embedder = self._embedder_factory()
-        vec = self._embedder.embed([text])[0]  # type: ignore[attr-defined]
+        vec = self._embedder.embed_query(text)  # type: ignore[attr-defined]
         with self._lock:
             self._queries[text] = vec
             while len(self._queries) > QUERY_CACHE:

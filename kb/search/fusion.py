@@ -60,7 +60,8 @@ def fuse(bm25: list[tuple[str, float]], dense: list[tuple[str, float]], dense_ex
     elif fusion.method == "convex":
         b = _minmax(in_bm25)
         ids = list(order)
-        d = _minmax({p: dense_exact.get(p, min(dense_exact.values(), default=0.0)) for p in ids})
+        floor = min(dense_exact.values(), default=0.0)
+        d = _minmax({p: dense_exact.get(p, floor) for p in ids})
         fused = {p: fusion.alpha * d.get(p, 0.0) + (1 - fusion.alpha) * b.get(p, 0.0) for p in ids}
     elif fusion.method == "tmm":
         ids = list(order)

@@ -22,11 +22,11 @@ from kb.search.opensearch.client import call, make_client, node_urls, public_url
 from kb.search.opensearch.compile import Compiler
 from kb.search.opensearch.mapping import ENTITY_FIELDS, MAPPING_VERSION, TEXT_FIELDS, text_field_for
 from kb.search.opensearch.vocabulary import OpenSearchVocabulary
+from kb.search.snippets import SNIPPET_CHARS
 from kb.search.types import BackendPage, BackendQuery, Hit, PassageRecord
 
 PIT_KEEP_ALIVE = "2m"
 SCROLL_BATCH = 1000
-SNIPPET_CHARS = 320
 # from + size may not pass this in OpenSearch (index.max_result_window); deeper pages walk
 WINDOW = 10_000
 # What walking the result order reads of each hit (order and per-document grouping); the
@@ -264,22 +264,27 @@ class OpenSearchBackend:
     def _facet_exact(self, name: str, query: dict[str, Any], limit: int) -> list[tuple[str, int]]:
         """Every value of one facet through a composite aggregation (more values on a shard
         than the terms aggregation's shard_size: rare, but counts must stay exact)."""
+        ranked = sorted(self._composite_counts(name, query).items(), key=lambda vc: (-vc[1], vc[0]))
+        return ranked[:limit] if limit else ranked
+
+    def _composite_counts(self, field: str, query: dict[str, Any] | None = None) -> dict[str, int]:
+        """value -> passages, for every value of a keyword field among the passages `query`
+        matches (all without one), read in composite-aggregation pages."""
         counts: dict[str, int] = {}
         after = None
         while True:
-            comp: dict[str, Any] = {"size": 10000, "sources": [{"v": {"terms": {"field": name}}}]}
+            comp: dict[str, Any] = {"size": 10000, "sources": [{"v": {"terms": {"field": field}}}]}
             if after:
                 comp["after"] = after
-            answer = call(self.client.search, index=self.names.alias,
-                          body={"size": 0, "query": query, "aggs": {"c": {"composite": comp}}})
-            buckets = answer["aggregations"]["c"]["buckets"]
-            for b in buckets:
+            body: dict[str, Any] = {"size": 0, "aggs": {"c": {"composite": comp}}}
+            if query is not None:
+                body["query"] = query
+            agg = call(self.client.search, index=self._alias(), body=body)["aggregations"]["c"]
+            for b in agg["buckets"]:
                 counts[str(b["key"]["v"])] = int(b["doc_count"])
-            after = answer["aggregations"]["c"].get("after_key")
-            if not buckets or not after:
-                break
-        ranked = sorted(counts.items(), key=lambda vc: (-vc[1], vc[0]))
-        return ranked[:limit] if limit else ranked
+            after = agg.get("after_key")
+            if not agg["buckets"] or not after:
+                return counts
 
     def _hit(self, raw: dict[str, Any]) -> Hit:
         src = raw["_source"]
@@ -318,21 +323,7 @@ class OpenSearchBackend:
     # -- figures ----------------------------------------------------------------------
     def doc_ids(self) -> dict[str, int]:
         """doc_id -> passages in the index, every document (composite aggregation pages)."""
-        alias = self._alias()
-        counts: dict[str, int] = {}
-        after = None
-        while True:
-            comp: dict[str, Any] = {"size": 10000, "sources": [{"d": {"terms": {"field": "doc_id"}}}]}
-            if after:
-                comp["after"] = after
-            answer = call(self.client.search, index=alias,
-                          body={"size": 0, "aggs": {"c": {"composite": comp}}})
-            agg = answer["aggregations"]["c"]
-            for b in agg["buckets"]:
-                counts[str(b["key"]["d"])] = int(b["doc_count"])
-            after = agg.get("after_key")
-            if not agg["buckets"] or not after:
-                return counts
+        return self._composite_counts("doc_id")
 
     def stats(self) -> dict[str, Any]:
         """Figures for `kb stats` and the health endpoint; node URLs without credentials."""

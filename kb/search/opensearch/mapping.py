@@ -17,6 +17,8 @@ import re
 import unicodedata
 from typing import Any
 
+from kb.search.querytree import ENTITY_FIELDS
+
 # The spelling form of a word, as the Whoosh backend's spelling index keeps it: word
 # characters (with inner . ' ’), lowercased, accents folded.
 _SPELL_TOKEN = re.compile(r"\w+(?:[.'’]\w+)*")
@@ -71,7 +73,6 @@ TEXT_FIELDS = tuple(f"text_{code}" for code in LANG_FIELDS)
 # weights (one saturation, one idf across fields), which OpenSearch has no query for.
 SEARCH_FIELDS = tuple(f"all_{code}" for code in LANG_FIELDS)
 TITLE_WEIGHT = 2
-ENTITY_FIELDS = ("country", "region", "org", "person", "topic")
 KEYWORD_FIELDS = ("id", "doc_id", "path", "source_id", "type", "lang", "event", "date", "added",
                   "collection", *ENTITY_FIELDS)
 # Facet name (kb.search.types.FACET_FIELDS) -> field to aggregate on.

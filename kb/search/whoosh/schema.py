@@ -30,6 +30,8 @@ from whoosh.analysis.filters import STOP_WORDS
 from whoosh.lang import NoStopWords, stopwords_for_language
 from whoosh.support.charset import accent_map
 
+from kb.search.querytree import ENTITY_FIELDS
+
 # 2: collection (facet), added (ingest time, sort=added). 3: the schema Whoosh pickles into
 # the index names its tokenizer's module, which moved to kb.search.whoosh.schema: an index
 # written before cannot be opened, so it is rebuilt.
@@ -40,8 +42,8 @@ SCHEMA_VERSION = 4
 STEMMED_LANGS = ("fr", "es", "ru", "ar")
 CJK_LANGS = ("zh", "ja", "ko")
 TEXT_FIELDS = ("text",) + tuple(f"text_{lang}" for lang in STEMMED_LANGS) + ("text_cjk",)
-# Entity fields hold canonical ids (KOR, undesa, open-data); multi-valued.
-ENTITY_FIELDS = ("country", "region", "org", "person", "topic")
+# Entity fields (ENTITY_FIELDS, the query language's) hold canonical ids (KOR, undesa,
+# open-data); multi-valued.
 # Fields the index keeps for ranking only: not in the query language (kb.search.querytree).
 INTERNAL_FIELDS = ("salience",)
 # Field the query language accepts for `year:` (numeric, ranges) vs. the facet/filter key.
