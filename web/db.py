@@ -21,6 +21,12 @@ def get_kb() -> KB:
     return g.kb
 
 
+def writer_kb() -> KB:
+    """A facade of its own for a write: the request's (get_kb) is read-only. The caller
+    closes it (use it in a `with`)."""
+    return KB(get_kb().settings)
+
+
 def shared_index() -> SearchService:
     """One open search service per process, opened on first use. Opening an index (and the
     entity registry its query resolver loads) costs several times a search, so requests

@@ -16,7 +16,7 @@ from kb.facade import KB
 from web.api.blueprint import bp
 from web.api.common import check_doc_id, ok, paging, require_token
 from web.api.sniff import sniff_format
-from web.db import get_kb
+from web.db import get_kb, writer_kb
 from web.security import DOWNLOAD_CSP
 
 MIME = {
@@ -208,7 +208,7 @@ def _ingest_upload(kb: KB, target: Path, sha: str, original_name: str) -> Respon
     # web -> indexer: the write path, imported late to keep read-only workers light
     from indexer.library import upload
 
-    with KB(kb.settings) as writer:  # get_kb() is read-only; a write gets its own facade
+    with writer_kb() as writer:
         result = upload(writer, target, sha)
     if result.status == "failed":
         from web.errors import problem
@@ -253,6 +253,6 @@ def delete_document(doc_id: str) -> Response:
 
     kb = get_kb()
     require_token(kb)
-    with KB(kb.settings) as writer:
+    with writer_kb() as writer:
         result = delete(writer, check_doc_id(doc_id))
     return ok({"deleted": result["deleted"]})

@@ -8,11 +8,10 @@ from flask import Response, request
 
 from kb import dossier
 from kb.errors import InvalidInputError, NotFoundError
-from kb.facade import KB
 from kb.model import ENTITY_TYPES
 from web.api.blueprint import bp
 from web.api.common import ENTITY_ID, check_entity_id, ok, paging, require_token
-from web.db import get_kb
+from web.db import get_kb, writer_kb
 
 _ISO3 = re.compile(r"^[A-Za-z]{3}$")
 _JOB_ID = re.compile(r"^[0-9a-f]{16}$")
@@ -125,7 +124,7 @@ def _curate(type_: str, entity_id: str, action: str) -> Response:
         raise InvalidInputError(f"'into' must be an entity id, not {value[:40]!r}")
     from indexer.library import curate  # web -> indexer: the write path
 
-    with KB(kb.settings) as writer:  # get_kb() is read-only; a write gets its own facade
+    with writer_kb() as writer:
         result = curate(writer, name, type_, entity_id, value)
     out = {**result.to_dict(), "by": token["name"], "links": {}}
     if result.job:

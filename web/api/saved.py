@@ -7,10 +7,9 @@ from flask import Response, request
 
 from kb import saved
 from kb.errors import InvalidInputError
-from kb.facade import KB
 from web.api.blueprint import bp
 from web.api.common import ok, require_token
-from web.db import get_kb
+from web.db import get_kb, writer_kb
 
 
 @bp.get("/saved-searches")
@@ -79,11 +78,8 @@ def create_saved() -> Response:
     for key in ("q", "filters"):
         if key in body and body[key] is None:
             raise InvalidInputError(f"'{key}' must be left out rather than null")
-    writer = KB(kb.settings)  # get_kb() is read-only: a write gets its own facade
-    try:
+    with writer_kb() as writer:
         made = saved.create(writer.catalog, body.get("name"), body.get("q"), body.get("filters"), token["name"])
-    finally:
-        writer.close()
     return ok(made.to_dict(), status=201, headers={"Location": f"/api/v1/saved-searches/{made.id}"})
 
 
@@ -111,9 +107,6 @@ def delete_saved(saved_id: int) -> Response:
     """
     kb = get_kb()
     require_token(kb)
-    writer = KB(kb.settings)  # get_kb() is read-only: a write gets its own facade
-    try:
+    with writer_kb() as writer:
         gone = saved.delete(writer.catalog, saved_id)
-    finally:
-        writer.close()
     return ok(gone.to_dict())

@@ -19,14 +19,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_embed(args: argparse.Namespace) -> int:
-    from kb.embed.fill import embed_missing
-    from kb.embed.model import get_embedder
+    from indexer.embedstep import embed_all
 
     with open_kb(args) as kb:
         if args.background:
             return _start_background(args, kb.home)
-        summary = embed_missing(kb.catalog, lambda: get_embedder(int(kb.settings["embed_threads"])),
-                                ProgressBar("embed"))
+        summary = embed_all(kb, ProgressBar("embed"))
     if args.format == "json":
         print_json(summary.to_dict())
     else:

@@ -10,8 +10,7 @@ from flask import redirect, render_template, request, session
 
 from kb import auth
 from kb.errors import AuthError, InvalidInputError
-from kb.facade import KB
-from web.db import get_kb
+from web.db import get_kb, writer_kb
 from web.ui.blueprint import ENTITY_ROUTES, bp, entity_url
 
 ACTIONS = ("alias", "merge", "reject")
@@ -84,7 +83,7 @@ def curate_entity(section: str, entity_id: str) -> Any:
         value = value or (request.form.get("text") or "").strip() or entity_id
     from indexer.library import curate  # web -> indexer: the write path
 
-    with KB(get_kb().settings) as writer:  # the request's facade is read-only
+    with writer_kb() as writer:
         result = curate(writer, action, type_, entity_id, value)
     # shown once on the next page (the session is signed: no text from a crafted link)
     session["curation_status"] = f"{action}: {result.message}"

@@ -7,15 +7,9 @@ from flask import redirect, request, session
 
 from kb import saved
 from kb.search.types import FACET_FIELDS
-from web.db import get_kb
+from web.db import writer_kb
 from web.ui.blueprint import bp
 from web.ui.curation import _check_csrf, _require_curator
-
-
-def _writer() -> Any:
-    from kb.facade import KB
-
-    return KB(get_kb().settings)
 
 
 @bp.post("/saved-searches")
@@ -23,12 +17,9 @@ def save_search() -> Any:
     _check_csrf()
     _require_curator()
     filters = {f: request.form.getlist(f) for f in FACET_FIELDS if request.form.getlist(f)}
-    writer = _writer()
-    try:
+    with writer_kb() as writer:
         made = saved.create(writer.catalog, request.form.get("name"), request.form.get("q"), filters,
                             session.get("curator"))
-    finally:
-        writer.close()
     return redirect(f"/?saved={made.id}#saved", code=303)
 
 
@@ -36,9 +27,6 @@ def save_search() -> Any:
 def delete_search(saved_id: int) -> Any:
     _check_csrf()
     _require_curator()
-    writer = _writer()
-    try:
+    with writer_kb() as writer:
         saved.delete(writer.catalog, saved_id)
-    finally:
-        writer.close()
     return redirect("/#saved", code=303)
