@@ -10,11 +10,18 @@ from __future__ import annotations
 import importlib
 import io
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
 from indexer.extract.zipguard import zip_entries
-from kb.errors import EncryptedError, ExtractionError, KBError, UnsupportedFormatError
+from kb.errors import (
+    EncryptedError,
+    ExtractionError,
+    KBError,
+    ResourceLimitError,
+    UnsupportedFormatError,
+)
 from kb.model import Extracted, Record
 
 # Bump when the output of any extractor changes: the catalog caches by (sha256, version).
@@ -147,28 +154,40 @@ def extract(source: str | Path | BinaryIO, name: str | None = None, password: st
             from indexer.extract.zipguard import check_zip
 
             check_zip(stream, limits)
-        try:
+        with parser_errors(fmt):
             if fmt in ("doc", "ppt", "xls", "md", "txt"):
                 result = module.extract(stream, password=password, limits=limits, fmt=fmt)
             else:
                 result = module.extract(stream, password=password, limits=limits)
-        except KBError:
-            raise
-        except MemoryError as exc:
-            from kb.errors import ResourceLimitError
-
-            raise ResourceLimitError(f"out of memory while reading {fmt.upper()}") from exc
-        except RecursionError as exc:
-            raise ExtractionError(f"malformed {fmt.upper()}: nesting too deep") from exc
-        except Exception as exc:  # third-party parsers raise anything on bad bytes
-            detail = " ".join(str(exc).split())[:160] or type(exc).__name__
-            raise ExtractionError(f"malformed {fmt.upper()}: {detail}") from exc
-        if not result.blocks and not result.warnings:
-            result.warnings.append("no text found")
-        return result
+        return note_empty(result)
     finally:
         if owned:
             stream.close()
+
+
+@contextmanager
+def parser_errors(fmt: str) -> Iterator[None]:
+    """Exceptions of a format's parser as one-line errors: kb's own pass through, running out
+    of memory is a ResourceLimitError, anything else a malformed file (with the parser's
+    first words). Also used by the PDF page-range tasks (indexer.extract.pdfsplit)."""
+    try:
+        yield
+    except KBError:
+        raise
+    except MemoryError as exc:
+        raise ResourceLimitError(f"out of memory while reading {fmt.upper()}") from exc
+    except RecursionError as exc:
+        raise ExtractionError(f"malformed {fmt.upper()}: nesting too deep") from exc
+    except Exception as exc:  # third-party parsers raise anything on bad bytes
+        detail = " ".join(str(exc).split())[:160] or type(exc).__name__
+        raise ExtractionError(f"malformed {fmt.upper()}: {detail}") from exc
+
+
+def note_empty(result: Extracted) -> Extracted:
+    """A document without text says so (the ingest records it as a warning, not a failure)."""
+    if not result.blocks and not result.warnings:
+        result.warnings.append("no text found")
+    return result
 
 
 def is_record_collection(path: str | Path) -> bool:

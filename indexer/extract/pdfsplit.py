@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
-from kb.errors import ExtractionError, KBError, ResourceLimitError
+from indexer.extract import note_empty, parser_errors
+from kb.errors import ExtractionError
 from kb.model import Extracted
 
 T = TypeVar("T")
@@ -109,7 +110,7 @@ def read_first(path: str | Path, per_task: int, password: str | None = None,
         if len(o.pages) > per_task:
             return PagePart(1, 0, len(o.pages))  # kept open: this worker may read a range next
         rows, no_text, warnings = pdf.read_pages(o.pages, 1, len(o.pages), o.rsrc)
-        whole = _finished(pdf.finish(o.stream, o.doc, len(o.pages), rows, no_text, warnings, limits))
+        whole = note_empty(pdf.finish(o.stream, o.doc, len(o.pages), rows, no_text, warnings, limits))
         forget()  # read whole: no range of it will follow
         return whole
 
@@ -137,15 +138,9 @@ def assemble(path: str | Path, parts: list[PagePart], password: str | None = Non
         rows = [page for part in parts for page in part.rows]
         no_text = [n for part in parts for n in part.no_text]
         warnings = [w for part in parts for w in part.warnings]
-        return _finished(pdf.finish(o.stream, o.doc, page_count, rows, no_text, warnings, limits))
+        return note_empty(pdf.finish(o.stream, o.doc, page_count, rows, no_text, warnings, limits))
 
     return _guarded(path, password, limits, work, keep=False)
-
-
-def _finished(result: Extracted) -> Extracted:
-    if not result.blocks and not result.warnings:
-        result.warnings.append("no text found")  # as indexer.extract.extract says of it
-    return result
 
 
 def _guarded(path: str | Path, password: str | None, limits: dict | None, work: Callable[[_Open], T],
@@ -166,27 +161,18 @@ def _guarded(path: str | Path, password: str | None, limits: dict | None, work: 
     except OSError as exc:
         raise ExtractionError(f"cannot read file: {exc.strerror or exc}") from exc
     try:
-        if kept is None:
-            doc, pages = pdf.open_pages(stream, password, limits)
-            kept = _Open(key, stream, doc, pages, ResourceManager(caching=True))
-            _KEPT.append(kept)
-        result = work(kept)
+        with parser_errors("pdf"):
+            if kept is None:
+                doc, pages = pdf.open_pages(stream, password, limits)
+                kept = _Open(key, stream, doc, pages, ResourceManager(caching=True))
+                _KEPT.append(kept)
+            result = work(kept)
         if not keep:
             forget()
         return result
-    except KBError:
+    except Exception:
         forget()
         raise
-    except MemoryError as exc:
-        forget()
-        raise ResourceLimitError("out of memory while reading PDF") from exc
-    except RecursionError as exc:
-        forget()
-        raise ExtractionError("malformed PDF: nesting too deep") from exc
-    except Exception as exc:  # third-party parsers raise anything on bad bytes
-        forget()
-        detail = " ".join(str(exc).split())[:160] or type(exc).__name__
-        raise ExtractionError(f"malformed PDF: {detail}") from exc
     finally:
         if kept is None:
             stream.close()  # open_pages failed: the file was never kept
