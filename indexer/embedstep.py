@@ -12,10 +12,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from kb.embed.fill import embed_missing
+from kb.embed.fill import EmbedSummary, embed_missing
 from kb.facade import KB
 
 Progress = Callable[[dict[str, Any]], None]
+
+
+def embed_all(kb: KB, progress: Progress | None = None) -> EmbedSummary:
+    """Embed every passage without a vector of the current model (`kb embed`, the ingest)."""
+    from kb.embed.model import get_embedder
+
+    threads = int(kb.settings["embed_threads"])
+    return embed_missing(kb.catalog, lambda: get_embedder(threads), progress)
 
 
 def embed_after_ingest(kb: KB, progress: Progress | None = None, enabled: bool | None = None) -> dict[str, Any] | None:
@@ -24,10 +32,7 @@ def embed_after_ingest(kb: KB, progress: Progress | None = None, enabled: bool |
         enabled = bool(kb.settings["embeddings"])
     if not enabled:
         return None
-    from kb.embed.model import get_embedder
-
-    threads = int(kb.settings["embed_threads"])
-    summary = embed_missing(kb.catalog, lambda: get_embedder(threads), progress)
+    summary = embed_all(kb, progress)
     if progress and summary.embedded:
         progress({"event": "done", "done": summary.embedded, "total": summary.embedded})
     return summary.to_dict()

@@ -32,7 +32,10 @@ from kb.store import Catalog
 Progress = Callable[[dict[str, Any]], None]
 Flush = Callable[[], Any]
 # The index is brought up to date (flush) after this many documents or passages written to
-# the catalog, whichever comes first: one index commit each (see indexer.library.indexing).
+# the catalog, whichever comes first: one index commit each (indexer.library.indexing writes
+# in batches of the same size). Each Whoosh commit writes a segment with its own term
+# dictionary and merges small segments, in Python: at 200 documents a commit, CACM's 3,204
+# short records took 17 commits and 59 of the ingest's 82 seconds.
 INDEX_BATCH_DOCS = 1000
 INDEX_BATCH_PASSAGES = 2500
 RECORDS_PER_TASK = 100  # records of a JSONL/CSV collection handed to a worker at once
@@ -376,8 +379,6 @@ class _Run:
                 with self.catalog.transaction():
                     if self.catalog.remove_path(p):
                         self.counts["pruned"] += 1
-
-
 
 
 def _process_task(payload: dict[str, Any]) -> dict[str, Any]:

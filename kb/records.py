@@ -25,15 +25,15 @@ def passage_records(catalog: Catalog, doc_id: str) -> list[PassageRecord]:
         if r["entity_id"] not in bucket:
             bucket.append(r["entity_id"])
     passages = catalog.passages(doc_id)
-    salience = passage_salience(rows, {p["id"]: HEADING_SEPARATOR.join(p["heading_path"]) for p in passages},
-                                doc.get("title") or "", subject_country(doc.get("metadata")))
+    headings = {p["id"]: HEADING_SEPARATOR.join(p["heading_path"]) for p in passages}
+    salience = passage_salience(rows, headings, doc.get("title") or "", subject_country(doc.get("metadata")))
     meta: dict[str, Any] = doc.get("metadata") or {}
     records = []
     for p in passages:
         e = ents.get(p["id"], {})
         records.append({
             "id": p["id"], "doc_id": doc_id, "ordinal": p["ordinal"], "text": p["text"],
-            "title": doc.get("title") or "", "heading": HEADING_SEPARATOR.join(p["heading_path"]),
+            "title": doc.get("title") or "", "heading": headings[p["id"]],
             "heading_path": p["heading_path"],
             "path": doc["paths"][0] if doc["paths"] else "", "source_id": doc.get("source_id"),
             "type": doc["format"], "year": doc.get("year"),

@@ -26,7 +26,6 @@ MAX_MENTIONS = 5
 HEADING_POINTS = 3
 TITLE_POINTS = 2
 SUBJECT_POINTS = 4
-ENTITY_TYPES = ("country", "region", "org", "person", "topic")
 
 
 def subject_country(metadata: Mapping[str, Any] | None) -> str | None:

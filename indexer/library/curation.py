@@ -61,9 +61,10 @@ def entity_type(kb: KB, entity_id: str) -> str | None:
 
 
 def _known(kb: KB, type_: str, entity_id: str) -> bool:
-    if type_ == "person":
-        return kb.catalog.get_person(entity_id) is not None or bool(kb.catalog.docs_mentioning(type_, entity_id))
-    return kb.registry.get(type_, entity_id) is not None or bool(kb.catalog.docs_mentioning(type_, entity_id))
+    """Listed (a person in the catalog's people, any other type in the registry), or
+    mentioned by some document."""
+    listed = kb.catalog.get_person(entity_id) if type_ == "person" else kb.registry.get(type_, entity_id)
+    return listed is not None or bool(kb.catalog.docs_mentioning(type_, entity_id))
 
 
 def _check(kb: KB, action: str, type_: str | None, entity_id: str | None,

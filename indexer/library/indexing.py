@@ -15,17 +15,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from indexer.pipeline import crash_point
+from indexer.pipeline import INDEX_BATCH_DOCS, INDEX_BATCH_PASSAGES, crash_point
 from kb.facade import KB
 from kb.records import passage_records
 
 Progress = Callable[[dict[str, Any]], None]
-# Index commits: after this many documents or passages, whichever comes first. Each Whoosh
-# commit writes a segment with its own term dictionary and merges small segments, in
-# Python: at 200 documents a commit, CACM's 3,204 short records took 17 commits and 59 of
-# the ingest's 82 seconds.
-INDEX_BATCH_DOCS = 1000
-INDEX_BATCH_PASSAGES = 2500
 
 
 def sync_index(kb: KB, progress: Progress | None = None) -> dict[str, int]:
