@@ -8,9 +8,12 @@ only when no other country shares it.
 """
 from __future__ import annotations
 
+import csv
 import gettext
+import importlib.util
 import unicodedata
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
 import pycountry
@@ -58,12 +61,22 @@ def fold(text: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
+def m49_areas() -> dict[str, str]:
+    """ISO3 -> UN M49 area ("Southern Asia"), from the table country_converter ships, read as
+    its CountryConverter reads it (current rows only, empty = unknown). Read directly: importing
+    country_converter imports pandas, 0.7 s of every process start for one column."""
+    spec = importlib.util.find_spec("country_converter")  # locates the package, runs none of it
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("country_converter is not installed (a kb dependency)")
+    table = Path(next(iter(spec.submodule_search_locations))) / "country_data.tsv"
+    with open(table, encoding="utf-8", newline="") as fh:
+        return {row["ISO3"]: row["UNregion"] for row in csv.DictReader(fh, delimiter="\t")
+                if not row["obsolete"] and row["UNregion"]}
+
+
 def build_countries(data: dict[str, Any], regions_data: dict[str, Any]) -> list[dict[str, Any]]:
     """Country records with names per language, aliases (surface forms) and demonyms."""
-    import country_converter as coco  # pandas-backed; imported only when the registry is built
-
-    cc_rows = coco.CountryConverter().data
-    m49_area = {str(r.ISO3): str(r.UNregion) for r in cc_rows.itertuples() if isinstance(r.UNregion, str)}
+    m49_area = m49_areas()
     levels = regions_data["m49_levels"]
     groupings = {g: set(codes) for g, codes in regions_data["groupings"].items()}
     translators = _translators()

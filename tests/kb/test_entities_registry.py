@@ -147,3 +147,16 @@ def test_curation_overlay(reg):
     assert reg.resolve("UNPOG") == [("org", "unpog")] and reg.resolve("Korea") == [("country", "KOR")]
     assert load_registry(list(map(dict, [{"action": "reject", "value": "Korea"}]))) is \
         load_registry([{"action": "reject", "value": "Korea"}])
+
+
+def test_m49_areas_read_directly_equal_country_converter_s_own_table():
+    # The registry reads country_converter's table without the package (and its pandas):
+    # the areas must be those its own loader gives, current countries only.
+    import country_converter as coco
+
+    from kb.entities.countries import m49_areas
+
+    rows = coco.CountryConverter().data
+    expected = {str(r.ISO3): str(r.UNregion) for r in rows.itertuples() if isinstance(r.UNregion, str)}
+    assert m49_areas() == expected
+    assert m49_areas()["KAZ"] == "Central Asia"
