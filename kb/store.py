@@ -21,7 +21,7 @@ from kb.catalog_curation import CurationStore
 from kb.catalog_ingest import IngestLog
 from kb.catalog_tokens import TokenStore
 from kb.errors import BusyError, CatalogError
-from kb.model import Mention, Passage
+from kb.model import Document, Mention, Passage
 from kb.timestamps import now_iso
 
 SCHEMA_VERSION = 5
@@ -281,22 +281,20 @@ class Catalog(IngestLog, CurationStore, TokenStore):
     def all_doc_ids(self) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT id FROM documents ORDER BY id")]
 
-    def put_document(self, doc: dict[str, Any], passages: list[Passage],
-                     mentions: Iterable[Mention]) -> None:
+    def put_document(self, doc: Document, passages: list[Passage], mentions: Iterable[Mention]) -> None:
         """Insert or replace a document with its passages and mentions (one transaction
         is the caller's). The document is marked not yet indexed."""
         db = self.db
         mentions = list(mentions)
-        summary.remove(db, doc["id"])
-        db.execute("DELETE FROM documents WHERE id = ?", (doc["id"],))
+        summary.remove(db, doc.id)
+        db.execute("DELETE FROM documents WHERE id = ?", (doc.id,))
         db.execute(
             "INSERT INTO documents (id, sha256, title, format, size, page_count, language, year, "
             "source_id, metadata, extractor_version, ingested_at, indexed) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
-            (doc["id"], doc["sha256"], doc.get("title"), doc["format"], doc.get("size"),
-             doc.get("page_count"), doc.get("language"), doc.get("year"), doc.get("source_id"),
-             json.dumps(doc.get("metadata") or {}, ensure_ascii=False, default=str),
-             doc.get("extractor_version"), doc.get("ingested_at") or now_iso()))
+            (doc.id, doc.content_key, doc.title, doc.format, doc.size, doc.page_count, doc.language,
+             doc.year, doc.source_id, json.dumps(doc.metadata or {}, ensure_ascii=False, default=str),
+             doc.extractor_version, doc.ingested_at or now_iso()))
         db.executemany(
             "INSERT INTO passages (id, doc_id, ordinal, text, heading_path, page_start, page_end, "
             "char_start, char_end, kind, language, ocr) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -306,11 +304,11 @@ class Catalog(IngestLog, CurationStore, TokenStore):
         db.executemany(
             "INSERT INTO mentions (passage_id, doc_id, type, entity_id, name, text, start, end, source) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(m.passage, doc["id"], m.type, m.id, m.name, m.text, m.start, m.end, m.source)
+            [(m.passage, doc.id, m.type, m.id, m.name, m.text, m.start, m.end, m.source)
              for m in mentions])
-        summary.add(db, doc["id"], ((m.passage, m.type, m.id, m.name) for m in mentions))
+        summary.add(db, doc.id, ((m.passage, m.type, m.id, m.name) for m in mentions))
         self._changed()
-        db.execute("DELETE FROM index_deletes WHERE doc_id = ?", (doc["id"],))
+        db.execute("DELETE FROM index_deletes WHERE doc_id = ?", (doc.id,))
 
     def replace_mentions(self, doc_id: str, mentions: Iterable[Mention]) -> None:
         """Re-tagging (after curation) without re-extraction; marks the document for re-indexing."""

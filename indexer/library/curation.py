@@ -164,7 +164,7 @@ def _retag(kb: KB, doc_ids: list[str], progress: Progress | None) -> tuple[int, 
         with catalog.transaction():
             catalog.replace_mentions(doc_id, mentions)
             for person in tagger.people_of(mentions):
-                merge_person(catalog, person, doc)
+                merge_person(catalog, person, doc_id, doc.get("year"), doc.get("title"))
         done += 1
         passages_done += len(passages)
         if progress:
