@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from indexer.segment import segment
-from indexer.sidecar import DocMeta
+from indexer.sidecar import Author, DocMeta
 from indexer.tasks import RecordTask
+from kb.entities.people import fold_person
 from kb.entities.slug import person_id
 from kb.model import Block, BuiltDocument, Document, Extracted, Mention, Passage, Record
 
@@ -106,11 +107,7 @@ def build_document(doc_id: str, extracted: Extracted, path: str, sha256: str | N
         metadata.update(sidecar_metadata(side))
         if side.authors:
             passages.append(authors_passage(doc_id, side, passages, full))
-    tagger = get_tagger()
-    mentions = tagger.tag_passages(passages, doc_lang)
-    people = tagger.people_of(mentions)
-    if side is not None and side.authors:
-        mentions, people = _with_authors(side, passages[-1], mentions, people)
+    mentions, people = tag_document(get_tagger(), passages, doc_lang, side)
     doc = Document(doc_id, extracted.format, sha256=sha256, title=title[:500], size=size,
                    page_count=extracted.page_count, language=doc_lang,
                    year=document_year(metadata, extracted, name), source_id=source_id,
@@ -173,6 +170,26 @@ def authors_passage(doc_id: str, side: DocMeta, passages: list[Passage], full: s
                    language=passages[0].language if passages else None)
 
 
+def tag_document(tagger: Any, passages: list[Passage], lang: str | None,
+                 side: DocMeta | None) -> tuple[list[Mention], list[dict[str, Any]]]:
+    """A document's mentions and people, as at ingest and at every re-tag: the tagger's, with
+    the sidecar's authors (`side`; their passage is the last) put over what it found there."""
+    mentions = tagger.tag_passages(passages, lang)
+    people = tagger.people_of(mentions)
+    if side is not None and side.authors:
+        mentions, people = _with_authors(side, passages[-1], mentions, people)
+    return mentions, people
+
+
+def stored_authors(metadata: dict[str, Any]) -> DocMeta | None:
+    """The sidecar authors a stored document keeps in its metadata (sidecar_metadata), for a
+    re-tag: the catalog has no sidecar, and without them the speaker would be lost."""
+    details = metadata.get("author_details") or []
+    if not details:
+        return None
+    return DocMeta(authors=[Author(**d) for d in details], country=metadata.get("country"))
+
+
 def _with_authors(side: DocMeta, passage: Passage, mentions: list[Mention],
                   people: list[dict[str, Any]]) -> tuple[list[Mention], list[dict[str, Any]]]:
     """Each sidecar author becomes a person mention in the authors passage (replacing what the
@@ -193,32 +210,16 @@ def _with_authors(side: DocMeta, passage: Passage, mentions: list[Mention],
                                      "titles": [], "countries": []})
         for field, value in (("titles", a.post), ("affiliations", a.affiliation),
                              ("countries", a.country or side.country)):
-            if value and value not in rec.setdefault(field, []):
-                rec[field].append(value)
+            if value and value not in rec.get(field, []):
+                rec[field] = [*rec.get(field, []), value]  # a new list: the tagger's record stays as it was
     return kept, list(by_id.values())
 
 
 def merge_person(catalog: Any, person: dict[str, Any], doc_id: str, year: int | None, title: str | None) -> None:
-    """Fold one document's record of a person (kb.store.Catalog.put_person) into what the
-    catalog knows: affiliations, titles, honorifics and countries accumulate; the document
-    becomes one appearance with its year and the roles seen there."""
-    old = catalog.get_person(person["id"]) or {}
-    data = {k: v for k, v in old.items() if k not in ("id", "name")}
-    for field in ("affiliations", "titles", "honorifics", "countries"):
-        merged = list(data.get(field, []))
-        for v in person.get(field, []) or []:
-            if v not in merged:
-                merged.append(v)
-        data[field] = merged
-    if person.get("honorific") and person["honorific"] not in data["honorifics"]:
-        data["honorifics"].append(person["honorific"])
-    apps = [a for a in data.get("appearances", []) if a.get("doc_id") != doc_id]
-    apps.append({"doc_id": doc_id, "year": year, "title": title,
-                 "roles": person.get("titles", [])})
-    data["appearances"] = apps
-    if data["countries"] and not data.get("country"):
-        data["country"] = data["countries"][0]  # the person page shows one country
-    catalog.put_person(person["id"], person.get("name") or old.get("name") or person["id"], data)
+    """Store one document's record of a person folded into what the catalog knows, by the
+    one rule (kb.entities.people.fold_person)."""
+    name, data = fold_person(catalog.get_person(person["id"]), person, doc_id, year, title)
+    catalog.put_person(person["id"], name, data)
 
 
 def _first_heading(blocks: list[Block]) -> str | None:

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from indexer.documents import get_tagger, merge_person
+from indexer.documents import get_tagger, merge_person, stored_authors, tag_document
 from indexer.library.documents import write_lock
 from indexer.library.indexing import sync_index
 from indexer.library.jobs import create as create_job
@@ -160,10 +160,11 @@ def _retag(kb: KB, doc_ids: list[str], progress: Progress | None) -> tuple[int, 
         passages = [Passage(doc_id=r["doc_id"], ordinal=r["ordinal"], text=r["text"],
                             heading_path=r["heading_path"], language=r.get("language"),
                             kind=r.get("kind") or "paragraph") for r in catalog.passages(doc_id)]
-        mentions = tagger.tag_passages(passages, doc.get("language"))  # as at ingest
+        # as at ingest, the sidecar's authors included
+        mentions, people = tag_document(tagger, passages, doc.get("language"), stored_authors(doc["metadata"]))
         with catalog.transaction():
             catalog.replace_mentions(doc_id, mentions)
-            for person in tagger.people_of(mentions):
+            for person in people:
                 merge_person(catalog, person, doc_id, doc.get("year"), doc.get("title"))
         done += 1
         passages_done += len(passages)

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from indexer.documents import merge_person
 from indexer.tag import Tagger
 from kb.entities import load_registry
 from kb.model import Document, Passage
@@ -31,7 +32,7 @@ def home(kb_home, monkeypatch):
     with cat.transaction():
         cat.put_document(Document("doc1", "txt", sha256="x" * 64, title="t"), passages, mentions)
         for p in tagger.people_of(mentions):
-            cat.put_person(p["id"], p["name"], {k: v for k, v in p.items() if k not in ("id", "name")})
+            merge_person(cat, p, "doc1", None, "t")  # as ingest stores them
     cat.close()
     return kb_home
 
