@@ -153,7 +153,9 @@ def extract(source: str | Path | BinaryIO, name: str | None = None, password: st
 
             check_zip(stream, limits)
         with parser_errors(fmt):
-            if fmt in ("doc", "ppt", "xls", "md", "txt"):
+            if fmt in ("doc", "ppt", "xls"):  # converted, then read as the format it became
+                result = module.extract(stream, password=password, limits=limits, fmt=fmt, reread=extract)
+            elif fmt in ("md", "txt"):
                 result = module.extract(stream, password=password, limits=limits, fmt=fmt)
             else:
                 result = module.extract(stream, password=password, limits=limits)

@@ -17,7 +17,8 @@ from typing import Any
 
 from kb.errors import KBError
 from kb.facade import KB
-from kb.store import Catalog, now_iso
+from kb.store import Catalog
+from kb.timestamps import now_iso
 
 Work = Callable[[KB, dict[str, Any], Callable[[dict[str, Any]], None]], dict[str, Any]]
 
