@@ -45,8 +45,9 @@ _CRASH_COUNTS: dict[str, int] = {}
 
 def crash_point(name: str) -> None:
     """Test hook, not a feature: with KB_CRASH_AT=<point>:<n> in the environment this process
-    SIGKILLs itself the n-th time it reaches `point` (extracted, catalog, index, indexed), so
-    tests/reliability/test_crash.py can prove a crash there loses nothing. Unset: a no-op."""
+    SIGKILLs itself the n-th time it reaches `point` (extracted, catalog, index, indexed, retag),
+    so tests (tests/reliability/test_crash.py, a curation job's in tests/indexer/test_library.py)
+    can prove a crash there loses nothing. Unset: a no-op."""
     spec = os.environ.get("KB_CRASH_AT")
     if not spec or spec.partition(":")[0] != name:
         return

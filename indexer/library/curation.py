@@ -19,7 +19,7 @@ from indexer.library.documents import write_lock
 from indexer.library.indexing import sync_index
 from indexer.library.jobs import create as create_job
 from indexer.library.jobs import start as start_job
-from indexer.pipeline import Progress
+from indexer.pipeline import Progress, crash_point
 from kb.errors import ConflictError, InvalidInputError, NotFoundError
 from kb.facade import KB
 from kb.model import ENTITY_TYPES, Passage
@@ -166,6 +166,7 @@ def _retag(kb: KB, doc_ids: list[str], progress: Progress | None) -> tuple[int, 
             catalog.replace_mentions(doc_id, mentions)
             for person in people:
                 merge_person(catalog, person, doc_id, doc.get("year"), doc.get("title"))
+        crash_point("retag")  # a document re-tagged, the rest and the index not yet
         done += 1
         passages_done += len(passages)
         if progress:
