@@ -19,6 +19,7 @@ from kb import summary
 from kb.catalog_curation import CurationStore
 from kb.catalog_documents import DocumentStore
 from kb.catalog_ingest import IngestLog
+from kb.catalog_pages import PageReads
 from kb.catalog_saved import SavedSearchStore
 from kb.catalog_tokens import TokenStore
 from kb.errors import BusyError, CatalogError
@@ -164,13 +165,14 @@ assert len(MIGRATIONS) == SCHEMA_VERSION
 AFTER_MIGRATION: dict[int, Callable[[sqlite3.Connection], None]] = {3: summary.rebuild}
 
 
-class Catalog(DocumentStore, IngestLog, CurationStore, SavedSearchStore, TokenStore):
+class Catalog(DocumentStore, IngestLog, CurationStore, PageReads, SavedSearchStore, TokenStore):
     """One connection to the catalog database. Not shared across threads.
 
     The aggregates live in their own modules as mixins over this connection: documents,
     paths, passages, mentions and the index bookkeeping (kb.catalog_documents), ingest
     bookkeeping (kb.catalog_ingest), curation and people (kb.catalog_curation), saved searches
-    (kb.catalog_saved), API tokens (kb.catalog_tokens); the connection, the schema, transactions and meta here."""
+    (kb.catalog_saved), API tokens (kb.catalog_tokens), the pages' read model
+    (kb.catalog_pages); the connection, the schema, transactions and meta here."""
 
     def __init__(self, path: str | Path, timeout: float = 30.0, readonly: bool = False) -> None:
         self.path = Path(path)
