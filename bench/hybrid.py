@@ -168,7 +168,7 @@ def latency() -> None:
     recs = lat.passages(n)
     import hashlib
 
-    key = hashlib.sha1(repr((n, [r["text"] for r in recs[:50]], sum(len(r["text"]) for r in recs))).encode()).hexdigest()[:12]
+    key = hashlib.sha1(repr((n, [r.text for r in recs[:50]], sum(len(r.text) for r in recs))).encode()).hexdigest()[:12]
     ix = lat.build_whoosh(recs, key)
     cat_path = OUT / f"latency-{key}" / "vectors.sqlite"
     cat = Catalog(cat_path)
@@ -177,14 +177,14 @@ def latency() -> None:
         rng = np.random.default_rng(7)
         with cat.transaction():
             cat.db.execute("DELETE FROM documents")
-            docs = sorted({r["doc_id"] for r in recs})
+            docs = sorted({r.doc_id for r in recs})
             cat.db.executemany("INSERT INTO documents (id, sha256, format, ingested_at) VALUES (?, ?, 'txt', '')",
                                [(d, d) for d in docs])
             cat.db.executemany("INSERT INTO passages (id, doc_id, ordinal, text) VALUES (?, ?, ?, '')",
-                               [(r["id"], r["doc_id"], r["ordinal"]) for r in recs])
+                               [(r.id, r.doc_id, r.ordinal) for r in recs])
             vec = rng.standard_normal((n, DIM)).astype(np.float32)
             vec /= np.linalg.norm(vec, axis=1, keepdims=True)
-            vectors.put(cat.db, MODEL_ID, zip([r["id"] for r in recs], vec))
+            vectors.put(cat.db, MODEL_ID, zip([r.id for r in recs], vec))
         print(f"random unit vectors for {n} passages stored in {time.perf_counter() - t0:.0f}s")
     cat.close()
     ix.dense = DenseIndex(cat_path, lambda: get_embedder(2))

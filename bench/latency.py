@@ -22,7 +22,10 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kb.search.types import PassageRecord
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -65,7 +68,9 @@ def paragraphs() -> Iterator[tuple[str, str, int | None, str]]:
                 yield f"report-{i}", para, 2012, "KOR"
 
 
-def passages(n: int) -> list[dict[str, Any]]:
+def passages(n: int) -> list[PassageRecord]:
+    from kb.search.types import PassageRecord
+
     base = list(paragraphs())
     rng = random.Random(42)
     out = []
@@ -76,19 +81,17 @@ def passages(n: int) -> list[dict[str, Any]]:
             if len(out) >= n:
                 break
             doc_id = f"r{rep}-{src}"
-            out.append({
-                "id": f"{doc_id}-{j}", "doc_id": doc_id, "ordinal": j, "text": text, "title": src, "heading": "",
-                "path": f"{src}.txt", "source_id": None, "type": TYPES[(rep + j) % len(TYPES)],
-                "year": (year or 2010) - (rep % 5) * 2, "lang": "en", "page_start": None, "page_end": None,
-                "date": None, "country": [country or rng.choice(countries)] + ([rng.choice(countries)] if rng.random() < .3 else []),
-                "region": [rng.choice(REGIONS)], "org": rng.sample(ORGS, rng.randint(0, 2)),
-                "person": [], "topic": rng.sample(TOPICS, rng.randint(0, 2)),
-            })
+            out.append(PassageRecord(
+                f"{doc_id}-{j}", doc_id, j, text, title=src, path=f"{src}.txt", format=TYPES[(rep + j) % len(TYPES)],
+                year=(year or 2010) - (rep % 5) * 2, lang="en",
+                country=[country or rng.choice(countries)] + ([rng.choice(countries)] if rng.random() < .3 else []),
+                region=[rng.choice(REGIONS)], org=rng.sample(ORGS, rng.randint(0, 2)),
+                topic=rng.sample(TOPICS, rng.randint(0, 2))))
         rep += 1
     return out
 
 
-def build_whoosh(recs: list[dict[str, Any]], key: str) -> Any:
+def build_whoosh(recs: list[PassageRecord], key: str) -> Any:
     from kb import settings as settings_mod
     from kb.search.backends import open_service
 
@@ -106,7 +109,7 @@ def build_whoosh(recs: list[dict[str, Any]], key: str) -> Any:
     return ix
 
 
-def build_fts(recs: list[dict[str, Any]]) -> sqlite3.Connection:
+def build_fts(recs: list[PassageRecord]) -> sqlite3.Connection:
     db = sqlite3.connect(":memory:")
     db.execute("CREATE VIRTUAL TABLE fts USING fts5(title, text, tokenize='porter unicode61 remove_diacritics 2')")
     db.execute("CREATE TABLE facets (rid INTEGER, field TEXT, value TEXT)")
@@ -114,10 +117,10 @@ def build_fts(recs: list[dict[str, Any]]) -> sqlite3.Connection:
     db.execute("CREATE INDEX facets_fv ON facets(field, value, rid)")
     rows, frows = [], []
     for i, r in enumerate(recs, 1):
-        rows.append((i, r["title"], r["text"]))
+        rows.append((i, r.title, r.text))
         for f in ("country", "region", "org", "person", "topic"):
-            frows += [(i, f, v) for v in r[f]]
-        frows += [(i, "type", r["type"]), (i, "year", str(r["year"])), (i, "lang", r["lang"])]
+            frows += [(i, f, v) for v in r.entity_ids(f)]
+        frows += [(i, "type", r.format), (i, "year", str(r.year)), (i, "lang", r.lang)]
     db.executemany("INSERT INTO fts(rowid, title, text) VALUES (?, ?, ?)", rows)
     db.executemany("INSERT INTO facets VALUES (?, ?, ?)", frows)
     db.commit()
@@ -156,7 +159,7 @@ def run(args: list[str]) -> None:
 
     n = int(os.environ.get("BENCH_PASSAGES", "100000"))
     recs = passages(n)
-    fingerprint = (n, [r["text"] for r in recs[:50]], sum(len(r["text"]) for r in recs))
+    fingerprint = (n, [r.text for r in recs[:50]], sum(len(r.text) for r in recs))
     key = hashlib.sha1(repr(fingerprint).encode()).hexdigest()[:12]
     OUT.mkdir(exist_ok=True)
     ix = build_whoosh(recs, key)

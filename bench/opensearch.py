@@ -21,9 +21,12 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench import latency
+
+if TYPE_CHECKING:
+    from kb.search.types import PassageRecord
 
 ROUNDS = 3
 
@@ -59,7 +62,7 @@ def samples(fns: list[Callable[[], Any]]) -> list[float]:
     return out
 
 
-def build_both(recs: list[dict[str, Any]], url: str) -> tuple[Any, Any, float, float]:
+def build_both(recs: list[PassageRecord], url: str) -> tuple[Any, Any, float, float]:
     from kb import settings as settings_mod
     from kb.search.opensearch import open_backend as open_cluster
     from kb.search.service import SearchService

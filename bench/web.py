@@ -29,7 +29,7 @@ COLD_GOAL_MS = 200.0
 def _copies(kb, copies: int) -> None:
     """Replicate each document with a new id and year, passages and mentions included."""
     from indexer.library import sync as sync_index
-    from kb.model import Mention, Passage
+    from kb.model import Document, Mention, Passage
 
     cat = kb.catalog
     originals = cat.all_doc_ids()
@@ -43,8 +43,12 @@ def _copies(kb, copies: int) -> None:
                                     p["page_end"], kind=p["kind"] or "paragraph") for p in cat.passages(doc_id)]
                 mentions = [Mention(m["type"], m["entity_id"], m["name"], m["text"], m["start"], m["end"],
                                     f"{new_id}-{m['passage_id'].rsplit('-', 1)[1]}") for m in cat.mentions(doc_id)]
-                cat.put_document({**doc, "id": new_id, "sha256": f"{n:04d}{doc['sha256'][4:]}",
-                                  "year": 2000 + (n + (doc.get("year") or 0)) % 25}, passages, mentions)
+                copy = Document(new_id, doc["format"], sha256=f"{n:04d}{doc['sha256'][4:]}", title=doc["title"],
+                                size=doc["size"], page_count=doc["page_count"], language=doc["language"],
+                                year=2000 + (n + (doc.get("year") or 0)) % 25, source_id=doc["source_id"],
+                                metadata=doc["metadata"], extractor_version=doc["extractor_version"],
+                                ingested_at=doc["ingested_at"])
+                cat.put_document(copy, passages, mentions)
     sync_index(kb)
 
 

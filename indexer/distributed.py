@@ -308,8 +308,8 @@ class DaskPool:
 def _priority(payload: Any) -> int:
     """Dask priority (higher runs first) from the Feed's cost estimate: bytes of file to read,
     a range's share of its file; an assembly first of all."""
-    cost = payload.get("cost") if isinstance(payload, dict) else None
-    return _TOP if cost == float("inf") else int(min(float(cost or 0), _TOP - 1))
+    cost = float(getattr(payload, "cost", 0) or 0)
+    return _TOP if cost == float("inf") else int(min(cost, _TOP - 1))
 
 
 def in_order(results: Iterable[TaskResult], order: list[Any], pool: DaskPool) -> Iterator[TaskResult]:

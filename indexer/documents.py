@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from indexer.segment import segment
-from indexer.sidecar import DocMeta
+from indexer.sidecar import Author, DocMeta
+from indexer.tasks import RecordTask
+from kb.entities.people import fold_person
 from kb.entities.slug import person_id
-from kb.model import Block, Extracted, Mention, Passage, Record
+from kb.model import Block, BuiltDocument, Document, Extracted, Mention, Passage, Record
 
 _YEAR = re.compile(r"(?<!\d)(19[5-9]\d|20[0-4]\d)(?!\d)")
 # A line that states the document's date: "Date: 18(Thu)-19(Fri) October 2012", "Dated 3 May 2011".
@@ -79,59 +81,52 @@ def _detect(text: str) -> str | None:
     return detect(text)
 
 
-def build_document(doc_id: str, extracted: Extracted, info: dict[str, Any]) -> dict[str, Any]:
-    """info: sha256, size, path (and optional source_id/metadata for records)."""
+def build_document(doc_id: str, extracted: Extracted, path: str, sha256: str | None = None,
+                   size: int | None = None, source_id: str | None = None,
+                   metadata: dict[str, Any] | None = None,
+                   sidecar: dict[str, Any] | None = None) -> BuiltDocument:
+    """One file's (or record's) document from its extraction. path: the catalog key; sha256
+    and size: the file's (None for a record); source_id and metadata: a record's."""
     full, passages = segment(doc_id, extracted)
-    side = DocMeta.from_dict(info["sidecar"]) if info.get("sidecar") else None
+    side = DocMeta.from_dict(sidecar) if sidecar else None
     doc_lang = (side.language if side else None) or _detect(full[:20000])
     for p in passages:
         # Passages long enough to judge get their own language; mixed-language documents
         # (bilingual decks, translated summaries) are common in forum material.
         lang = _detect(p.text) if len(p.text.split()) >= 12 else None
         p.language = lang or doc_lang
-    name = Path(str(info.get("path", "")).split("#", 1)[0]).name
+    name = Path(path.split("#", 1)[0]).name
     title = (extracted.title or "").strip() or _first_heading(extracted.blocks) or Path(name).stem or doc_id
-    metadata = dict(extracted.metadata)
+    record_metadata, metadata = metadata, dict(extracted.metadata)
     metadata.update({k: v for k, v in (("authors", extracted.authors), ("created", extracted.created),
                                         ("modified", extracted.modified), ("warnings", extracted.warnings),
                                         ("filename", name)) if v})
-    metadata.update(info.get("metadata") or {})
+    metadata.update(record_metadata or {})
     if side is not None:
         title = side.title or title
         metadata.update(sidecar_metadata(side))
         if side.authors:
             passages.append(authors_passage(doc_id, side, passages, full))
-    tagger = get_tagger()
-    mentions = tagger.tag_passages(passages, doc_lang)
-    people = tagger.people_of(mentions)
-    if side is not None and side.authors:
-        mentions, people = _with_authors(side, passages[-1], mentions, people)
-    doc = {
-        "id": doc_id, "sha256": info["sha256"], "title": title[:500], "format": extracted.format,
-        "size": info.get("size"), "page_count": extracted.page_count, "language": doc_lang,
-        "year": document_year(metadata, extracted, name),
-        "source_id": info.get("source_id"), "metadata": metadata,
-        "extractor_version": _version(),
-    }
-    return {"doc": doc, "path": info.get("path"), "passages": [p.to_dict() for p in passages],
-            "mentions": [m.to_dict() for m in mentions], "people": people}
+    mentions, people = tag_document(get_tagger(), passages, doc_lang, side)
+    doc = Document(doc_id, extracted.format, sha256=sha256, title=title[:500], size=size,
+                   page_count=extracted.page_count, language=doc_lang,
+                   year=document_year(metadata, extracted, name), source_id=source_id,
+                   metadata=metadata, extractor_version=_version())
+    return BuiltDocument(doc, path, passages, mentions, people)
 
 
-def build_record(rec: dict[str, Any]) -> dict[str, Any]:
+def build_record(rec: RecordTask) -> BuiltDocument:
     """One record of a JSONL/CSV collection: its title is a heading, its text paragraphs."""
     blocks = []
-    paragraphs = [t.strip() for t in re.split(r"\n\s*\n", rec.get("text") or "") if t.strip()]
+    paragraphs = [t.strip() for t in re.split(r"\n\s*\n", rec.text or "") if t.strip()]
     for para in paragraphs:
         blocks.append(Block("paragraph", para))
-    if not blocks and rec.get("title"):
-        blocks.append(Block("paragraph", rec["title"]))
-    extracted = Extracted(format=rec.get("format") or "jsonl", blocks=blocks, title=rec.get("title"))
-    # A record has no bytes of its own: its id, a hash of its content, is its sha256 (the
-    # catalog's identity of a document's content).
-    built = build_document(rec["doc_id"], extracted, {
-        "sha256": rec["doc_id"], "size": None, "path": rec["path"], "source_id": rec["source_id"],
-        "metadata": rec.get("metadata") or {}, "sidecar": rec.get("sidecar")})
-    return built
+    if not blocks and rec.title:
+        blocks.append(Block("paragraph", rec.title))
+    extracted = Extracted(format=rec.format or "jsonl", blocks=blocks, title=rec.title)
+    # No sha256: a record has no bytes of its own (its id is a hash of its fields).
+    return build_document(rec.doc_id, extracted, rec.path, source_id=rec.source_id,
+                          metadata=rec.metadata, sidecar=rec.sidecar)
 
 
 def sidecar_metadata(side: DocMeta) -> dict[str, Any]:
@@ -175,6 +170,26 @@ def authors_passage(doc_id: str, side: DocMeta, passages: list[Passage], full: s
                    language=passages[0].language if passages else None)
 
 
+def tag_document(tagger: Any, passages: list[Passage], lang: str | None,
+                 side: DocMeta | None) -> tuple[list[Mention], list[dict[str, Any]]]:
+    """A document's mentions and people, as at ingest and at every re-tag: the tagger's, with
+    the sidecar's authors (`side`; their passage is the last) put over what it found there."""
+    mentions = tagger.tag_passages(passages, lang)
+    people = tagger.people_of(mentions)
+    if side is not None and side.authors:
+        mentions, people = _with_authors(side, passages[-1], mentions, people)
+    return mentions, people
+
+
+def stored_authors(metadata: dict[str, Any]) -> DocMeta | None:
+    """The sidecar authors a stored document keeps in its metadata (sidecar_metadata), for a
+    re-tag: the catalog has no sidecar, and without them the speaker would be lost."""
+    details = metadata.get("author_details") or []
+    if not details:
+        return None
+    return DocMeta(authors=[Author(**d) for d in details], country=metadata.get("country"))
+
+
 def _with_authors(side: DocMeta, passage: Passage, mentions: list[Mention],
                   people: list[dict[str, Any]]) -> tuple[list[Mention], list[dict[str, Any]]]:
     """Each sidecar author becomes a person mention in the authors passage (replacing what the
@@ -195,32 +210,16 @@ def _with_authors(side: DocMeta, passage: Passage, mentions: list[Mention],
                                      "titles": [], "countries": []})
         for field, value in (("titles", a.post), ("affiliations", a.affiliation),
                              ("countries", a.country or side.country)):
-            if value and value not in rec.setdefault(field, []):
-                rec[field].append(value)
+            if value and value not in rec.get(field, []):
+                rec[field] = [*rec.get(field, []), value]  # a new list: the tagger's record stays as it was
     return kept, list(by_id.values())
 
 
-def merge_person(catalog: Any, person: dict[str, Any], doc: dict[str, Any]) -> None:
-    """Fold one document's record of a person (kb.store.Catalog.put_person) into what the
-    catalog knows: affiliations, titles, honorifics and countries accumulate; the document
-    becomes one appearance with its year and the roles seen there."""
-    old = catalog.get_person(person["id"]) or {}
-    data = {k: v for k, v in old.items() if k not in ("id", "name")}
-    for field in ("affiliations", "titles", "honorifics", "countries"):
-        merged = list(data.get(field, []))
-        for v in person.get(field, []) or []:
-            if v not in merged:
-                merged.append(v)
-        data[field] = merged
-    if person.get("honorific") and person["honorific"] not in data["honorifics"]:
-        data["honorifics"].append(person["honorific"])
-    apps = [a for a in data.get("appearances", []) if a.get("doc_id") != doc["id"]]
-    apps.append({"doc_id": doc["id"], "year": doc.get("year"), "title": doc.get("title"),
-                 "roles": person.get("titles", [])})
-    data["appearances"] = apps
-    if data["countries"] and not data.get("country"):
-        data["country"] = data["countries"][0]  # the person page shows one country
-    catalog.put_person(person["id"], person.get("name") or old.get("name") or person["id"], data)
+def merge_person(catalog: Any, person: dict[str, Any], doc_id: str, year: int | None, title: str | None) -> None:
+    """Store one document's record of a person folded into what the catalog knows, by the
+    one rule (kb.entities.people.fold_person)."""
+    name, data = fold_person(catalog.get_person(person["id"]), person, doc_id, year, title)
+    catalog.put_person(person["id"], name, data)
 
 
 def _first_heading(blocks: list[Block]) -> str | None:

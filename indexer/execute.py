@@ -6,13 +6,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from indexer.tasks import FileTask, RecordsTask, TaskKey
 from indexer.warmup import warm_up
 from indexer.workers import WorkerPool
 
 WORKER_SETUP_GRACE = 30.0  # extra seconds for a worker's first file: it also builds the tagger
 
 
-def execute(run: Any, tasks: list[tuple[Any, dict[str, Any]]], fn: Callable[[Any], Any], workers: int | None,
+def execute(run: Any, tasks: list[tuple[TaskKey, FileTask | RecordsTask]], fn: Callable[[Any], Any], workers: int | None,
             scheduler: str) -> Iterator[Any]:
     """The results of `fn` on the tasks (TaskResult), from the local pool, or from the Dask
     cluster at `scheduler` in the order of `tasks`. `run` is the pipeline's _Run: settings,

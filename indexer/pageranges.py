@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from indexer.extract.pdfsplit import (
@@ -23,6 +23,7 @@ from indexer.extract.pdfsplit import (
     read_range,
     split_ranges,
 )
+from indexer.tasks import FileTask, RecordsTask, TaskKey
 from indexer.workers import TaskResult
 from kb.errors import ExtractionError, KBError
 from kb.model import Extracted
@@ -36,7 +37,7 @@ class Pool(Protocol):
 
 @dataclass
 class _Split:
-    payload: dict[str, Any]
+    task: FileTask
     waiting: int
     parts: list[PagePart] = field(default_factory=list)
     failed: bool = False
@@ -54,7 +55,7 @@ class TaskCounts:
     split_files: int = 0
 
 
-def run_split(pool: Pool, tasks: Iterable[tuple[Any, dict[str, Any]]], pages_per_task: int, parallel: int,
+def run_split(pool: Pool, tasks: Iterable[tuple[TaskKey, FileTask | RecordsTask]], pages_per_task: int, parallel: int,
               verify: bool = False, on_task: Callable[[TaskCounts], None] | None = None,
               counts: TaskCounts | None = None) -> Iterator[TaskResult]:
     """Run the tasks on the pool, splitting large PDFs; yield one result per input task.
@@ -62,29 +63,28 @@ def run_split(pool: Pool, tasks: Iterable[tuple[Any, dict[str, Any]]], pages_per
     would run one after the other, and only cost); verify: workers check each file's content
     hash before reading it (remote workers)."""
     counts = counts if counts is not None else TaskCounts()
-    splits: dict[Any, _Split] = {}
+    splits: dict[str, _Split] = {}  # by the file's path
     pages_per_task = pages_per_task if parallel > 1 else 0
 
-    def feed() -> Iterator[tuple[Any, dict[str, Any]]]:
-        for key, payload in tasks:
-            if payload.get("kind") == "file":
-                payload = {**payload, "pages_per_task": pages_per_task, "verify": verify,
-                           "cost": payload.get("size") or 0}
+    def feed() -> Iterator[tuple[TaskKey, FileTask | RecordsTask]]:
+        for key, task in tasks:
+            if isinstance(task, FileTask):
+                task = replace(task, pages_per_task=pages_per_task, verify=verify, cost=task.size or 0)
             counts.submitted += 1
-            yield key, payload
+            yield key, task
 
-    def add(key: Any, payload: dict[str, Any]) -> None:
+    def add(key: TaskKey, task: FileTask) -> None:
         counts.submitted += 1
-        pool.add(key, payload)
+        pool.add(key, task)
 
     for r in pool.run(feed()):
         counts.done += 1
         if on_task:
             on_task(counts)
-        kind = r.key[0] if isinstance(r.key, tuple) else None
-        if kind == "pages":
-            root = r.key[1]
-            st = splits[root]
+        key: TaskKey = r.key
+        if key.kind == "pages":
+            root = TaskKey("file", key.path)
+            st = splits[key.path]
             st.seconds += r.seconds
             st.rss = max(st.rss, r.max_rss_mb)
             st.waiting -= 1
@@ -92,55 +92,53 @@ def run_split(pool: Pool, tasks: Iterable[tuple[Any, dict[str, Any]]], pages_per
                 pass
             elif not r.ok:
                 st.failed = True
-                yield TaskResult(root, False, code=r.code, reason=f"pages {r.key[2]}: {r.reason}",
+                yield TaskResult(root, False, code=r.code, reason=f"pages {key.part}: {r.reason}",
                                  seconds=st.seconds, max_rss_mb=st.rss)
             else:
                 st.parts.append(r.value["part"])
                 if st.waiting == 0:  # short, and it completes a document: before anything else
-                    add(("assemble", root), {**st.payload, "kind": "assemble", "parts": st.parts,
-                                             "cost": float("inf")})
+                    add(TaskKey("assemble", key.path), replace(st.task, kind="assemble", parts=st.parts,
+                                                               cost=float("inf")))
             if st.waiting == 0 and st.failed:
-                del splits[root]
+                del splits[key.path]
             continue
-        if kind == "assemble":
-            st = splits.pop(r.key[1])
-            yield TaskResult(r.key[1], r.ok, r.value, r.code, r.reason, st.seconds + r.seconds,
-                             max(st.rss, r.max_rss_mb))
+        if key.kind == "assemble":
+            st = splits.pop(key.path)
+            yield TaskResult(TaskKey("file", key.path), r.ok, r.value, r.code, r.reason,
+                             st.seconds + r.seconds, max(st.rss, r.max_rss_mb))
             continue
-        if r.ok and isinstance(r.value, dict) and "part" in r.value and not isinstance(r.key, tuple):
+        if r.ok and isinstance(r.value, dict) and "part" in r.value and key.kind == "file":
             first: PagePart = r.value["part"]  # no page yet: the page count
             ranges = split_ranges(first.page_count, pages_per_task, parallel)
-            st = splits[r.key] = _Split(r.value["payload"], len(ranges), seconds=r.seconds, rss=r.max_rss_mb)
+            st = splits[key.path] = _Split(r.value["task"], len(ranges), seconds=r.seconds, rss=r.max_rss_mb)
             counts.split_files += 1
             counts.ranges += len(ranges)
-            size = st.payload.get("size") or 0
+            size = st.task.size or 0
             for a, b in ranges:  # cost: the range's share of the file, to order it among whole files
-                add(("pages", r.key, f"{a}-{b}"), {**st.payload, "kind": "pages", "first": a, "last": b,
-                                                   "cost": size * (b - a + 1) / first.page_count})
+                add(TaskKey("pages", key.path, f"{a}-{b}"),
+                    replace(st.task, kind="pages", first=a, last=b, cost=size * (b - a + 1) / first.page_count))
             continue
         yield r
 
 
-def extract_task(payload: dict[str, Any]) -> Extracted | dict[str, Any]:
+def extract_task(task: FileTask) -> Extracted | dict[str, Any]:
     """Worker side: extract a file (or only count the pages of a PDF to split), read one page
     range, or assemble the ranges. Returns the Extracted document, or {"part": PagePart, ...}
     for a page count or a range."""
     from indexer.extract import extract, sniff
 
-    path = payload["path"]
-    if payload.get("verify"):
-        _verify(path, payload["sha"])
-    kind = payload["kind"]
-    password, limits = payload.get("password"), payload["limits"]
-    if kind == "pages":
-        return {"part": read_range(path, payload["first"], payload["last"], password, limits)}
-    if kind == "assemble":
-        return assemble(path, payload["parts"], password, limits)
-    per_task = int(payload.get("pages_per_task") or 0)
-    if per_task and _is_pdf(path, sniff):
-        first = read_first(path, per_task, password, limits)
+    path = task.path
+    if task.verify:
+        _verify(path, task.sha256)
+    password, limits = task.password, task.limits
+    if task.kind == "pages":
+        return {"part": read_range(path, task.first, task.last, password, limits)}
+    if task.kind == "assemble":
+        return assemble(path, task.parts, password, limits)
+    if task.pages_per_task and _is_pdf(path, sniff):
+        first = read_first(path, task.pages_per_task, password, limits)
         if isinstance(first, PagePart):
-            return {"part": first, "payload": {k: v for k, v in payload.items() if k != "cached"}}
+            return {"part": first, "task": replace(task, cached=None)}
         return first
     forget()  # a PDF kept open for its ranges holds memory this file may need
     return extract(path, password=password, limits=limits)

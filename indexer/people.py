@@ -17,7 +17,6 @@ from kb.entities.people import (  # noqa: F401 - re-exported for the tagger
     PersonHit,
     cluster,
     join_name,
-    merge_person,
     person_record,
 )
 

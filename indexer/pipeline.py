@@ -15,7 +15,7 @@ import os
 import signal
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +23,11 @@ from indexer.documents import build_document, document_id, merge_person, record_
 from indexer.execute import execute
 from indexer.pageranges import TaskCounts
 from indexer.sidecar import Sidecars, record_sidecar
+from indexer.tasks import FileTask, RecordsTask, RecordTask, TaskKey
 from indexer.walk import walk
 from kb.errors import KBError
 from kb.facade import KB
-from kb.model import Mention, Passage
+from kb.model import BuiltDocument
 from kb.store import Catalog
 
 Progress = Callable[[dict[str, Any]], None]
@@ -44,8 +45,9 @@ _CRASH_COUNTS: dict[str, int] = {}
 
 def crash_point(name: str) -> None:
     """Test hook, not a feature: with KB_CRASH_AT=<point>:<n> in the environment this process
-    SIGKILLs itself the n-th time it reaches `point` (extracted, catalog, index, indexed), so
-    tests/reliability/test_crash.py can prove a crash there loses nothing. Unset: a no-op."""
+    SIGKILLs itself the n-th time it reaches `point` (extracted, catalog, index, indexed, retag),
+    so tests (tests/reliability/test_crash.py, a curation job's in tests/indexer/test_library.py)
+    can prove a crash there loses nothing. Unset: a no-op."""
     spec = os.environ.get("KB_CRASH_AT")
     if not spec or spec.partition(":")[0] != name:
         return
@@ -105,7 +107,7 @@ def run_ingest(paths: Iterable[str | Path], kb: KB, flush: Flush, workers: int |
     tasks = list(run.tasks(files))  # hashing and classification: cheap, and tells if work is left
     # Largest files first: one big PDF started last would leave the other workers idle
     # at the end (longest-processing-time-first scheduling).
-    tasks.sort(key=lambda t: -(t[1].get("size") or 0))
+    tasks.sort(key=lambda t: -(t[1].size or 0) if isinstance(t[1], FileTask) else 0)
     if tasks:
         scheduler = scheduler if scheduler is not None else str(settings["dask_scheduler"])
         for result in execute(run, tasks, _process_task, workers, scheduler):
@@ -235,9 +237,9 @@ class _Run:
             doc_id = document_id(sha)
             self.task_info[key] = PathTask(key, sha, st.st_mtime, st.st_size,
                                            state["doc_id"] if state is not None else None)
-            yield key, {"kind": "file", "path": key, "doc_id": doc_id, "sha": sha, "size": st.st_size,
-                        "password": self.passwords.get(key) or self.passwords.get(path.name),
-                        "limits": self.limits, "sidecar": side_dict}
+            yield TaskKey("file", key), FileTask(
+                key, doc_id, sha, st.st_size, self.limits, sidecar=side_dict,
+                password=self.passwords.get(key) or self.passwords.get(path.name))
 
     def _sidecar_of(self, doc_id: str) -> str | None:
         doc = self.catalog.get_document(doc_id)
@@ -249,12 +251,12 @@ class _Run:
         self.failures += failures
         self.warnings += warnings
 
-    def with_cache(self, tasks: list[tuple[Any, dict[str, Any]]]):
+    def with_cache(self, tasks: list[tuple[TaskKey, FileTask | RecordsTask]]):
         """Attach cached extractions as each task is dispatched, not all at once (memory)."""
-        for key, payload in tasks:
-            if payload["kind"] == "file":
-                payload = {**payload, "cached": self.catalog.cache_get(payload["sha"], self.version)}
-            yield key, payload
+        for key, task in tasks:
+            if isinstance(task, FileTask):
+                task = replace(task, cached=self.catalog.cache_get(task.sha256, self.version))
+            yield key, task
 
     def record_tasks(self, path: Path, key: str, st: os.stat_result):
         from indexer.extract import extract_records
@@ -272,7 +274,7 @@ class _Run:
             self.counts["unchanged"] += len(known)
             self.step(key, "unchanged")
             return
-        batch: list[dict[str, Any]] = []
+        batch: list[RecordTask] = []
         seen: set[str] = set()
         chunks = 0
         for rec in extract_records(path, mapping=mapping):
@@ -288,17 +290,16 @@ class _Run:
                 continue
             self.task_info[rkey] = PathTask(rkey, None, st.st_mtime, None,
                                             state["doc_id"] if state is not None else None)
-            batch.append({"doc_id": doc_id, "path": rkey, "source_id": rec.source_id, "title": rec.title,
-                          "text": rec.text, "metadata": rec.metadata,
-                          "sidecar": rec.metadata.pop("_sidecar", None),
-                          "format": path.suffix.lstrip(".").lower() or "jsonl"})
+            batch.append(RecordTask(doc_id, rkey, rec.source_id, rec.title, rec.text,
+                                    path.suffix.lstrip(".").lower() or "jsonl", rec.metadata,
+                                    sidecar=rec.metadata.pop("_sidecar", None)))
             if len(batch) >= RECORDS_PER_TASK:
                 chunks += 1
-                yield ("records", key, len(seen)), {"kind": "records", "records": batch}
+                yield TaskKey("records", key, str(chunks)), RecordsTask(batch)
                 batch = []
         if batch:
             chunks += 1
-            yield ("records", key, len(seen)), {"kind": "records", "records": batch}
+            yield TaskKey("records", key, str(chunks)), RecordsTask(batch)
         # the collection counts as one file of the progress bar: done with its last chunk
         self.chunks_left[key] = chunks
         if not chunks:
@@ -313,49 +314,47 @@ class _Run:
 
     # -- results --------------------------------------------------------------
     def finish_task(self, result) -> None:
-        key = result.key
+        key: TaskKey = result.key
         self.peak_rss_mb = max(self.peak_rss_mb, result.max_rss_mb)
-        if isinstance(key, tuple):  # a chunk of records
-            self.chunks_left[key[1]] -= 1
+        if key.kind == "records":  # a chunk of records
+            self.chunks_left[key.path] -= 1
             if not result.ok:
-                self.fail(key[1], None, result.code, result.reason)
+                self.fail(key.path, None, result.code, result.reason)
                 return
             for built in result.value["docs"]:
-                self.store(built, self.task_info.pop(built["path"]), None)
-            if self.chunks_left[key[1]] == 0 and all(f["path"] != key[1] for f in self.failures):
-                self.step(key[1], "ok")
+                self.store(built, self.task_info.pop(built.path), None)
+            if self.chunks_left[key.path] == 0 and all(f["path"] != key.path for f in self.failures):
+                self.step(key.path, "ok")
             else:
-                self.emit("records", path=key[1])
+                self.emit("records", path=key.path)
             return
-        info = self.task_info.pop(key)
+        info = self.task_info.pop(key.path)
         if not result.ok:
-            self.fail(key, info.sha256, result.code, result.reason)
+            self.fail(key.path, info.sha256, result.code, result.reason)
             return
         self.store(result.value["docs"][0], info, result.value.get("extracted"))
         if result.value.get("extracted") is None:
             self.counts["from_cache"] += 1  # rebuilt from the cached extraction, file not re-read
-        self.step(key, "ok")
+        self.step(key.path, "ok")
 
-    def store(self, built: dict[str, Any], info: PathTask, extracted: dict | None) -> None:
-        doc = built["doc"]
-        passages = [Passage(**{k: v for k, v in p.items() if k != "id"}) for p in built["passages"]]
-        mentions = [Mention(**m) for m in built["mentions"]]
+    def store(self, built: BuiltDocument, info: PathTask, extracted: dict | None) -> None:
+        doc, passages = built.document, built.passages
         catalog = self.catalog
         with catalog.transaction():
-            catalog.put_document(doc, passages, mentions)
-            catalog.add_path(doc["id"], info.path, info.mtime, info.size)
+            catalog.put_document(doc, passages, built.mentions)
+            catalog.add_path(doc.id, info.path, info.mtime, info.size)
             old = info.old_doc
-            if old is not None and old != doc["id"]:
+            if old is not None and old != doc.id:
                 catalog.delete_if_orphan(old)  # the copy at another path may still hold it
-            for person in built.get("people", []):
-                merge_person(catalog, person, doc)
+            for person in built.people:
+                merge_person(catalog, person, doc.id, doc.year, doc.title)
             if extracted is not None and info.sha256 is not None:
                 catalog.cache_put(info.sha256, self.version, extracted)
         crash_point("catalog")  # committed to the catalog, not yet to the index
         # Counted by path: a path that held a document before was updated.
         self.counts["updated" if old is not None else "added"] += 1
         self.counts["passages"] += len(passages)
-        self.counts["pages"] += doc.get("page_count") or 0
+        self.counts["pages"] += doc.page_count or 0
         self.since_sync += 1
         self.since_sync_passages += len(passages)
         if self.since_sync >= INDEX_BATCH_DOCS or self.since_sync_passages >= INDEX_BATCH_PASSAGES:
@@ -381,26 +380,24 @@ class _Run:
                         self.counts["pruned"] += 1
 
 
-def _process_task(payload: dict[str, Any]) -> dict[str, Any]:
+def _process_task(task: FileTask | RecordsTask) -> dict[str, Any]:
     """Runs in a worker process: extract (unless cached), segment, detect language, tag."""
-    if payload["kind"] == "records":
+    if isinstance(task, RecordsTask):
         from indexer.documents import build_record
 
-        return {"docs": [build_record(r) for r in payload["records"]]}
+        return {"docs": [build_record(r) for r in task.records]}
     from indexer.pageranges import extract_task
     from kb.model import Extracted
 
-    cached = payload.get("cached")
-    if cached:
-        extracted = Extracted.from_dict(cached)
+    if task.cached:
+        extracted = Extracted.from_dict(task.cached)
     else:
-        extracted = extract_task(payload)  # may be one page range of a split PDF
+        extracted = extract_task(task)  # may be one page range of a split PDF
         if not isinstance(extracted, Extracted):
             return extracted
-    built = build_document(payload["doc_id"], extracted, {
-        "sha256": payload["sha"], "size": payload["size"], "path": payload["path"],
-        "sidecar": payload.get("sidecar")})
-    return {"docs": [built], "extracted": None if cached else extracted.to_dict()}
+    built = build_document(task.doc_id, extracted, task.path, sha256=task.sha256, size=task.size,
+                           sidecar=task.sidecar)
+    return {"docs": [built], "extracted": None if task.cached else extracted.to_dict()}
 
 
 __all__ = ["crash_point", "file_sha256", "run_ingest", "year_from"]

@@ -310,7 +310,7 @@ class Tagger:
             if reg.is_rejected("person", pid_):
                 continue
             record["id"] = pid_
-            self._people[pid_] = P.merge_person(self._people.get(pid_), record) if pid_ != record["id"] else record
+            self._people[pid_] = record  # this document's record; documents are combined in the catalog
             for h in group:
                 off, passage = next((o, p) for hh, o, p in hits if hh is h)
                 text = _unit_text(units, off, passage)[h.start:h.end]

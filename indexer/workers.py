@@ -115,7 +115,7 @@ class _Worker:
 class Feed:
     """The tasks for a pool: the input (largest first, as the pipeline plans it) merged with
     follow-up tasks added while it runs (the page ranges of a split PDF), the costliest first
-    by the "cost" a dict payload may carry (the pipeline's estimate, bytes of file to read).
+    by the `cost` an ingest task carries (the pipeline's estimate, bytes of file to read).
     Largest first keeps the end of a batch short; follow-ups first regardless would start the
     other big files late, and one of them would run alone at the end."""
 
@@ -143,7 +143,7 @@ class Feed:
 
 
 def _cost(payload: Any) -> float:
-    return float(payload.get("cost") or 0) if isinstance(payload, dict) else 0.0
+    return float(getattr(payload, "cost", 0) or 0)  # an ingest task's (indexer.tasks); else 0
 
 
 class WorkerPool:

@@ -114,3 +114,39 @@ class Mention:
 
 
 ENTITY_TYPES = ("country", "region", "org", "person", "topic")
+
+
+@dataclass
+class Document:
+    """One document as the catalog stores it (kb.store.Catalog.put_document)."""
+
+    id: str  # indexer.documents.document_id of a file, record_doc_id of a record
+    format: str  # short format name: pdf, pptx, ..., jsonl, csv
+    sha256: str | None = None  # the file's content hash; None for a record (no bytes of its own)
+    title: str | None = None
+    size: int | None = None  # bytes of the file; None for a record
+    page_count: int | None = None
+    language: str | None = None
+    year: int | None = None
+    source_id: str | None = None  # a record's id in its collection
+    metadata: dict[str, Any] = field(default_factory=dict)
+    extractor_version: str | None = None
+    ingested_at: str | None = None  # None: now, when stored
+
+    @property
+    def content_key(self) -> str:
+        """What makes two documents the same content (the catalog's unique documents.sha256):
+        a file's hash; a record's id, itself a hash of the record's fields."""
+        return self.sha256 or self.id
+
+
+@dataclass
+class BuiltDocument:
+    """What a worker makes of one file or record and the single writer stores: the document,
+    the catalog path it was found at, its passages, mentions and the people seen in it."""
+
+    document: Document
+    path: str  # a file's absolute path, or "<collection path>#<record id>"
+    passages: list[Passage]
+    mentions: list[Mention]
+    people: list[dict[str, Any]] = field(default_factory=list)

@@ -1,16 +1,14 @@
-"""Read-only SQL for the pages: entity co-mentions, documents and passages by entity, figures.
+"""What the pages read: entity co-mentions, documents and passages by entity, figures;
+ranking, excerpts and a per-process cache keyed by the catalog's change stamp. The SQL is the
+catalog's read model (kb.catalog_pages); nothing here runs SQL.
 
 Counts come from the entity summaries (:mod:`kb.summary`: per entity and document, per
 name, per pair of entities), which the catalog keeps up to date in the transaction that
-writes the mentions; the mentions table itself is only read for the few passages a page
-shows, through ``mentions(doc_id)`` and ``mentions(passage_id)``. Grouping the mentions of a
-country in 12k of 100k passages on the first visit cost about a second; the summaries
-answer in a few milliseconds. Joins use CROSS JOIN, which makes SQLite keep the written
-order: left to itself (no ANALYZE statistics) the planner put the larger table outside.
+writes the mentions. Grouping the mentions of a country in 12k of 100k passages on the first
+visit cost about a second; the summaries answer in a few milliseconds.
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from itertools import islice
 from typing import Any
@@ -23,14 +21,9 @@ CACHE_TTL = 600.0  # seconds; a safety net behind the change stamp
 
 
 def stamp(cat: Catalog) -> tuple:
-    """Changes whenever documents, mentions, runs or curation change; O(1) queries only
-    (MAX(rowid) is a b-tree edge), so checking it costs far less than a whole-table GROUP BY.
-    The catalog's change counter (Catalog.changes) catches what the rowids miss: mentions
-    replaced by as many new ones, a document replaced in place."""
-    return tuple(cat.db.execute(
-        "SELECT (SELECT MAX(rowid) FROM mentions), (SELECT MAX(rowid) FROM documents), "
-        "(SELECT MAX(rowid) FROM passages), (SELECT MAX(id) FROM runs), (SELECT MAX(seq) FROM curation), "
-        "(SELECT COUNT(*) FROM documents), (SELECT value FROM meta WHERE key = 'changes')").fetchone())
+    """Changes whenever documents, mentions, runs or curation change (Catalog.change_stamp):
+    checking it costs far less than a whole-table GROUP BY."""
+    return cat.change_stamp()
 
 
 def cached(cat: Catalog, key: tuple, compute: Any) -> Any:
@@ -51,10 +44,6 @@ def cached(cat: Catalog, key: tuple, compute: Any) -> Any:
     return value
 
 
-def _rows(cat: Catalog, sql: str, params: tuple = ()) -> list[dict[str, Any]]:
-    return [dict(r) for r in cat.db.execute(sql, params)]
-
-
 def figures(cat: Catalog) -> dict[str, Any]:
     return cached(cat, ("figures",), lambda: _figures(cat))
 
@@ -65,14 +54,11 @@ def entity_counts(cat: Catalog, type_: str | None = None) -> list[dict[str, Any]
 
 
 def _figures(cat: Catalog) -> dict[str, Any]:
-    one = lambda sql: cat.db.execute(sql).fetchone()[0]
-    by_type = {r[0]: r[1] for r in cat.db.execute(
-        "SELECT type, COUNT(DISTINCT entity_id) FROM entity_names GROUP BY type")}
-    years = [(r[0], r[1]) for r in cat.db.execute(
-        "SELECT year, COUNT(*) FROM documents WHERE year IS NOT NULL GROUP BY year ORDER BY year")]
+    raw = cat.corpus_figures()
+    by_type, years = raw["entities"], raw["years"]
     return {
-        "documents": one("SELECT COUNT(*) FROM documents"),
-        "passages": one("SELECT COUNT(*) FROM passages"),
+        "documents": raw["documents"],
+        "passages": raw["passages"],
         "countries": by_type.get("country", 0),
         "regions": by_type.get("region", 0),
         "organisations": by_type.get("org", 0),
@@ -83,23 +69,16 @@ def _figures(cat: Catalog) -> dict[str, Any]:
 
 
 def entity_name(cat: Catalog, type_: str, entity_id: str) -> str | None:
-    row = cat.db.execute("SELECT name FROM mentions WHERE type = ? AND entity_id = ? LIMIT 1",
-                         (type_, entity_id)).fetchone()
-    return row[0] if row else None
+    return cat.entity_name(type_, entity_id)
 
 
 def entity_totals(cat: Catalog, type_: str, entity_id: str) -> dict[str, int]:
-    # a passage belongs to one document, so the per-document passage counts add up
-    row = cat.db.execute(
-        "SELECT COALESCE(SUM(mentions), 0), COUNT(*), COALESCE(SUM(passages), 0) FROM entity_docs "
-        "WHERE type = ? AND entity_id = ?", (type_, entity_id)).fetchone()
-    return {"mentions": row[0], "documents": row[1], "passages": row[2]}
+    return cat.entity_totals(type_, entity_id)
 
 
 def mention_counts(cat: Catalog, type_: str) -> dict[str, int]:
-    """entity id -> number of mentions."""
-    return cached(cat, ("mention_counts", type_), lambda: {r[0]: r[1] for r in cat.db.execute(
-        "SELECT entity_id, SUM(mentions) FROM entity_names WHERE type = ? GROUP BY entity_id", (type_,))})
+    """entity id -> number of mentions, cached per catalog change."""
+    return cached(cat, ("mention_counts", type_), lambda: cat.mention_counts(type_))
 
 
 def top_entities(cat: Catalog, type_: str, limit: int = 24) -> list[dict[str, Any]]:
@@ -111,20 +90,12 @@ def top_entities(cat: Catalog, type_: str, limit: int = 24) -> list[dict[str, An
 
 def documents_for(cat: Catalog, type_: str, entity_id: str, limit: int = 50) -> list[dict[str, Any]]:
     """The documents mentioning the entity most (ties by title, then id)."""
-    return _rows(cat,
-                 "SELECT d.id, d.title, d.year, d.format, d.page_count, e.mentions AS mentions "
-                 "FROM entity_docs e CROSS JOIN documents d ON d.id = e.doc_id "
-                 "WHERE e.type = ? AND e.entity_id = ? "
-                 "ORDER BY e.mentions DESC, d.title COLLATE NOCASE, d.id LIMIT ?", (type_, entity_id, limit))
+    return cat.documents_for(type_, entity_id, limit)
 
 
 def timeline(cat: Catalog, type_: str, entity_id: str) -> list[dict[str, Any]]:
     """Per document year: documents and passages mentioning the entity."""
-    return _rows(cat,
-                 "SELECT d.year AS year, COUNT(*) AS documents, SUM(e.passages) AS passages "
-                 "FROM entity_docs e CROSS JOIN documents d ON d.id = e.doc_id "
-                 "WHERE e.type = ? AND e.entity_id = ? AND d.year IS NOT NULL "
-                 "GROUP BY d.year ORDER BY d.year", (type_, entity_id))
+    return cat.timeline(type_, entity_id)
 
 
 def excerpt(text: str, at: int | None, before: int = 160, after: int = 300) -> str:
@@ -140,10 +111,6 @@ def excerpt(text: str, at: int | None, before: int = 160, after: int = 300) -> s
         space = text.rfind(" ", at, end)
         end = space if space != -1 else end
     return ("… " if start > 0 else "") + text[start:end] + (" …" if end < len(text) else "")
-
-
-def _marks(items: list) -> str:
-    return ",".join("?" * len(items))
 
 
 class Neighbourhood:
@@ -168,9 +135,7 @@ class Neighbourhood:
         """other type -> [{id, passages}] sorted by shared passages, then id."""
         if self._counts is None:
             self._counts = {}
-            for t, eid, n in self.cat.db.execute(
-                    "SELECT other_type, other_id, passages FROM entity_pairs WHERE type = ? AND entity_id = ?",
-                    (self.type, self.id)):
+            for t, eid, n in self.cat.entity_pairs(self.type, self.id):
                 self._counts.setdefault(t, []).append({"id": eid, "passages": n})
             for rows in self._counts.values():
                 rows.sort(key=lambda r: (-r["passages"], r["id"]))
@@ -183,12 +148,8 @@ class Neighbourhood:
                              "(kb.summary.PAIR_TYPES)")
         rows = self.counts.get(other, [])[:limit]
         names: dict[str, list[str]] = {}
-        if rows:
-            ids = [r["id"] for r in rows]
-            for eid, name in self.cat.db.execute(
-                    f"SELECT entity_id, name FROM entity_names WHERE type = ? AND entity_id IN ({_marks(ids)})",
-                    (other, *ids)):
-                names.setdefault(eid, []).append(name)
+        for eid, name in self.cat.entity_names(other, [r["id"] for r in rows]):
+            names.setdefault(eid, []).append(name)
         return [{"id": r["id"], "passages": r["passages"],
                  "name": self._shared_name(other, r["id"], names.get(r["id"], []))} for r in rows]
 
@@ -201,45 +162,24 @@ class Neighbourhood:
         names = sorted(names)  # code point order, as SQLite's BINARY order of UTF-8 text
         if len(names) <= 1:
             return names[0] if names else None
-        mine, theirs = (self.cat.db.execute(
-            "SELECT COALESCE(SUM(mentions), 0) FROM entity_names WHERE type = ? AND entity_id = ?", k).fetchone()[0]
-            for k in ((self.type, self.id), (other, other_id)))
-        # the other side is looked up by document, entity and passage in mentions_doc
-        if mine <= theirs:
-            sql = ("SELECT 1 FROM mentions e CROSS JOIN mentions o INDEXED BY mentions_doc "
-                   "ON o.doc_id = e.doc_id AND o.type = ? AND o.entity_id = ? AND o.passage_id = e.passage_id "
-                   "WHERE e.type = ? AND e.entity_id = ? AND o.name = ? LIMIT 1")
-        else:
-            sql = ("SELECT 1 FROM mentions o WHERE o.type = ? AND o.entity_id = ? AND o.name = ? AND EXISTS "
-                   "(SELECT 1 FROM mentions e INDEXED BY mentions_doc WHERE e.doc_id = o.doc_id AND e.type = ? "
-                   "AND e.entity_id = ? AND e.passage_id = o.passage_id) LIMIT 1")
+        mine = self.cat.entity_mention_total(self.type, self.id)
+        theirs = self.cat.entity_mention_total(other, other_id)
         for name in names[:-1]:
-            args = (other, other_id, self.type, self.id, name) if mine <= theirs else \
-                (other, other_id, name, self.type, self.id)
-            if self.cat.db.execute(sql, args).fetchone():
+            if self.cat.shares_a_passage_named(self.type, self.id, other, other_id, name, mine <= theirs):
                 return name
         return names[-1]
 
     def ranked_docs(self) -> list[str]:
         """The entity's documents, newest first, then by title and id."""
         if self._docs is None:
-            self._docs = [r[0] for r in self.cat.db.execute(
-                "SELECT e.doc_id FROM entity_docs e CROSS JOIN documents d ON d.id = e.doc_id "
-                "WHERE e.type = ? AND e.entity_id = ? ORDER BY d.year DESC, d.title COLLATE NOCASE, d.id",
-                (self.type, self.id))]
+            self._docs = self.cat.entity_documents_newest_first(self.type, self.id)
         return self._docs
 
     def _passages_in(self, docs: list[str], topic: str | None = None) -> list[str]:
         """The entity's passages in these documents (with `topic` too, if given), in the
-        documents' order, then by position. mentions_doc (doc_id, type, entity_id,
-        passage_id, start) finds them without reading the documents' other mentions."""
-        sql = ("SELECT DISTINCT m.doc_id, p.ordinal, m.passage_id FROM mentions m INDEXED BY mentions_doc "
-               + ("CROSS JOIN mentions o INDEXED BY mentions_doc ON o.doc_id = m.doc_id AND o.type = 'topic' "
-                  "AND o.entity_id = ? AND o.passage_id = m.passage_id " if topic is not None else "")
-               + "CROSS JOIN passages p ON p.id = m.passage_id "
-               f"WHERE m.doc_id IN ({_marks(docs)}) AND m.type = ? AND m.entity_id = ?")
+        documents' order, then by position."""
         order = {d: i for i, d in enumerate(docs)}
-        rows = self.cat.db.execute(sql, (*([topic] if topic is not None else []), *docs, self.type, self.id)).fetchall()
+        rows = self.cat.entity_passages_in(self.type, self.id, docs, topic)
         return [r[2] for r in sorted(rows, key=lambda r: (order[r[0]], r[1]))]
 
     def _open_more(self) -> bool:
@@ -263,20 +203,13 @@ class Neighbourhood:
 
     def _first_at(self, ids: list[str]) -> dict[str, int]:
         """passage id -> offset of the entity's first mention in it (for excerpts)."""
-        return {r[0]: r[1] for r in self.cat.db.execute(
-            f"SELECT passage_id, MIN(start) FROM mentions WHERE passage_id IN ({_marks(ids)}) "
-            "AND +type = ? AND +entity_id = ? GROUP BY passage_id", (*ids, self.type, self.id))}
+        return self.cat.first_mentions(self.type, self.id, ids)
 
     def fetch(self, ids: list[str]) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}
         for chunk in (ids[i:i + 500] for i in range(0, len(ids), 500)):
             first_at = self._first_at(chunk)
-            for r in self.cat.db.execute(
-                    "SELECT p.id, p.doc_id, p.ordinal, p.text, p.heading_path, p.page_start, p.page_end, "
-                    f"d.title, d.year, d.format FROM passages p JOIN documents d ON d.id = p.doc_id "
-                    f"WHERE p.id IN ({_marks(chunk)})", chunk):
-                row = dict(r)
-                row["heading_path"] = json.loads(row["heading_path"] or "[]")
+            for row in self.cat.passages_with_documents(chunk):
                 row["excerpt"] = excerpt(row["text"], first_at.get(row["id"]))
                 out[row["id"]] = row
         return out
@@ -297,9 +230,7 @@ class Neighbourhood:
         shared: dict[str, list[str]] = {t: [] for t in need}
         if need:
             rank = {d: i for i, d in enumerate(self.ranked_docs())}
-            for tid, doc in self.cat.db.execute(
-                    f"SELECT entity_id, doc_id FROM entity_docs WHERE type = 'topic' AND entity_id IN ({_marks(need)})",
-                    list(need)):
+            for tid, doc in self.cat.topic_documents(list(need)):
                 if doc in rank:
                     shared[tid].append(doc)
             for docs in shared.values():
@@ -332,15 +263,9 @@ def passages_with_mentions(cat: Catalog, doc_id: str, first: int = 0,
     """A document's passages with ordinal in [first, last], in order, each with its
     mentions sorted by offset."""
     hi = (1 << 62) if last is None else last
-    passages = [_passage(r) for r in cat.db.execute(
-        "SELECT * FROM passages WHERE doc_id = ? AND ordinal BETWEEN ? AND ? ORDER BY ordinal",
-        (doc_id, first, hi))]
+    passages = cat.passages_between(doc_id, first, hi)
     by_passage: dict[str, list[dict[str, Any]]] = {}
-    for r in cat.db.execute(
-            "SELECT m.passage_id, m.type, m.entity_id, m.name, m.text, m.start, m.end "
-            "FROM passages p CROSS JOIN mentions m ON m.passage_id = p.id "
-            "WHERE p.doc_id = ? AND p.ordinal BETWEEN ? AND ? ORDER BY m.start, m.end DESC",
-            (doc_id, first, hi)):
+    for r in cat.mentions_between(doc_id, first, hi):
         by_passage.setdefault(r[0], []).append(
             {"type": r[1], "id": r[2], "name": r[3], "text": r[4], "start": r[5], "end": r[6]})
     for p in passages:
@@ -349,21 +274,12 @@ def passages_with_mentions(cat: Catalog, doc_id: str, first: int = 0,
 
 
 def passage_count(cat: Catalog, doc_id: str) -> int:
-    return cat.db.execute("SELECT COUNT(*) FROM passages WHERE doc_id = ?", (doc_id,)).fetchone()[0]
-
-
-def _passage(row: Any) -> dict[str, Any]:
-    d = dict(row)
-    d["heading_path"] = json.loads(d["heading_path"] or "[]")
-    d["ocr"] = bool(d["ocr"])
-    return d
+    return cat.passage_count(doc_id)
 
 
 def document_entities(cat: Catalog, doc_id: str, limit: int = 20) -> dict[str, list[dict[str, Any]]]:
     out: dict[str, list[dict[str, Any]]] = {}
-    for r in cat.db.execute(
-            "SELECT type, entity_id, MAX(name), COUNT(*) AS n FROM mentions WHERE doc_id = ? "
-            "GROUP BY type, entity_id ORDER BY n DESC, entity_id", (doc_id,)):
+    for r in cat.document_entity_counts(doc_id):
         bucket = out.setdefault(r[0], [])
         if len(bucket) < limit:
             bucket.append({"id": r[1], "name": r[2], "mentions": r[3]})
@@ -375,8 +291,7 @@ def names_for(cat: Catalog, pairs: set[tuple[str, str]]) -> dict[tuple[str, str]
     over a frequent entity's mentions would read all of them)."""
     out: dict[tuple[str, str], str] = {}
     for t, i in pairs:
-        row = cat.db.execute("SELECT name FROM mentions WHERE type = ? AND entity_id = ? LIMIT 1",
-                             (t, i)).fetchone()
-        if row is not None:
-            out[(t, i)] = row[0]
+        name = cat.entity_name(t, i)
+        if name is not None:
+            out[(t, i)] = name
     return out

@@ -10,8 +10,6 @@ from kb.salience import passage_salience, subject_country
 from kb.search.types import PassageRecord
 from kb.store import Catalog
 
-HEADING_SEPARATOR = " › "  # a heading path shown (and indexed) as one string
-
 
 def passage_records(catalog: Catalog, doc_id: str) -> list[PassageRecord]:
     """The passages of one document as records for the index; [] for an unknown id."""
@@ -24,27 +22,23 @@ def passage_records(catalog: Catalog, doc_id: str) -> list[PassageRecord]:
         bucket = ents.setdefault(r["passage_id"], {}).setdefault(r["type"], [])
         if r["entity_id"] not in bucket:
             bucket.append(r["entity_id"])
-    passages = catalog.passages(doc_id)
-    headings = {p["id"]: HEADING_SEPARATOR.join(p["heading_path"]) for p in passages}
-    salience = passage_salience(rows, headings, doc.get("title") or "", subject_country(doc.get("metadata")))
     meta: dict[str, Any] = doc.get("metadata") or {}
     records = []
-    for p in passages:
+    for p in catalog.passages(doc_id):
         e = ents.get(p["id"], {})
-        records.append({
-            "id": p["id"], "doc_id": doc_id, "ordinal": p["ordinal"], "text": p["text"],
-            "title": doc.get("title") or "", "heading": headings[p["id"]],
-            "heading_path": p["heading_path"],
-            "path": doc["paths"][0] if doc["paths"] else "", "source_id": doc.get("source_id"),
-            "type": doc["format"], "year": doc.get("year"),
-            "lang": p.get("language") or doc.get("language"),
-            "event": meta.get("event"),
-            "date": meta.get("date") or meta.get("created"),
-            "added": doc.get("ingested_at"),
-            "collection": [meta.get("collection") or ""],
-            "page_start": p["page_start"], "page_end": p["page_end"],
-            "country": e.get("country", []), "region": e.get("region", []), "org": e.get("org", []),
-            "person": e.get("person", []), "topic": e.get("topic", []),
-            "salience": salience.get(p["id"], {}),
-        })
+        records.append(PassageRecord(
+            id=p["id"], doc_id=doc_id, ordinal=p["ordinal"], text=p["text"],
+            title=doc.get("title") or "", heading_path=p["heading_path"],
+            path=doc["paths"][0] if doc["paths"] else "", source_id=doc.get("source_id"),
+            format=doc["format"], year=doc.get("year"),
+            lang=p.get("language") or doc.get("language"),
+            event=meta.get("event"), date=meta.get("date") or meta.get("created"),
+            added=doc.get("ingested_at"), collection=[meta.get("collection") or ""],
+            page_start=p["page_start"], page_end=p["page_end"],
+            country=e.get("country", []), region=e.get("region", []), org=e.get("org", []),
+            person=e.get("person", []), topic=e.get("topic", [])))
+    salience = passage_salience(rows, {r.id: r.heading for r in records}, doc.get("title") or "",
+                                subject_country(meta))
+    for record in records:
+        record.salience = salience.get(record.id, {})
     return records

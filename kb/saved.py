@@ -3,9 +3,7 @@
 Atom feed (newest ingested first) and counted by the passages added in the last days."""
 from __future__ import annotations
 
-import json
 import re
-import sqlite3
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -13,7 +11,7 @@ from urllib.parse import urlencode
 
 from kb.errors import ConflictError, InvalidInputError, NotFoundError
 from kb.search.types import FACET_FIELDS, SearchRequest
-from kb.store import Catalog, now_iso
+from kb.store import Catalog
 
 RECENT_DAYS = 30
 MAX_SAVED = 500  # a curator's list, not a store of every query ever run
@@ -43,8 +41,8 @@ class SavedSearch:
         return {**asdict(self), "links": self.links()}
 
 
-def _row(r: Any) -> SavedSearch:
-    return SavedSearch(id=r["id"], name=r["name"], query=r["query"], filters=json.loads(r["filters"] or "{}"),
+def _row(r: dict[str, Any]) -> SavedSearch:
+    return SavedSearch(id=r["id"], name=r["name"], query=r["query"], filters=r["filters"],
                        created_by=r["created_by"], created_at=r["created_at"])
 
 
@@ -82,29 +80,23 @@ def validate(name: Any, query: Any, filters: Any) -> tuple[str, str, dict[str, l
 def create(catalog: Catalog, name: Any, query: Any, filters: Any, by: str | None) -> SavedSearch:
     name, query, filters = validate(name, query, filters)
     with catalog.transaction():
-        if catalog.db.execute("SELECT 1 FROM saved_searches WHERE name = ?", (name,)).fetchone():
+        if catalog.saved_search_exists(name):
             raise ConflictError(f"a saved search named {name!r} exists; delete it or choose another name")
-        if catalog.db.execute("SELECT COUNT(*) FROM saved_searches").fetchone()[0] >= MAX_SAVED:
+        if catalog.count_saved_searches() >= MAX_SAVED:
             raise ConflictError(f"there are already {MAX_SAVED} saved searches; delete some first")
-        cur = catalog.db.execute(
-            "INSERT INTO saved_searches (name, query, filters, created_by, created_at) VALUES (?, ?, ?, ?, ?)",
-            (name, query, json.dumps(filters, ensure_ascii=False), by, now_iso()))
-        row = catalog.db.execute("SELECT * FROM saved_searches WHERE id = ?", (cur.lastrowid,)).fetchone()
+        row = catalog.saved_search(catalog.add_saved_search(name, query, filters, by))
+    assert row is not None  # written in this transaction
     return _row(row)
 
 
 def list_all(catalog: Catalog) -> list[SavedSearch]:
-    try:
-        rows = catalog.db.execute("SELECT * FROM saved_searches ORDER BY name COLLATE NOCASE").fetchall()
-    except sqlite3.OperationalError:  # a read-only view of a catalog not yet migrated to schema 4
-        return []
-    return [_row(r) for r in rows]
+    return [_row(r) for r in catalog.saved_searches()]
 
 
 def get(catalog: Catalog, saved_id: int) -> SavedSearch:
     if not 0 < saved_id < 2**63:  # past SQLite's INTEGER: no such row (it raised OverflowError, a 500)
         raise NotFoundError(f"no saved search {saved_id}")
-    row = catalog.db.execute("SELECT * FROM saved_searches WHERE id = ?", (saved_id,)).fetchone()
+    row = catalog.saved_search(saved_id)
     if row is None:
         raise NotFoundError(f"no saved search {saved_id}")
     return _row(row)
@@ -113,7 +105,7 @@ def get(catalog: Catalog, saved_id: int) -> SavedSearch:
 def delete(catalog: Catalog, saved_id: int) -> SavedSearch:
     with catalog.transaction():
         found = get(catalog, saved_id)
-        catalog.db.execute("DELETE FROM saved_searches WHERE id = ?", (saved_id,))
+        catalog.remove_saved_search(saved_id)
     return found
 
 
@@ -121,7 +113,7 @@ def recent_count(kb: Any, saved: SavedSearch, days: int = RECENT_DAYS, now: date
     """Passages matching the search whose documents were ingested in the last `days` days:
     the search ordered newest ingested first, read until the first older passage."""
     since = ((now or datetime.now(UTC)) - timedelta(days=days)).replace(microsecond=0).isoformat()
-    newest = kb.catalog.db.execute("SELECT MAX(ingested_at) FROM documents").fetchone()[0]
+    newest = kb.catalog.newest_ingest()
     if newest is None or newest < since:
         return 0  # nothing ingested lately: no search needed
     req = SearchRequest(q=saved.query, filters=saved.filters, sort="added", facets=False,
@@ -144,13 +136,4 @@ def with_counts(kb: Any) -> list[dict[str, Any]]:
         return [{**s.to_dict(), "recent": recent_count(kb, s), "recent_days": RECENT_DAYS}
                 for s in list_all(kb.catalog)]
 
-    return queries.cached(kb.catalog, ("saved-searches", day, _stamp(kb.catalog)), compute)
-
-
-def _stamp(catalog: Catalog) -> tuple[int, str | None]:
-    # saved-search writes do not count as catalog changes (kb.store.changes): key on the table
-    try:
-        r = catalog.db.execute("SELECT COUNT(*), MAX(created_at) || '/' || MAX(id) FROM saved_searches").fetchone()
-    except sqlite3.OperationalError:
-        return 0, None
-    return r[0], r[1]
+    return queries.cached(kb.catalog, ("saved-searches", day, kb.catalog.saved_searches_stamp()), compute)

@@ -7,11 +7,11 @@ from a third-party parser. Each format module exposes
 """
 from __future__ import annotations
 
-import importlib
 import io
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
 from typing import BinaryIO
 
 from indexer.extract.zipguard import zip_entries
@@ -29,8 +29,6 @@ EXTRACTOR_VERSION = "1.1.0"
 
 FORMATS = ("pdf", "docx", "pptx", "xlsx", "html", "txt", "md", "jsonl", "csv", "doc", "ppt", "xls")
 RECORD_FORMATS = ("jsonl", "csv")
-_MODULES = {"pdf": "pdf", "docx": "docx", "pptx": "pptx", "xlsx": "xlsx", "html": "html", "txt": "text",
-            "md": "text", "doc": "legacy", "ppt": "legacy", "xls": "legacy"}
 _EXTENSIONS = {
     ".pdf": "pdf", ".docx": "docx", ".docm": "docx", ".pptx": "pptx", ".pptm": "pptx", ".xlsx": "xlsx",
     ".xlsm": "xlsx", ".html": "html", ".htm": "html", ".xhtml": "html", ".txt": "txt", ".text": "txt",
@@ -148,14 +146,16 @@ def extract(source: str | Path | BinaryIO, name: str | None = None, password: st
         fmt = sniff(stream, name)
         if fmt in RECORD_FORMATS:
             return _records_as_document(stream, fmt, name)
-        module = importlib.import_module(f"indexer.extract.{_MODULES[fmt]}")
+        module = _parser(fmt)
         stream.seek(0)
         if fmt in ("docx", "pptx", "xlsx"):
             from indexer.extract.zipguard import check_zip
 
             check_zip(stream, limits)
         with parser_errors(fmt):
-            if fmt in ("doc", "ppt", "xls", "md", "txt"):
+            if fmt in ("doc", "ppt", "xls"):  # converted, then read as the format it became
+                result = module.extract(stream, password=password, limits=limits, fmt=fmt, reread=extract)
+            elif fmt in ("md", "txt"):
                 result = module.extract(stream, password=password, limits=limits, fmt=fmt)
             else:
                 result = module.extract(stream, password=password, limits=limits)
@@ -163,6 +163,26 @@ def extract(source: str | Path | BinaryIO, name: str | None = None, password: st
     finally:
         if owned:
             stream.close()
+
+
+def _parser(fmt: str) -> ModuleType:
+    """The format's parser module, imported on first use (the parsers' libraries cost seconds
+    of start-up), written out rather than named in strings so the layer check sees them."""
+    if fmt == "pdf":
+        from indexer.extract import pdf as module
+    elif fmt == "docx":
+        from indexer.extract import docx as module
+    elif fmt == "pptx":
+        from indexer.extract import pptx as module
+    elif fmt == "xlsx":
+        from indexer.extract import xlsx as module
+    elif fmt == "html":
+        from indexer.extract import html as module
+    elif fmt in ("txt", "md"):
+        from indexer.extract import text as module
+    else:  # doc, ppt, xls (sniff names no other format)
+        from indexer.extract import legacy as module
+    return module
 
 
 @contextmanager

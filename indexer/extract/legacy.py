@@ -4,6 +4,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -17,7 +18,10 @@ def soffice() -> str | None:
     return shutil.which("soffice") or shutil.which("libreoffice")
 
 
-def extract(stream: BinaryIO, password: str | None = None, limits: dict | None = None, fmt: str = "doc") -> Extracted:
+def extract(stream: BinaryIO, reread: Callable[..., Extracted], password: str | None = None,
+            limits: dict | None = None, fmt: str = "doc") -> Extracted:
+    """reread: indexer.extract.extract, which reads the converted file (passed in, as this
+    module is one of the parsers that function picks)."""
     program = soffice()
     if not program:
         raise UnsupportedFormatError(f"unsupported format .{fmt}: install LibreOffice (soffice) to convert it")
@@ -38,9 +42,7 @@ def extract(stream: BinaryIO, password: str | None = None, limits: dict | None =
         out = Path(tmp) / f"in.{target}"
         if not out.exists():
             raise ExtractionError(f"LibreOffice could not convert .{fmt} (no output)")
-        from indexer.extract import extract as extract_any
-
-        result = extract_any(out, password=password, limits=limits)
+        result = reread(out, password=password, limits=limits)
     result.format = fmt
     result.metadata["converted_with"] = "soffice"
     return result

@@ -14,12 +14,12 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from indexer.documents import get_tagger, merge_person
+from indexer.documents import get_tagger, merge_person, stored_authors, tag_document
 from indexer.library.documents import write_lock
 from indexer.library.indexing import sync_index
 from indexer.library.jobs import create as create_job
 from indexer.library.jobs import start as start_job
-from indexer.pipeline import Progress
+from indexer.pipeline import Progress, crash_point
 from kb.errors import ConflictError, InvalidInputError, NotFoundError
 from kb.facade import KB
 from kb.model import ENTITY_TYPES, Passage
@@ -160,11 +160,13 @@ def _retag(kb: KB, doc_ids: list[str], progress: Progress | None) -> tuple[int, 
         passages = [Passage(doc_id=r["doc_id"], ordinal=r["ordinal"], text=r["text"],
                             heading_path=r["heading_path"], language=r.get("language"),
                             kind=r.get("kind") or "paragraph") for r in catalog.passages(doc_id)]
-        mentions = tagger.tag_passages(passages, doc.get("language"))  # as at ingest
+        # as at ingest, the sidecar's authors included
+        mentions, people = tag_document(tagger, passages, doc.get("language"), stored_authors(doc["metadata"]))
         with catalog.transaction():
             catalog.replace_mentions(doc_id, mentions)
-            for person in tagger.people_of(mentions):
-                merge_person(catalog, person, doc)
+            for person in people:
+                merge_person(catalog, person, doc_id, doc.get("year"), doc.get("title"))
+        crash_point("retag")  # a document re-tagged, the rest and the index not yet
         done += 1
         passages_done += len(passages)
         if progress:

@@ -18,6 +18,7 @@ from typing import Any
 from indexer.pipeline import INDEX_BATCH_DOCS, INDEX_BATCH_PASSAGES, crash_point
 from kb.facade import KB
 from kb.records import passage_records
+from kb.search.types import PassageRecord
 
 Progress = Callable[[dict[str, Any]], None]
 
@@ -44,12 +45,12 @@ def sync_index(kb: KB, progress: Progress | None = None) -> dict[str, int]:
     return {"indexed": len(todo), "deleted": len(gone)}
 
 
-def _index_batches(catalog: Any, todo: list[str]) -> Iterator[tuple[list[str], list[dict[str, Any]]]]:
+def _index_batches(catalog: Any, todo: list[str]) -> Iterator[tuple[list[str], list[PassageRecord]]]:
     """Documents and their passage records in commits of at most INDEX_BATCH_DOCS documents
     or INDEX_BATCH_PASSAGES passages; one empty batch when there is nothing to write (the
     deletions still need their commit)."""
     chunk: list[str] = []
-    records: list[dict[str, Any]] = []
+    records: list[PassageRecord] = []
     for doc_id in todo:
         chunk.append(doc_id)
         records.extend(passage_records(catalog, doc_id))
@@ -60,7 +61,7 @@ def _index_batches(catalog: Any, todo: list[str]) -> Iterator[tuple[list[str], l
         yield chunk, records
 
 
-def all_records(kb: KB) -> Iterator[dict[str, Any]]:
+def all_records(kb: KB) -> Iterator[PassageRecord]:
     """Every passage record of the catalog, document by document."""
     for doc_id in kb.catalog.all_doc_ids():
         yield from passage_records(kb.catalog, doc_id)
@@ -78,7 +79,7 @@ def reindex(kb: KB, progress: Progress | None = None) -> dict[str, Any]:
     doc_ids = kb.catalog.all_doc_ids()
     state = {"done": 0}
 
-    def counted() -> Iterator[dict[str, Any]]:
+    def counted() -> Iterator[PassageRecord]:
         for rec in all_records(kb):
             state["done"] += 1
             if progress and state["done"] % 500 == 0:

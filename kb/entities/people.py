@@ -116,17 +116,32 @@ def person_record(group: list[PersonHit]) -> dict[str, Any]:
             "affiliations": affiliations, "titles": titles, "countries": countries}
 
 
-def merge_person(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
-    """Combine a stored person record with one from another document (lists are unions)."""
-    if not old:
-        return dict(new)
-    out = dict(old)
-    for key in ("affiliations", "titles", "countries", "doc_ids"):
-        merged = list(old.get(key) or [])
-        merged += [v for v in new.get(key) or [] if v not in merged]
-        out[key] = merged
-    out["honorific"] = old.get("honorific") or new.get("honorific")
-    if len(new.get("name", "")) > len(old.get("name", "")):
-        out["name"] = new["name"]
-    return out
+# -- combining across documents -------------------------------------------------------------
+# A person as the catalog stores it (kb.store.Catalog.put_person): the name, and as data the
+# lists below (each a union over the documents), the person page's one `country`, and one
+# appearance per document {doc_id, year, title, roles}. A document's record of a person
+# (person_record, the tagger's people_of) has the same lists but one `honorific`.
+PERSON_LISTS = ("affiliations", "titles", "honorifics", "countries")
+
+
+def fold_person(stored: dict[str, Any] | None, seen: dict[str, Any], doc_id: str, year: int | None,
+                title: str | None) -> tuple[str, dict[str, Any]]:
+    """The one rule for a person seen in a document: fold `seen` into the `stored` record
+    (Catalog.get_person, or None) and return the (name, data) to store. Lists accumulate
+    without repeats, the honorific joins `honorifics`, the document becomes (or replaces) one
+    appearance with the titles seen there as its roles, the latest name wins."""
+    old = dict(stored or {})
+    data = {k: v for k, v in old.items() if k not in ("id", "name")}
+    for key in PERSON_LISTS:
+        merged = list(data.get(key, []))
+        merged += [v for v in dict.fromkeys(seen.get(key) or []) if v not in merged]
+        data[key] = merged
+    if seen.get("honorific") and seen["honorific"] not in data["honorifics"]:
+        data["honorifics"].append(seen["honorific"])
+    appearances = [a for a in data.get("appearances", []) if a.get("doc_id") != doc_id]
+    appearances.append({"doc_id": doc_id, "year": year, "title": title, "roles": list(seen.get("titles") or [])})
+    data["appearances"] = appearances
+    if data["countries"] and not data.get("country"):
+        data["country"] = data["countries"][0]  # the person page shows one country
+    return seen.get("name") or old.get("name") or seen["id"], data
 

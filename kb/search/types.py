@@ -10,16 +10,53 @@ from kb.search.querytree import ParsedQuery
 # Facet / filter fields, in display order. Entity fields hold canonical ids.
 FACET_FIELDS = ("country", "region", "org", "person", "topic", "type", "year", "lang", "collection")
 
-# One passage as handed to the index by the catalog (kb.records.passage_records).
-# Keys: id, doc_id, ordinal, text, title, heading (heading path joined with " › "), path,
-# source_id, format (as `type`), year (int|None), lang, event, page_start, page_end,
-# country/region/org/person/topic (lists of ids), date (ISO string|None),
-# salience ({entity type: {entity id: points}}, points an int >= 1 for every id of the
-# passage's entity lists: how much the passage is about it, kb.salience). A backend ranks
-# the passages an entity query matches by these points: SALIENCE_BASE + SALIENCE_SPREAD *
-# points / (points + SALIENCE_PIVOT), added to the text relevance of the rest of the query;
-# a record without them counts 1 point an entity.
-PassageRecord = dict[str, Any]
+HEADING_SEPARATOR = " › "  # a heading path shown (and indexed) as one string
+
+
+@dataclass
+class PassageRecord:
+    """One passage as handed to the index by the catalog (kb.records.passage_records).
+
+    The heading travels once, as its path; the joined string (`heading`) is derived where a
+    backend indexes it. `salience`: {entity type: {entity id: points}}, points an int >= 1
+    for every id of the passage's entity lists: how much the passage is about it
+    (kb.salience). A backend ranks the passages an entity query matches by these points:
+    SALIENCE_BASE + SALIENCE_SPREAD * points / (points + SALIENCE_PIVOT), added to the text
+    relevance of the rest of the query; an entity without points counts 1."""
+
+    id: str
+    doc_id: str
+    ordinal: int
+    text: str
+    title: str = ""
+    heading_path: list[str] = field(default_factory=list)
+    path: str = ""
+    source_id: str | None = None
+    format: str = ""  # the document's format: the `type` facet
+    year: int | None = None
+    lang: str | None = None
+    event: str | None = None
+    date: str | None = None  # ISO 8601
+    added: str | None = None  # when the document was ingested (ISO 8601)
+    collection: list[str] = field(default_factory=list)
+    page_start: int | None = None
+    page_end: int | None = None
+    country: list[str] = field(default_factory=list)  # entity ids, each list by type
+    region: list[str] = field(default_factory=list)
+    org: list[str] = field(default_factory=list)
+    person: list[str] = field(default_factory=list)
+    topic: list[str] = field(default_factory=list)
+    salience: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    @property
+    def heading(self) -> str:
+        return HEADING_SEPARATOR.join(self.heading_path)
+
+    def entity_ids(self, type_: str) -> list[str]:
+        """The ids of one entity type (country, region, org, person, topic)."""
+        return list(getattr(self, type_))
+
+
 SALIENCE_BASE = 1.0
 SALIENCE_SPREAD = 1.0
 SALIENCE_PIVOT = 3.0

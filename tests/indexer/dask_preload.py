@@ -12,7 +12,7 @@ _original = distributed._sandbox
 
 
 def _sandbox(fn, payload, *args):  # type: ignore[no-untyped-def]
-    if "kill-worker" in os.path.basename(str(payload.get("path", ""))):
+    if "kill-worker" in os.path.basename(str(getattr(payload, "path", ""))):
         os.kill(os.getpid(), signal.SIGKILL)
     return _original(fn, payload, *args)
 

@@ -141,12 +141,15 @@ def test_one_worker_reads_a_large_pdf_whole_and_two_share_its_ranges():
 
     path = _pdf("dl__redp5110_sampled.pdf")  # 18 pages
     whole = extract(path)
-    payload = {"kind": "file", "path": str(path), "size": path.stat().st_size, "limits": {}}
+    from indexer.tasks import FileTask, TaskKey
+
+    task = FileTask(str(path), "d", "", path.stat().st_size, {})
+    key = TaskKey("file", str(path))
     for workers, split in ((1, 0), (2, 1)):
         counts = TaskCounts()
-        results = list(run_split(WorkerPool(extract_task, workers=workers), [("f", payload)], 4, workers,
+        results = list(run_split(WorkerPool(extract_task, workers=workers), [(key, task)], 4, workers,
                                  counts=counts))
-        assert [r.key for r in results] == ["f"] and results[0].ok, results[0].reason
+        assert [r.key for r in results] == [key] and results[0].ok, results[0].reason
         assert results[0].value.to_dict() == whole.to_dict()
         assert counts.split_files == split
         assert counts.ranges == (len(split_ranges(18, 4, 2)) if split else 0)

@@ -97,3 +97,41 @@ def test_delete_removes_the_document_from_catalog_and_index(kb):
     assert kb.index.doc_ids() == {} and kb.catalog.pending_index_work() == ([], [])
     with pytest.raises(NotFoundError):
         library.delete(kb, doc_id)
+
+
+def test_a_job_whose_process_dies_reads_interrupted_and_retag_finishes_it(kb):
+    """A background curation job in a real process SIGKILLed mid-job (after re-tagging its
+    first document): its status says `interrupted` with the command that finishes the work,
+    not "running" forever; `kb entities retag` then applies the curation."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    home = str(kb.home)
+    kb.close()  # the child writes the catalog; this test reads it again after
+    script = ("import threading\n"
+              "from indexer import library\nfrom kb.facade import KB\n"
+              f"with KB({{'home': {home!r}, 'curation_inline_max_docs': 0}}) as kb:\n"
+              "    result = library.curate(kb, 'reject', 'org', 'lotte-hotel', 'lotte-hotel')\n"
+              "    print(result.job, flush=True)\n"
+              "    for t in threading.enumerate():\n"
+              "        if t.name.startswith('kb-job-'):\n"
+              "            t.join()\n")
+    proc = subprocess.run([sys.executable, "-c", script], check=False, cwd=REPO, capture_output=True, text=True,
+                          timeout=300,
+                          env={**os.environ, "KB_CRASH_AT": "retag:1"})
+    assert proc.returncode == -9, proc.stderr[-2000:]  # SIGKILL, at the crash point inside the job
+    job_id = proc.stdout.strip()
+    with KB({"home": home}) as again:
+        job = library.job_status(again.catalog, job_id)
+        assert job["state"] == "interrupted" and "kb entities retag" in job["hint"], job
+        assert job["done"] == 0 and job["total"] == 1 and "owner" not in job
+        from web import create_app
+
+        answer = create_app({"home": home}).test_client().get(f"/api/v1/jobs/{job_id}")
+        assert answer.status_code == 200 and answer.get_json()["state"] == "interrupted"
+        assert _total(again, org="lotte-hotel") >= 1  # the index never heard of the curation
+        assert library.retag(again)["documents"] == 1
+        assert _total(again, org="lotte-hotel") == 0

@@ -206,3 +206,31 @@ def test_the_ungd_script_rebuilds_the_committed_sidecar(shared, tmp_path):
                           "--speeches", str(speeches)], capture_output=True, text=True, check=True).stdout
     assert "DMA (Dominica): in the speakers list, no speech file" in out
     assert (speeches / "metadata.csv").read_bytes() == (UNGD / "metadata.csv").read_bytes()
+
+
+def test_sidecar_authors_survive_a_retag(kb, tmp_path):
+    """`kb entities retag` re-runs the tagger on the stored passages: the speaker a sidecar
+    names stays a person mention (source "metadata") with the post as the appearance's role."""
+    from indexer.library.curation import retag
+
+    folder = _speeches(tmp_path / "in", "KAZ")
+    (folder / "metadata.csv").write_text(HEADER + (
+        'KAZ_79_2024.txt,"Kazakhstan statement",2024-09-24,'
+        "Murat Nurtleu | speaker | Deputy Prime Minister,KAZ,UNGD 2024,,\n"), encoding="utf-8")
+    ingest([folder], kb, workers=1)
+    kaz = _doc(kb, "KAZ_79_2024.txt")
+
+    def state():
+        metadata = sorted((m["passage_id"], m["start"], m["end"]) for m in kb.catalog.mentions(kaz["id"])
+                          if m["type"] == "person" and m["source"] == "metadata")
+        person = kb.catalog.get_person("murat-nurtleu")
+        return metadata, person["titles"], person["country"], person["appearances"]
+
+    before = state()
+    assert before[0] and before[3][0]["roles"] == ["Deputy Prime Minister"]
+    assert retag(kb, [kaz["id"]]) == {"documents": 1, "passages": len(kb.catalog.passages(kaz["id"]))}
+    assert state() == before
+    from kb.search.types import SearchRequest
+
+    res = kb.search(SearchRequest(q="", filters={"person": ["murat-nurtleu"]}))
+    assert res.total >= 1 and {h.doc_id for h in res.hits} == {kaz["id"]}

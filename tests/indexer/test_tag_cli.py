@@ -6,9 +6,10 @@ import json
 
 import pytest
 
+from indexer.documents import merge_person
 from indexer.tag import Tagger
 from kb.entities import load_registry
-from kb.model import Passage
+from kb.model import Document, Passage
 from kb.store import Catalog
 from tests.conftest import CORPUS
 from web.cli import main
@@ -29,9 +30,9 @@ def home(kb_home, monkeypatch):
     tagger = Tagger(load_registry(cat.curation()), model="")
     mentions = tagger.tag_passages(passages, "en")
     with cat.transaction():
-        cat.put_document({"id": "doc1", "sha256": "x" * 64, "format": "txt", "title": "t"}, passages, mentions)
+        cat.put_document(Document("doc1", "txt", sha256="x" * 64, title="t"), passages, mentions)
         for p in tagger.people_of(mentions):
-            cat.put_person(p["id"], p["name"], {k: v for k, v in p.items() if k not in ("id", "name")})
+            merge_person(cat, p, "doc1", None, "t")  # as ingest stores them
     cat.close()
     return kb_home
 

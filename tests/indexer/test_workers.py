@@ -34,13 +34,17 @@ def test_no_tasks_is_fine():
 
 
 def test_feed_runs_the_costliest_task_first_follow_ups_included():
+    from indexer.tasks import RecordsTask
     from indexer.workers import Feed
 
-    feed = Feed([("big", {"cost": 100}), ("mid", {"cost": 50}), ("small", {"cost": 10}), ("rec", "no cost")])
-    assert feed.next() == ("big", {"cost": 100})
-    feed.add("range-a", {"cost": 60})
-    feed.add("range-b", {"cost": 20})
-    feed.add("assemble", {"cost": float("inf")})
+    def costing(cost: float) -> RecordsTask:
+        return RecordsTask([], cost=cost)
+
+    feed = Feed([("big", costing(100)), ("mid", costing(50)), ("small", costing(10)), ("rec", "no cost")])
+    assert feed.next() == ("big", costing(100))
+    feed.add("range-a", costing(60))
+    feed.add("range-b", costing(20))
+    feed.add("assemble", costing(float("inf")))
     order = []
     while (task := feed.next()) is not None:
         order.append(task[0])

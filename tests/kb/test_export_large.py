@@ -14,7 +14,7 @@ import pytest
 
 from kb import settings as settings_mod
 from kb.export import Provenance, build_id, export
-from kb.search.types import SearchRequest
+from kb.search.types import PassageRecord, SearchRequest
 from tests.kb.search.searchkit import open_index
 
 N_PASSAGES = 10_200
@@ -27,12 +27,11 @@ def records(n: int):
     for i in range(n):
         doc = f"gen-{i // 40:04d}"
         text = " ".join(rnd.choice(WORDS) for _ in range(6)) + f" =SUM(A{i})"
-        yield {"id": f"{doc}-{i % 40}", "doc_id": doc, "ordinal": i % 40, "text": text,
-               "title": f"Generated report {i // 40}", "heading": "Part 1", "heading_path": ["Part 1"],
-               "path": f"corpus/{doc}.pdf", "source_id": None, "type": "pdf", "year": 2010 + i % 8,
-               "lang": "en", "event": None, "date": None, "page_start": i % 40 // 4 + 1,
-               "page_end": i % 40 // 4 + 1, "country": ["KOR"] if i % 3 == 0 else [], "region": [],
-               "org": [], "person": [], "topic": ["broadband"] if "broadband" in text else []}
+        yield PassageRecord(f"{doc}-{i % 40}", doc, i % 40, text, title=f"Generated report {i // 40}",
+                            heading_path=["Part 1"], path=f"corpus/{doc}.pdf", format="pdf", year=2010 + i % 8,
+                            lang="en", page_start=i % 40 // 4 + 1, page_end=i % 40 // 4 + 1,
+                            country=["KOR"] if i % 3 == 0 else [],
+                            topic=["broadband"] if "broadband" in text else [])
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ import random
 import socket
 import uuid
 from collections import Counter
+from dataclasses import replace
 
 import pytest
 
@@ -16,29 +17,26 @@ from kb import settings as kb_settings
 from kb.errors import BackendUnavailableError, IndexError_, InvalidInputError
 from kb.search.opensearch import OpenSearchBackend
 from kb.search.service import SearchService
-from kb.search.types import FACET_FIELDS, SearchRequest
+from kb.search.types import FACET_FIELDS, PassageRecord, SearchRequest
 
 COUNTRIES = ["KOR", "KAZ", "FRA", "BRA", "KEN", "IND", "CHL"]
 TOPICS = ["open-data", "broadband", "e-procurement", "digital-identity", "cybersecurity"]
 WORDS = ["government", "portal", "citizens", "broadband", "procurement", "identity", "rural", "services", "data", "open", "mobile", "strategy", "capacity", "framework", "privacy", "agency", "ministry", "online", "tenders"]
 
 
-def records(n: int, seed: int = 7) -> list[dict]:
+def records(n: int, seed: int = 7) -> list[PassageRecord]:
     rng = random.Random(seed)
     out = []
     for i in range(n):
         doc = f"doc{i % 40:02d}"
         lang = rng.choice(["en", "en", "en", "fr", "es"])
-        out.append({
-            "id": f"{doc}:{i}", "doc_id": doc, "ordinal": i, "lang": lang,
-            "text": " ".join(rng.choice(WORDS) for _ in range(rng.randint(5, 25))),
-            "title": f"Forum report {doc}", "heading": f"Part {i % 3}",
-            "type": rng.choice(["pdf", "pptx", "docx"]), "year": 2008 + i % 7,
-            "date": f"{2008 + i % 7}-0{1 + i % 9}-1{i % 10}",
-            "country": rng.sample(COUNTRIES, rng.randint(0, 2)),
-            "topic": rng.sample(TOPICS, rng.randint(1, 2)), "region": [], "org": [], "person": [],
-            "page_start": 1 + i % 30, "page_end": 1 + i % 30,
-        })
+        out.append(PassageRecord(
+            f"{doc}:{i}", doc, i, " ".join(rng.choice(WORDS) for _ in range(rng.randint(5, 25))), lang=lang,
+            title=f"Forum report {doc}", heading_path=[f"Part {i % 3}"],
+            format=rng.choice(["pdf", "pptx", "docx"]), year=2008 + i % 7,
+            date=f"{2008 + i % 7}-0{1 + i % 9}-1{i % 10}",
+            country=rng.sample(COUNTRIES, rng.randint(0, 2)),
+            topic=rng.sample(TOPICS, rng.randint(1, 2)), page_start=1 + i % 30, page_end=1 + i % 30))
     return out
 
 
@@ -65,12 +63,17 @@ def index(opensearch_urls, corpus):
     ix.close()
 
 
-def brute_facets(recs: list[dict], limit: int) -> dict[str, list[tuple[str, int]]]:
+def field_of(r: PassageRecord, name: str):
+    """A facet's value in a record (the `type` facet is the record's format)."""
+    return getattr(r, "format" if name == "type" else name)
+
+
+def brute_facets(recs: list[PassageRecord], limit: int) -> dict[str, list[tuple[str, int]]]:
     out = {}
     for name in FACET_FIELDS:
         counts: Counter = Counter()
         for r in recs:
-            value = r.get(name)
+            value = field_of(r, name)
             values = value if isinstance(value, list) else ([] if value in (None, "") else [value])
             counts.update(str(v) for v in values)
         ranked = sorted(counts.items(), key=lambda vc: (-vc[1], vc[0]))
@@ -78,8 +81,8 @@ def brute_facets(recs: list[dict], limit: int) -> dict[str, list[tuple[str, int]
     return out
 
 
-def words_of(rec: dict) -> set[str]:
-    return set(rec["text"].split())
+def words_of(rec: PassageRecord) -> set[str]:
+    return set(rec.text.split())
 
 
 @pytest.mark.parametrize("filters", [{}, {"country": ["KOR"]}, {"topic": ["broadband", "open-data"],
@@ -87,9 +90,10 @@ def words_of(rec: dict) -> set[str]:
 def test_facets_are_exact_against_brute_force(index, corpus, filters):
     result = index.search(SearchRequest(q="", filters=filters, facet_limit=0, per_page=5))
 
-    def keep(r: dict) -> bool:
+    def keep(r: PassageRecord) -> bool:
         for name, values in filters.items():
-            have = r[name] if isinstance(r[name], list) else [str(r[name])]
+            value = field_of(r, name)
+            have = value if isinstance(value, list) else [str(value)]
             if not set(have) & set(values):
                 return False
         return True
@@ -103,7 +107,7 @@ def test_words_must_all_match_and_totals_are_exact(index, corpus):
     result = index.search(SearchRequest(q="rural tenders", per_page=10, max_per_document=0))
     expected = [r for r in corpus if {"rural", "tenders"} <= words_of(r)]
     assert expected and result.total == len(expected)
-    assert {h.passage_id for h in result.hits} <= {r["id"] for r in expected}
+    assert {h.passage_id for h in result.hits} <= {r.id for r in expected}
 
 
 def test_cursor_paging_reaches_every_hit_exactly_once(index, corpus):
@@ -116,7 +120,7 @@ def test_cursor_paging_reaches_every_hit_exactly_once(index, corpus):
             break
         request.cursor = result.next_cursor
         result = index.search(request)
-    expected = {r["id"] for r in corpus if "government" in words_of(r)}
+    expected = {r.id for r in corpus if "government" in words_of(r)}
     assert len(seen) == len(set(seen)) == len(expected)
     assert set(seen) == expected
 
@@ -131,7 +135,7 @@ def test_a_cursor_of_another_query_is_refused(index):
 
 def test_sorts_by_date_and_title(index, corpus):
     by_date = list(index.iter_all(SearchRequest(q="strategy", sort="date")))
-    dates = [next(r["date"] for r in corpus if r["id"] == h.passage_id) for h in by_date]
+    dates = [next(r.date for r in corpus if r.id == h.passage_id) for h in by_date]
     assert dates == sorted(dates, reverse=True)
     by_title = [h.title for h in index.iter_all(SearchRequest(q="strategy", sort="title"))]
     assert by_title == sorted(by_title)
@@ -143,10 +147,10 @@ def test_filters_queries_and_operators(index, corpus):
     def count(q: str) -> int:
         return index.search(SearchRequest(q=q, per_page=1, facets=False)).total
 
-    assert count("country:KOR") == sum("KOR" in r["country"] for r in corpus)
+    assert count("country:KOR") == sum("KOR" in r.country for r in corpus)
     assert count("country:kor") == count("country:KOR")  # ids match case-insensitively
-    assert count("year:[2009 TO 2011]") == sum(2009 <= r["year"] <= 2011 for r in corpus)
-    assert count("year:>=2012") == sum(r["year"] >= 2012 for r in corpus)
+    assert count("year:[2009 TO 2011]") == sum(2009 <= r.year <= 2011 for r in corpus)
+    assert count("year:>=2012") == sum(r.year >= 2012 for r in corpus)
     assert count("rural OR tenders") == sum(bool({"rural", "tenders"} & words_of(r)) for r in corpus)
     assert count("rural -tenders") == sum("rural" in words_of(r) and "tenders" not in words_of(r)
                                           for r in corpus)
@@ -158,8 +162,8 @@ def test_filters_queries_and_operators(index, corpus):
 def test_highlights_are_escaped_with_mark_only(opensearch_urls):
     ix = cluster_service(cluster_settings(opensearch_urls, f"kbtest-{uuid.uuid4().hex[:8]}"))
     try:
-        ix.index_passages([{"id": "h:0", "doc_id": "h", "ordinal": 0, "lang": "en", "title": "t",
-                            "text": 'Broadband <script>alert("x")</script> & rural <b>access</b>'}])
+        ix.index_passages([PassageRecord("h:0", "h", 0, 'Broadband <script>alert("x")</script> & rural <b>access</b>',
+                                          lang="en", title="t")])
         hit = ix.search(SearchRequest(q="broadband access")).hits[0]
         assert "<mark>Broadband</mark>" in hit.snippet and "<mark>access</mark>" in hit.snippet
         stripped = hit.snippet.replace("<mark>", "").replace("</mark>", "")
@@ -175,11 +179,11 @@ def test_writes_replace_documents_and_a_bad_item_fails_the_batch(opensearch_urls
         ix.index_passages(recs)
         before = ix.build_id()
         # doc00 now has one passage; doc01 is deleted
-        ix.update_documents(["doc01"], [dict(recs[0], id="doc00:new", text="renewed text")])
+        ix.update_documents(["doc01"], [replace(recs[0], id="doc00:new", text="renewed text")])
         counts = ix.doc_ids()
         assert counts["doc00"] == 1 and "doc01" not in counts
         assert ix.build_id() != before
-        bad = dict(recs[5], page_start="page five")  # not an integer: the cluster refuses it
+        bad = replace(recs[5], page_start="page five")  # not an integer: the cluster refuses it
         with pytest.raises(IndexError_) as err:
             ix.index_passages([recs[4], bad])
         assert "1 of 2 passages not indexed" in str(err.value) and "\n" not in str(err.value)
@@ -206,8 +210,8 @@ def test_spelling_and_more_like_this(index, corpus):
     result = index.search(SearchRequest(q="goverment", per_page=3))
     assert result.corrected_query == "government"
     assert result.total == sum("government" in words_of(r) for r in corpus)
-    similar = index.more_like(corpus[0]["id"], limit=5)
-    assert similar and corpus[0]["id"] not in {h.passage_id for h in similar}
+    similar = index.more_like(corpus[0].id, limit=5)
+    assert similar and corpus[0].id not in {h.passage_id for h in similar}
     assert all(words_of(corpus[0]) & set(h.text.split()) for h in similar)
 
 
@@ -239,9 +243,8 @@ def test_no_ten_thousand_hit_window(opensearch_urls):
     ix = cluster_service(cluster_settings(opensearch_urls, f"kbtest-{uuid.uuid4().hex[:8]}"))
     n = 10_050
     try:
-        ix.index_passages({"id": f"w{i // 50}:{i}", "doc_id": f"w{i // 50}", "ordinal": i,
-                           "lang": "en", "title": "t", "text": f"window passage {i}"}
-                          for i in range(n))
+        ix.index_passages(PassageRecord(f"w{i // 50}:{i}", f"w{i // 50}", i, f"window passage {i}", lang="en",
+                                        title="t") for i in range(n))
         request = SearchRequest(q="window", per_page=100, max_per_document=0, facets=False,
                                 highlight=False)
         first = ix.search(request)

@@ -52,8 +52,8 @@ def test_the_documents_own_country_ranks_first(tmp_path):
     (folder / "a_MHL_79_2024.txt.meta.json").write_text(json.dumps({"country": "MHL"}), encoding="utf-8")
     with KB({"home": str(tmp_path / "home")}) as kb:
         assert ingest([folder], kb, workers=1)["added"] == 2
-        points = {r["path"].rsplit("/", 1)[-1]: r["salience"]["country"]["KAZ"]
-                  for d in kb.catalog.all_doc_ids() for r in passage_records(kb.catalog, d) if "KAZ" in r["country"]}
+        points = {r.path.rsplit("/", 1)[-1]: r.salience["country"]["KAZ"]
+                  for d in kb.catalog.all_doc_ids() for r in passage_records(kb.catalog, d) if "KAZ" in r.country}
         assert points == {"a_MHL_79_2024.txt": 1, "b_KAZ_79_2024.txt": 1 + SUBJECT_POINTS}
         for query in ("Kazajstán", "Казахстан", "哈萨克斯坦", "كازاخستان", "Kazakhstan"):
             hits = kb.search(SearchRequest(q=query, max_per_document=0, facets=False)).hits

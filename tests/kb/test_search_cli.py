@@ -8,12 +8,13 @@ import json
 import pytest
 
 from kb.facade import KB
+from kb.search.types import PassageRecord
 from tests.records import passage_record
 from web.cli import main
 
 
-def rec(doc: str, i: int, text: str, source_id: str | None = None, **kw) -> dict:
-    return passage_record(doc, i, text, **{"title": f"Title {doc}", "path": f"{doc}.pdf", "type": "pdf", "year": 2012,
+def rec(doc: str, i: int, text: str, source_id: str | None = None, **kw) -> PassageRecord:
+    return passage_record(doc, i, text, **{"title": f"Title {doc}", "path": f"{doc}.pdf", "format": "pdf", "year": 2012,
                                            "page_start": i + 1, "page_end": i + 1, "source_id": source_id, **kw})
 
 
@@ -23,7 +24,7 @@ def home(tmp_path):
     kb.index.index_passages([
         rec("a", 0, "open data portal launched", source_id="S1", country=["KOR"]),
         rec("a", 1, "open data licence and portal rules", source_id="S1", country=["KOR"]),
-        rec("b", 0, "data portal for procurement", country=["FRA"], type="pptx"),
+        rec("b", 0, "data portal for procurement", country=["FRA"], format="pptx"),
         rec("c", 0, "broadband in rural areas"),
     ])
     kb.close()

@@ -3,13 +3,13 @@ import sqlite3
 import pytest
 
 from kb.errors import CatalogError
-from kb.model import Mention, Passage
+from kb.model import Document, Mention, Passage
 from kb.records import passage_records
 from kb.store import SCHEMA_VERSION, Catalog
 
 
 def doc(doc_id="d1", sha="s1", **kw):
-    return {"id": doc_id, "sha256": sha, "title": "T", "format": "pdf", **kw}
+    return Document(doc_id, "pdf", sha256=sha, title="T", **kw)
 
 
 def test_schema_migrates_to_the_current_version_and_refuses_a_newer_one(tmp_path):
@@ -32,7 +32,7 @@ def test_documents_passages_mentions_and_index_bookkeeping(tmp_path):
     assert cat.get_document("d1")["paths"] == ["/x/a.pdf", "/y/copy.pdf"]
     assert cat.pending_index_work() == (["d1"], [])
     recs = passage_records(cat, "d1")
-    assert recs[0]["country"] == ["KOR"] and recs[0]["heading"] == "A" and recs[0]["year"] == 2012
+    assert recs[0].country == ["KOR"] and recs[0].heading_path == ["A"] and recs[0].year == 2012
     cat.mark_indexed(["d1"])
     assert cat.pending_index_work() == ([], [])
     with cat.transaction():

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from kb import queries, summary
-from kb.model import Mention, Passage
+from kb.model import Document, Mention, Passage
 from kb.store import SCHEMA_VERSION, Catalog
 
 
@@ -19,7 +19,7 @@ def _doc(cat: Catalog, doc_id: str, texts: list[str], ents: list[list[tuple[str,
         if replace:
             cat.replace_mentions(doc_id, mentions)
         else:
-            cat.put_document({"id": doc_id, "sha256": doc_id * 8, "title": doc_id, "format": "txt", "year": year},
+            cat.put_document(Document(doc_id, "txt", sha256=doc_id * 8, title=doc_id, year=year),
                              passages, mentions)
 
 

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from kb.errors import KBError
 from kb.facade import KB
-from kb.search.types import SearchRequest
+from kb.search.types import PassageRecord, SearchRequest
 from tests.conftest import SHARED
 from tests.reliability.generators import text_pdf
 
@@ -60,10 +60,9 @@ query_strings = st.one_of(
 
 
 RECORDS = [
-    {"id": f"p{i}", "doc_id": f"d{i % 4}", "ordinal": i, "text": text, "title": f"Report {i % 4}",
-     "heading": "Track 3 › Open data", "path": f"corpus/r{i % 4}.pdf", "type": "pdf",
-     "year": 2010 + i % 4, "lang": lang, "country": countries, "org": ["undesa"] if i % 2 else [],
-     "topic": ["open-government-data"], "page_start": 1 + i, "page_end": 1 + i}
+    PassageRecord(f"p{i}", f"d{i % 4}", i, text, title=f"Report {i % 4}", heading_path=["Track 3", "Open data"],
+                  path=f"corpus/r{i % 4}.pdf", format="pdf", year=2010 + i % 4, lang=lang, country=countries,
+                  org=["undesa"] if i % 2 else [], topic=["open-government-data"], page_start=1 + i, page_end=1 + i)
     for i, (text, lang, countries) in enumerate([
         ("The Republic of Korea presented e-government and open data portals.", "en", ["KOR"]),
         ("Kazakhstan: e-procurement and cloud computing for ministries.", "en", ["KAZ"]),

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from kb.facade import KB
-from kb.model import Mention, Passage
+from kb.model import Document, Mention, Passage
 from kb.records import passage_records
 
 TOPIC_WORDS = ("broadband", "procurement", "open data", "cybersecurity", "interoperability", "identity")
@@ -29,9 +29,9 @@ def add_document(kb: KB, doc_id: str, title: str, texts: list[str], *, fmt: str 
         start = text.index(surface)
         ments.append(Mention(type=type_, id=ent_id, name=name, text=surface, start=start,
                              end=start + len(surface), passage=passages[ordinal].id))
-    doc = {"id": doc_id, "sha256": hashlib.sha256(("\n".join(texts) + doc_id).encode()).hexdigest(),
-           "title": title, "format": fmt, "size": sum(len(t) for t in texts), "page_count": len(texts) // 2 + 1,
-           "language": "en", "year": year, "metadata": {}}
+    doc = Document(doc_id, fmt, sha256=hashlib.sha256(("\n".join(texts) + doc_id).encode()).hexdigest(),
+                   title=title, size=sum(len(t) for t in texts), page_count=len(texts) // 2 + 1,
+                   language="en", year=year)
     with kb.catalog.transaction():
         kb.catalog.put_document(doc, passages, ments)
         if file is not None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from kb.facade import KB
-from kb.model import Mention, Passage
+from kb.model import Document, Mention, Passage
 from tests.conftest import CORPUS, SHARED
 
 XSS = '<script>alert(1)</script>"><img src=x onerror=alert(2)>'
@@ -31,8 +31,8 @@ def _hostile(kb: KB, home: Path) -> None:
                 Mention("country", "PAN", "Panama", "Panama", p1.text.index("Panama"),
                         p1.text.index("Panama") + 6, p1.id)]
     with kb.catalog.transaction():
-        kb.catalog.put_document({"id": XSS_DOC, "sha256": "f" * 64, "title": f"Title {XSS}", "format": "txt",
-                                 "year": 2013, "metadata": {"authors": [f"Author {XSS}"]}}, [p0, p1], mentions)
+        kb.catalog.put_document(Document(XSS_DOC, "txt", sha256="f" * 64, title=f"Title {XSS}", year=2013,
+                                         metadata={"authors": [f"Author {XSS}"]}), [p0, p1], mentions)
         kb.catalog.add_path(XSS_DOC, str(home / name), 0.0, 10)
         kb.catalog.put_person("evil-person", f"Mr {XSS}", {"affiliations": [f"Org {XSS}"]})
 
@@ -43,8 +43,8 @@ def _long(kb: KB) -> None:
     mentions = [Mention("country", "KAZ", "Kazakhstan", "Kazakhstan", p.text.index("Kazakh"),
                         p.text.index("Kazakh") + 10, p.id) for p in passages]
     with kb.catalog.transaction():
-        kb.catalog.put_document({"id": LONG_DOC, "sha256": "e" * 64, "title": "Long ledger", "format": "xlsx",
-                                 "year": 2011}, passages, mentions)
+        kb.catalog.put_document(Document(LONG_DOC, "xlsx", sha256="e" * 64, title="Long ledger", year=2011),
+                                passages, mentions)
 
 
 def build_home(home: Path, indicators: str = "") -> KB:

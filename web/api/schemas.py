@@ -145,7 +145,9 @@ SCHEMAS: dict[str, S] = {
         "links": {"type": "object", "additionalProperties": {"type": "string"}}}},
     "Job": {"type": "object", "required": ["id", "kind", "state"], "properties": {
         "id": {"type": "string"}, "kind": {"type": "string"},
-        "state": {"type": "string", "enum": ["queued", "running", "done", "failed"]},
+        "state": {"type": "string", "enum": ["queued", "running", "done", "failed", "interrupted"],
+                  "description": "interrupted: the process running it stopped (see hint)"},
+        "hint": {"type": "string", "description": "how to finish an interrupted job"},
         "done": {"type": "integer"}, "total": {"type": "integer"},
         "created_at": {"type": "string"}, "started_at": {"type": "string"}, "finished_at": {"type": "string"},
         "result": {"type": "object"}, "error": {"type": "string"}}},

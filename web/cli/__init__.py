@@ -7,21 +7,14 @@ one-line messages on stderr (exit 2 for bad input, 1 otherwise).
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from collections.abc import Sequence
 
 from kb.errors import InvalidInputError, KBError
+from web.cli import admin_cmd, embed_cmd, entities_cmd, export_cmd, ingest_cmd, search_cmd
 
 # Modules providing sub-commands, in help order.
-COMMAND_MODULES = (
-    "web.cli.ingest_cmd",
-    "web.cli.search_cmd",
-    "web.cli.entities_cmd",
-    "web.cli.admin_cmd",
-    "web.cli.export_cmd",
-    "web.cli.embed_cmd",
-)
+COMMAND_MODULES = (ingest_cmd, search_cmd, entities_cmd, admin_cmd, export_cmd, embed_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,8 +22,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--home", help="runtime folder (catalog, index); default $KB_HOME or ./instance")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).register(sub)
+    for module in COMMAND_MODULES:
+        module.register(sub)
     return parser
 
 

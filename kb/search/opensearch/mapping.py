@@ -12,12 +12,12 @@ needs_rebuild() and `kb reindex` builds a new versioned index and switches the a
 """
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 from typing import Any
 
 from kb.search.querytree import ENTITY_FIELDS
+from kb.search.types import PassageRecord
 
 # The spelling form of a word, as the Whoosh backend's spelling index keeps it: word
 # characters (with inner . ' ’), lowercased, accents folded.
@@ -138,23 +138,18 @@ def _ids(values: Any) -> list[str]:
     return list(dict.fromkeys(str(v).strip() for v in values if str(v).strip()))
 
 
-def record_to_source(rec: dict[str, Any]) -> dict[str, Any]:
+def record_to_source(rec: PassageRecord) -> dict[str, Any]:
     """One PassageRecord (kb.search.types) as the document's _source."""
-    text = rec.get("text") or ""
-    lang = (rec.get("lang") or "").lower() or None
-    heading_path = rec.get("heading_path")
-    if heading_path is None:
-        heading_path = [h for h in (rec.get("heading") or "").split(" › ") if h]
-    if isinstance(heading_path, str):
-        heading_path = json.loads(heading_path)
+    text = rec.text or ""
+    lang = (rec.lang or "").lower() or None
     source: dict[str, Any] = {
-        "id": str(rec["id"]), "doc_id": str(rec["doc_id"]), "ordinal": int(rec.get("ordinal") or 0),
-        "title": rec.get("title") or "", "heading": rec.get("heading") or " › ".join(heading_path),
-        "heading_path": list(heading_path), "path": rec.get("path") or "",
-        "type": (rec.get("type") or rec.get("format") or "").lower(), "lang": lang,
-        "date": rec.get("date") or None, "added": rec.get("added") or None,
-        "collection": _ids(rec.get("collection")), "page_start": rec.get("page_start"),
-        "page_end": rec.get("page_end"), "body": text, "spell": text,
+        "id": str(rec.id), "doc_id": str(rec.doc_id), "ordinal": int(rec.ordinal or 0),
+        "title": rec.title or "", "heading": rec.heading,
+        "heading_path": list(rec.heading_path), "path": rec.path or "",
+        "type": (rec.format or "").lower(), "lang": lang,
+        "date": rec.date or None, "added": rec.added or None,
+        "collection": _ids(rec.collection), "page_start": rec.page_start,
+        "page_end": rec.page_end, "body": text, "spell": text,
         "words": sorted(set(spell_forms(text))),
         text_field_for(lang): text,
     }
@@ -163,12 +158,11 @@ def record_to_source(rec: dict[str, Any]) -> dict[str, Any]:
     source["all_" + text_field_for(lang)[len("text_"):]] = (
         [title] * TITLE_WEIGHT + [heading] * TITLE_WEIGHT + [text])
     for key in ("source_id", "event"):
-        source[key] = str(rec[key]) if rec.get(key) else None
-    year = rec.get("year")
-    source["year"] = int(year) if year not in (None, "") else None
+        source[key] = str(getattr(rec, key)) if getattr(rec, key) else None
+    source["year"] = int(rec.year) if rec.year is not None else None
     for name in ENTITY_FIELDS:
-        source[name] = _ids(rec.get(name))
-    points = rec.get("salience") or {}
+        source[name] = _ids(rec.entity_ids(name))
+    points = rec.salience or {}
     # every tagged entity has points; one where the record gives none (as the Whoosh backend)
     source["salience"] = [f"{salience_key(name, eid)}#{min(MAX_POINTS, int((points.get(name) or {}).get(eid) or 1))}"
                           for name in ENTITY_FIELDS for eid in source[name]]

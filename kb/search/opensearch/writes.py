@@ -17,6 +17,7 @@ from opensearchpy import OpenSearch
 from kb.errors import IndexError_
 from kb.search.opensearch.client import call
 from kb.search.opensearch.mapping import MAPPING_VERSION, index_body, record_to_source
+from kb.search.types import PassageRecord
 
 RETRIES = 3
 BATCH = 500
@@ -39,8 +40,8 @@ class Names:
         return f"{self.alias}-v{MAPPING_VERSION}-{time.time_ns() // 1_000_000}"
 
 
-def chunks(records: Iterable[dict[str, Any]], size: int = BATCH) -> Iterator[list[dict[str, Any]]]:
-    batch: list[dict[str, Any]] = []
+def chunks(records: Iterable[PassageRecord], size: int = BATCH) -> Iterator[list[PassageRecord]]:
+    batch: list[PassageRecord] = []
     for rec in records:
         batch.append(rec)
         if len(batch) >= size:
@@ -106,7 +107,7 @@ def bulk_delete(client: OpenSearch, index: str, ids: list[str]) -> None:
 
 
 def update_documents(client: OpenSearch, index: str, doc_ids: Iterable[str],
-                     records: Iterable[dict[str, Any]]) -> int:
+                     records: Iterable[PassageRecord]) -> int:
     """Replace the passages of the records' documents and drop those of doc_ids; returns
     the number written once everything is acknowledged and visible (refreshed)."""
     drop = list(dict.fromkeys(doc_ids))
@@ -157,7 +158,7 @@ def ensure_alias(client: OpenSearch, names: Names, shards: int, replicas: int) -
     return index
 
 
-def rebuild(client: OpenSearch, names: Names, records: Iterable[dict[str, Any]], shards: int,
+def rebuild(client: OpenSearch, names: Names, records: Iterable[PassageRecord], shards: int,
             replicas: int) -> tuple[str, int]:
     """Build a new versioned index from records, then switch the alias in one atomic request
     and drop the old indexes. A failure deletes the new index: readers keep the old one."""

@@ -31,6 +31,7 @@ from whoosh.lang import NoStopWords, stopwords_for_language
 from whoosh.support.charset import accent_map
 
 from kb.search.querytree import ENTITY_FIELDS
+from kb.search.types import PassageRecord
 
 # 2: collection (facet), added (ingest time, sort=added). 3: the schema Whoosh pickles into
 # the index names its tokenizer's module, which moved to kb.search.whoosh.schema: an index
@@ -166,35 +167,31 @@ def _ids(values: Any) -> list[str]:
     return [str(v).strip().replace(",", " ") for v in values if str(v).strip()]
 
 
-def record_to_doc(rec: dict[str, Any]) -> dict[str, Any]:
+def record_to_doc(rec: PassageRecord) -> dict[str, Any]:
     """One PassageRecord as the keyword arguments of ``writer.add_document``."""
-    text = rec.get("text") or ""
-    lang = (rec.get("lang") or "").lower() or None
+    text = rec.text or ""
+    lang = (rec.lang or "").lower() or None
     field = text_field_for(lang)
-    heading_path = rec.get("heading_path")
-    if heading_path is None:
-        heading_path = [h for h in (rec.get("heading") or "").split(" › ") if h]
     doc: dict[str, Any] = {
-        "id": str(rec["id"]), "doc_id": str(rec["doc_id"]), "ordinal": int(rec.get("ordinal") or 0),
-        "title": rec.get("title") or "", "heading": rec.get("heading") or " › ".join(heading_path),
-        "heading_path": json.dumps(list(heading_path), ensure_ascii=False),
-        "path": rec.get("path") or "", "type": (rec.get("type") or rec.get("format") or "").lower(),
-        "date": rec.get("date"), "added": rec.get("added"), "page_start": rec.get("page_start"), "page_end": rec.get("page_end"),
+        "id": str(rec.id), "doc_id": str(rec.doc_id), "ordinal": int(rec.ordinal or 0),
+        "title": rec.title or "", "heading": rec.heading,
+        "heading_path": json.dumps(list(rec.heading_path), ensure_ascii=False),
+        "path": rec.path or "", "type": (rec.format or "").lower(),
+        "date": rec.date, "added": rec.added, "page_start": rec.page_start, "page_end": rec.page_end,
     }
     doc["body"] = text  # the stored copy, whatever field indexes it
     doc[field] = text
     doc["spell"] = text
     for key in ("source_id", "event"):
-        if rec.get(key):
-            doc[key] = str(rec[key])
+        if getattr(rec, key):
+            doc[key] = str(getattr(rec, key))
     if lang:
         doc["lang"] = lang
-    year = rec.get("year")
-    if year not in (None, ""):
-        doc["year"] = int(year)
-        doc[YEAR_KEY] = str(int(year))
+    if rec.year is not None:
+        doc["year"] = int(rec.year)
+        doc[YEAR_KEY] = str(int(rec.year))
     for name in (*ENTITY_FIELDS, "collection"):
-        ids = _ids(rec.get(name))
+        ids = _ids(getattr(rec, name))
         if ids:
             doc[name] = ",".join(dict.fromkeys(ids))
     salience = salience_terms(rec)
@@ -207,13 +204,13 @@ def salience_key(field: str, ent_id: str) -> str:
     return f"{field}:{ent_id}"
 
 
-def salience_terms(rec: dict[str, Any]) -> str:
+def salience_terms(rec: PassageRecord) -> str:
     """The record's salience points as a KEYWORD value: each entity's key repeated once a
     point (Whoosh keeps the count as the term's frequency)."""
-    points = rec.get("salience") or {}
+    points = rec.salience or {}
     out: list[str] = []
     for name in ENTITY_FIELDS:
-        for ent_id in dict.fromkeys(_ids(rec.get(name))):
+        for ent_id in dict.fromkeys(_ids(rec.entity_ids(name))):
             n = (points.get(name) or {}).get(ent_id, 1)
             out += [salience_key(name, ent_id)] * max(1, min(int(n), 50))
     return ",".join(out)

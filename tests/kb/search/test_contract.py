@@ -15,7 +15,7 @@ import pytest
 from kb import settings as settings_mod
 from kb.errors import InvalidInputError, InvalidQueryError
 from kb.search.service import SearchService
-from kb.search.types import FACET_FIELDS, SearchRequest
+from kb.search.types import FACET_FIELDS, PassageRecord, SearchRequest
 from tests.kb.search.searchkit import BACKENDS, open_index
 from tests.records import passage_record
 
@@ -39,7 +39,7 @@ def corpus(n_docs: int = 30, seed: int = 7) -> list[dict]:
                            date=f"{2010 + d % 7}-0{1 + d % 9}-15",
                            country=rng.sample(COUNTRIES, rng.randint(0, 2)),
                            topic=rng.sample(TOPICS, rng.randint(0, 1)),
-                           type="pdf" if d % 3 else "txt", lang="en"))
+                           format="pdf" if d % 3 else "txt", lang="en"))
     return out
 
 
@@ -60,8 +60,8 @@ def make(request, tmp_path):
         ix.close()
 
 
-def has_all(r: dict, words: list[str]) -> bool:
-    toks = set(re.findall(r"\w+", (r["text"] + " " + r["title"]).lower()))
+def has_all(r: PassageRecord, words: list[str]) -> bool:
+    toks = set(re.findall(r"\w+", (r.text + " " + r.title).lower()))
     return all(w in toks for w in words)
 
 
@@ -75,14 +75,14 @@ def test_words_and_or_not_match_brute_force(make):
     recs = corpus()
     ix = make(recs)
     for a, b in (("cloud", "rural"), ("digital", "archive"), ("budget", "mobile")):
-        assert set(every(ix, f"{a} {b}")) == {r["id"] for r in recs if has_all(r, [a, b])} or \
-            len({r["id"] for r in recs if has_all(r, [a, b])}) < 3  # AND, unless it fell back to OR
-        assert set(every(ix, f"{a} OR {b}")) == {r["id"] for r in recs if has_all(r, [a]) or has_all(r, [b])}
-        assert set(every(ix, f"{a} NOT {b}")) == {r["id"] for r in recs if has_all(r, [a]) and not has_all(r, [b])}
-        assert set(every(ix, f"{a} -{b}")) == {r["id"] for r in recs if has_all(r, [a]) and not has_all(r, [b])}
-    assert set(every(ix, "-cloud")) == {r["id"] for r in recs if not has_all(r, ["cloud"])}
+        assert set(every(ix, f"{a} {b}")) == {r.id for r in recs if has_all(r, [a, b])} or \
+            len({r.id for r in recs if has_all(r, [a, b])}) < 3  # AND, unless it fell back to OR
+        assert set(every(ix, f"{a} OR {b}")) == {r.id for r in recs if has_all(r, [a]) or has_all(r, [b])}
+        assert set(every(ix, f"{a} NOT {b}")) == {r.id for r in recs if has_all(r, [a]) and not has_all(r, [b])}
+        assert set(every(ix, f"{a} -{b}")) == {r.id for r in recs if has_all(r, [a]) and not has_all(r, [b])}
+    assert set(every(ix, "-cloud")) == {r.id for r in recs if not has_all(r, ["cloud"])}
     assert set(every(ix, "(cloud OR rural) AND budget")) == {
-        r["id"] for r in recs if (has_all(r, ["cloud"]) or has_all(r, ["rural"])) and has_all(r, ["budget"])}
+        r.id for r in recs if (has_all(r, ["cloud"]) or has_all(r, ["rural"])) and has_all(r, ["budget"])}
 
 
 def test_phrase_prefix_fuzzy_fields_and_ranges(make):
@@ -152,12 +152,13 @@ def test_facet_counts_are_exact(make):
     for q, filters in (("", {}), ("cloud", {}), ("data OR portal", {"country": ["KOR", "JPN"]}),
                        ("", {"topic": ["open-data"], "year": ["2012"]})):
         res = ix.search(SearchRequest(q=q, filters=filters, facet_limit=0, max_per_document=0))
-        matched = [r for r in recs if r["id"] in set(every(ix, q, filters=filters))]
+        matched = [r for r in recs if r.id in set(every(ix, q, filters=filters))]
         assert res.total == len(matched)
         for facet in FACET_FIELDS:
             counts: dict[str, int] = {}
             for r in matched:
-                values = r.get(facet) if facet not in ("type", "year", "lang") else [str(r[facet])]
+                value = getattr(r, "format" if facet == "type" else facet)
+                values = [str(value)] if facet in ("type", "year", "lang") else value
                 for v in values or []:
                     counts[str(v)] = counts.get(str(v), 0) + 1
             assert dict(res.facets[facet]) == counts, (q, filters, facet)
@@ -184,10 +185,10 @@ def test_cursor_paging_reaches_every_hit_once(make, per_page):
 def test_sort_orders(make):
     recs = corpus(20, seed=5)
     ix = make(recs)
-    by_id = {r["id"]: r for r in recs}
-    dates = [by_id[p]["date"] for p in every(ix, "", sort="date")]
+    by_id = {r.id: r for r in recs}
+    dates = [by_id[p].date for p in every(ix, "", sort="date")]
     assert dates == sorted(dates, reverse=True)
-    titles = [by_id[p]["title"].casefold() for p in every(ix, "", sort="title")]
+    titles = [by_id[p].title.casefold() for p in every(ix, "", sort="title")]
     assert titles == sorted(titles)
     scores = [h.score for h in ix.iter_all(SearchRequest(q="cloud OR data", max_per_document=0))]
     assert scores == sorted(scores, reverse=True) and scores[0] > 0
@@ -220,7 +221,7 @@ def test_highlights_mark_matches_and_escape_everything_else(make):
     assert "<mark>" in hit.snippet
     stripped = hit.snippet.replace("<mark>", "").replace("</mark>", "")
     assert "<" not in stripped and ">" not in stripped
-    assert html.unescape(stripped).replace("…", "").strip() in recs[0]["text"]
+    assert html.unescape(stripped).replace("…", "").strip() in recs[0].text
 
 
 def test_more_like_this(make):
@@ -246,9 +247,12 @@ def test_spelling_correction_and_did_you_mean(make):
 def test_writes_are_all_or_nothing(make):
     ix = make([rec("a", 0, "alpha one"), rec("b", 0, "beta")])
     before = every(ix)
-    bad = [rec("a", 0, "alpha replaced"), {"id": "broken"}]  # the second record has no doc_id
-    with pytest.raises(Exception):  # noqa: B017 — any error, as long as nothing changed
-        ix.update_documents(["b"], bad)
+    def bad():  # a source of records that fails after the first (a catalog read breaking)
+        yield rec("a", 0, "alpha replaced")
+        raise OSError("the catalog went away")
+
+    with pytest.raises(OSError, match="went away"):
+        ix.update_documents(["b"], bad())
     assert every(ix) == before and ix.doc_ids() == {"a": 1, "b": 1}
     ix.update_documents(["b"], [rec("a", 0, "alpha replaced"), rec("a", 1, "alpha two")])
     assert ix.doc_ids() == {"a": 2}
@@ -272,7 +276,7 @@ def test_an_exhausted_budget_truncates_never_errs(make):
     assert res.truncated and res.total == 0  # nothing read in time: no result, no error
     # A search with nothing to read but a filter is never cut short.
     res = ix.search(SearchRequest(q="", filters={"type": ["pdf"]}, facets=False))
-    assert not res.truncated and res.total == sum(r["type"] == "pdf" for r in recs)
+    assert not res.truncated and res.total == sum(r.format == "pdf" for r in recs)
 
 
 # -- hybrid (the service's policy over any backend) ----------------------------------------
@@ -293,17 +297,17 @@ def test_hybrid_dense_candidates_obey_filters_and_facets_count_the_fused_set(mak
     from kb.embed.model import MODEL_ID, get_embedder
     from kb.store import Catalog
 
-    recs = [rec(doc, 0, text, type=fmt) for doc, text, fmt in HYBRID_TEXTS]
+    recs = [rec(doc, 0, text, format=fmt) for doc, text, fmt in HYBRID_TEXTS]
     ix = make(recs)
     cat = Catalog(tmp_path / "catalog.sqlite")
     with cat.transaction():
         for r in recs:
             cat.db.execute("INSERT INTO documents (id, sha256, format, ingested_at) VALUES (?, ?, ?, '')",
-                           (r["doc_id"], r["doc_id"], r["type"]))
+                           (r.doc_id, r.doc_id, r.format))
             cat.db.execute("INSERT INTO passages (id, doc_id, ordinal, text) VALUES (?, ?, 0, ?)",
-                           (r["id"], r["doc_id"], r["text"]))
-        vecs = get_embedder(1).embed([r["text"] for r in recs])
-        vectors.put(cat.db, MODEL_ID, zip([r["id"] for r in recs], vecs))
+                           (r.id, r.doc_id, r.text))
+        vecs = get_embedder(1).embed([r.text for r in recs])
+        vectors.put(cat.db, MODEL_ID, zip([r.id for r in recs], vecs))
     cat.close()
     ix.dense = DenseIndex(tmp_path / "catalog.sqlite", lambda: get_embedder(1))
     q = "how do people vote over the internet"

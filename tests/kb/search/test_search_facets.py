@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from kb import settings as settings_mod
-from kb.search.types import FACET_FIELDS, SearchRequest
+from kb.search.types import FACET_FIELDS, PassageRecord, SearchRequest
 from tests.kb.search.searchkit import open_index
 
 VALUES = {
@@ -22,35 +23,36 @@ TYPES = ["pdf", "pptx", "docx"]
 LANGS = ["en", "fr", "es"]
 
 
-def make_records(n: int, seed: int) -> list[dict]:
+def make_records(n: int, seed: int) -> list[PassageRecord]:
     rng = random.Random(seed)
     out = []
     for i in range(n):
         doc = f"doc{i // 4}"
         words = ["alpha"] if rng.random() < 0.4 else []
         words += rng.sample(["budget", "portal", "citizen", "service", "network"], 2)
-        r = {"id": f"{doc}-{i % 4}", "doc_id": doc, "ordinal": i % 4, "text": " ".join(words),
-             "title": f"T{i // 4}", "heading": "", "path": f"c/{doc}.pdf", "source_id": None,
-             "type": rng.choice(TYPES), "year": rng.choice([2010, 2012, 2014, None]), "lang": rng.choice(LANGS),
-             "page_start": None, "page_end": None, "date": None,
-             "collection": rng.choice(["UN General Debate 2024", "ICEGOV", None])}
+        collection = rng.choice(["UN General Debate 2024", "ICEGOV", None])
+        r = PassageRecord(f"{doc}-{i % 4}", doc, i % 4, " ".join(words), title=f"T{i // 4}", path=f"c/{doc}.pdf",
+                          format=rng.choice(TYPES), year=rng.choice([2010, 2012, 2014, None]), lang=rng.choice(LANGS),
+                          collection=[collection] if collection else [])
         for field, vals in VALUES.items():
-            r[field] = rng.sample(vals, rng.randint(0, 2))
+            setattr(r, field, rng.sample(vals, rng.randint(0, 2)))
         out.append(r)
     return out
 
 
-def facet_values(r: dict, facet: str) -> list[str]:
+def facet_values(r: PassageRecord, facet: str) -> list[str]:
     if facet in VALUES:
-        return r[facet]
-    if facet in ("year", "collection"):
-        return [str(r[facet])] if r[facet] is not None else []
-    return [r[facet]]
+        return getattr(r, facet)
+    if facet == "collection":
+        return r.collection
+    if facet == "year":
+        return [str(r.year)] if r.year is not None else []
+    return [r.format if facet == "type" else getattr(r, facet)]
 
 
-def brute(records: list[dict], word: str | None, filters: dict[str, list[str]]) -> tuple[int, dict]:
+def brute(records: list[PassageRecord], word: str | None, filters: dict[str, list[str]]) -> tuple[int, dict]:
     hits = [r for r in records
-            if (word is None or word in r["text"].split())
+            if (word is None or word in r.text.split())
             and all(set(facet_values(r, f)) & set(vs) for f, vs in filters.items())]
     counts = {f: Counter(v for r in hits for v in facet_values(r, f)) for f in FACET_FIELDS}
     return len(hits), counts
@@ -94,14 +96,14 @@ def test_facets_follow_updates_and_deletes(setup, tmp_path):
     ix = open_index(tmp_path / "ix", settings_mod.load({"home": str(tmp_path)}))
     ix.index_passages(records[:80])
     ix.delete_document("doc3")
-    changed = [dict(r, country=["KOR"]) for r in records[40:44]]  # doc10 re-tagged
+    changed = [replace(r, country=["KOR"]) for r in records[40:44]]  # doc10 re-tagged
     ix.index_passages(changed)
-    now = [r for r in records[:80] if r["doc_id"] != "doc3" and r["doc_id"] != "doc10"] + changed
+    now = [r for r in records[:80] if r.doc_id != "doc3" and r.doc_id != "doc10"] + changed
     res = ix.search(SearchRequest(q="", facet_limit=0, per_page=1))
     total, expected = brute(now, None, {})
     assert res.total == total
     assert dict(res.facets["country"]) == dict(expected["country"])
-    assert ix.doc_ids() == dict(Counter(r["doc_id"] for r in now))
+    assert ix.doc_ids() == dict(Counter(r.doc_id for r in now))
     ix.close()
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from kb import settings as settings_mod
 from kb.errors import InvalidInputError, InvalidQueryError
-from kb.search.types import SearchRequest
+from kb.search.types import PassageRecord, SearchRequest
 from tests.kb.search.searchkit import open_index
 from tests.records import record_of
 
@@ -22,9 +22,9 @@ def resolver(phrase: str) -> list[tuple[str, str]]:
     return ENTITIES.get(phrase.lower(), [])
 
 
-def rec(pid: str, text: str, **kw) -> dict:
+def rec(pid: str, text: str, **kw) -> PassageRecord:
     doc_id = pid.rpartition("-")[0]
-    return record_of(pid, text, **{"title": f"Report {doc_id}", "path": f"corpus/{doc_id}.pdf", "type": "pdf",
+    return record_of(pid, text, **{"title": f"Report {doc_id}", "path": f"corpus/{doc_id}.pdf", "format": "pdf",
                                    "year": 2012, "page_start": 1, "page_end": 1, **kw})
 
 
@@ -33,12 +33,12 @@ RECORDS = [
     rec("a-1", "The knowledge base of CIO profiles was presented by Jane Doe of UNDESA.", org=["undesa"],
         person=["jane-doe"], year=2010),
     rec("b-0", "Open government data portals publish datasets for citizens.", topic=["open-data"], country=["FRA"],
-        year=2012, type="pptx"),
+        year=2012, format="pptx"),
     rec("b-1", "Le communiqué officiel du gouvernement électronique.", lang="fr", country=["FRA"], year=2012,
-        type="pptx"),
-    rec("c-0", "Broadband access and the digital divide in rural areas.", year=2014, country=["KEN"], type="docx",
-        heading="Digital divide"),
-    rec("c-1", "Mobile government services reach rural citizens by SMS.", year=2014, country=["KEN"], type="docx"),
+        format="pptx"),
+    rec("c-0", "Broadband access and the digital divide in rural areas.", year=2014, country=["KEN"], format="docx",
+        heading_path=["Digital divide"]),
+    rec("c-1", "Mobile government services reach rural citizens by SMS.", year=2014, country=["KEN"], format="docx"),
     rec("d-0", "Cybersecurity and privacy laws protect citizens online <script>alert(1)</script>.", year=2016,
         title="Cybersecurity strategy"),
     rec("e-0", "电子政务 发展 报告 东京都", lang="zh", year=2016),
@@ -87,7 +87,7 @@ def test_operators(index):
     assert set(ids(index, "citizens -rural")) == {"b-0", "d-0"}
     assert set(ids(index, "(mobile OR broadband) AND rural")) == {"c-0", "c-1"}
     everything_but = set(ids(index, "-citizens"))
-    assert everything_but == {r["id"] for r in RECORDS} - {"b-0", "c-1", "d-0"}
+    assert everything_but == {r.id for r in RECORDS} - {"b-0", "c-1", "d-0"}
 
 
 def test_field_values(index):

@@ -8,7 +8,13 @@ import pytest
 
 from kb import settings as settings_mod
 from kb.search import language
-from kb.search.types import SALIENCE_BASE, SALIENCE_PIVOT, SALIENCE_SPREAD, SearchRequest
+from kb.search.types import (
+    SALIENCE_BASE,
+    SALIENCE_PIVOT,
+    SALIENCE_SPREAD,
+    PassageRecord,
+    SearchRequest,
+)
 from kb.search.whoosh import compile as qmod
 from kb.search.whoosh import scoring
 from tests.kb.search.searchkit import open_index
@@ -18,9 +24,9 @@ FILLER = ("The committee reviewed budgets, staffing, procurement rules and the t
           "the next meeting of the working group in the capital. ")
 
 
-def rec(pid: str, text: str, title: str = "Annual report", heading: str = "") -> dict:
-    return record_of(pid, text, title=title, heading=heading, path=f"corpus/{pid.rpartition('-')[0]}.pdf",
-                     type="pdf", year=2012, page_start=1, page_end=1)
+def rec(pid: str, text: str, title: str = "Annual report", heading: str = "") -> PassageRecord:
+    return record_of(pid, text, title=title, heading_path=[heading] if heading else [],
+                     path=f"corpus/{pid.rpartition('-')[0]}.pdf", format="pdf", year=2012, page_start=1, page_end=1)
 
 
 @pytest.fixture()
@@ -106,7 +112,7 @@ def test_entity_terms_are_scored_by_salience(make_index):
     """One-word quoted values (org:"ECLAC", as entity expansion writes them) still become
     entity terms, scored by the passage's salience points (one when a record has none)."""
     r = rec("e-0", f"The commission's budget line. {FILLER}")
-    r["org"] = ["eclac"]
+    r.org = ["eclac"]
     ix = make_index([r, rec("z-0", FILLER)])
     res = ix.search(SearchRequest(q='org:"ECLAC"', max_per_document=0, facets=False))
     assert [h.passage_id for h in res.hits] == ["e-0"]
@@ -137,7 +143,7 @@ def test_spelling_leaves_words_the_search_would_find(make_index):
     multi-word country name and a mixed-case symbol were "corrected" into other words."""
     names = {"costa rica": [("country", "CRI")]}
     r_cri = rec("cri-0", f"The programme reached rural clinics. {FILLER}")
-    r_cri["country"] = ["CRI"]
+    r_cri.country = ["CRI"]
     ix = make_index([
         rec("t-0", f"Pilots ran in three regions. {FILLER}", title="Internet voting pilots"),
         rec("n-0", f"Noting the internet results, the board agreed. {FILLER}"),
@@ -160,7 +166,7 @@ def test_english_stop_words_stay_optional_with_french_passages(make_index):
     records = [rec(f"a{i}-0", f"Cloud services for government agencies. {FILLER}") for i in range(4)]
     records += [rec(f"p{i}-0", f"Cloud pricing models. {FILLER}") for i in range(6)]
     fr = rec("fr-0", "Le gouvernement utilise le nuage pour les services publics.")
-    fr["lang"] = "fr"
+    fr.lang = "fr"
     ix = make_index(records + [fr])
     assert sorted(ranked(ix, "cloud for government")) == [f"a{i}-0" for i in range(4)]
     assert sorted(ranked(ix, '"cloud services" for government')) == [f"a{i}-0" for i in range(4)]
@@ -187,7 +193,7 @@ def test_cut_short_search_never_returns_excluded_or_filter_only_passages(make_in
     records += [rec("a-0", f"Cloud budget. {FILLER}"), rec("b-0", f"Cloud secret budget. {FILLER}"),
                 rec("c-0", f"Cloud secret plan. {FILLER}")]
     for r in records:
-        r["country"] = ["KOR"]
+        r.country = ["KOR"]
     ix = make_index(records)
     _read_only(monkeypatch, 1)
     for q in ("cloud -secret", "cloud NOT secret"):
