@@ -308,8 +308,8 @@ class OpenSearchBackend:
 
     def _hit(self, raw: dict[str, Any]) -> Hit:
         src = raw["_source"]
-        text = src.get("body") or ""
         field = text_field_for(src.get("lang"))
+        text = src.get(field) or ""
         marked = (raw.get("highlight") or {}).get(field) or []
         snippet = marked[0] if marked else _escape(text[:SNIPPET_CHARS])
         return Hit(passage_id=src["id"], doc_id=src["doc_id"], ordinal=int(src.get("ordinal") or 0),
