@@ -32,8 +32,9 @@ def spell_forms(text: str) -> list[str]:
 # The most salience points a passage can give an entity (kb.salience: mentions up to 5, heading 3,
 # title 2, subject country 4); more are counted as this many.
 MAX_POINTS = 14
-MAPPING_VERSION = 5  # 3: collection (facet), added (sort=added). 4: salience. 5: no `body`
-# (the text is kept once, in its language's field: every hit read and sent it twice)
+MAPPING_VERSION = 6  # 3: collection (facet), added (sort=added). 4: salience. 5: no `body`
+# (the text is kept once, in its language's field: every hit read and sent it twice).
+# 6: offsets in the text fields' postings (highlighting)
 # Chosen on SciFact's training claims for the Whoosh backend (kb.search.scoring); kept equal
 # here so both backends rank alike. Not imported: kb.search.scoring imports whoosh.
 K1 = 0.9
@@ -107,7 +108,9 @@ def index_body(shards: int, replicas: int) -> dict[str, Any]:
         "salience": {"type": "keyword"},
     })
     for code, analyser in LANG_FIELDS.items():
-        properties[f"text_{code}"] = {**text, "analyzer": analyser}
+        # offsets in the postings: the highlighter reads where the words are instead of
+        # analysing each hit's text again (most of the cluster's CPU for a page of snippets)
+        properties[f"text_{code}"] = {**text, "analyzer": analyser, "index_options": "offsets"}
         properties[f"all_{code}"] = {**text, "analyzer": analyser}
     return {
         "settings": {
