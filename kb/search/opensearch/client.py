@@ -13,6 +13,7 @@ from opensearchpy import ConnectionSelector, JSONSerializer, OpenSearch
 from opensearchpy import exceptions as oe
 
 from kb.errors import BackendUnavailableError, IndexError_, InvalidQueryError, NotFoundError
+from kb.search.opensearch.keepalive import KeepAliveConnection
 
 T = TypeVar("T")
 # Failover: a request that fails on one node is retried on the next (the client marks the
@@ -86,6 +87,8 @@ def make_client(settings: Mapping[str, Any]) -> OpenSearch:
     ca_certs = settings.get("opensearch_ca_certs")
     if ca_certs:
         kwargs.update(use_ssl=True, verify_certs=True, ca_certs=str(ca_certs))
+    if not user and not ca_certs and all(urlsplit(u).scheme == "http" for u in kwargs["hosts"]):
+        kwargs["connection_class"] = KeepAliveConnection  # TLS and credentials: urllib3's
     return OpenSearch(**kwargs)
 
 
