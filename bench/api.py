@@ -15,6 +15,12 @@ the queries, default 6), --slice S (seconds a side holds the load per turn, defa
 --turns N (turns per side and client count, default 3), --workers N / --threads N (gunicorn,
 every server alike; defaults those of `kb serve`). --configs: instead, kb (cache off) under
 the gunicorn settings of api_compare.CONFIGS, taking turns (how `kb serve`'s were chosen).
+--baseline PATH: one more side, kb (cache off) served from another checkout of kb (e.g. a
+`git worktree` of the commit before a change) on the same passages (on OpenSearch, indexed
+by that checkout under an index prefix of its own), so a change is measured before/after in
+one run.
+--pin: the OpenSearch nodes on core 0 and every gunicorn server on core 1 (taskset) for the
+run, to tell how much of the figures is the two competing for the same cores.
 """
 from __future__ import annotations
 
@@ -31,7 +37,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from bench import api_compare
-from bench.api_split import cost_split
+from bench.api_split import cost_split, opensearch_split
 from bench.common import (
     OUT,
     REPO,
@@ -40,6 +46,7 @@ from bench.common import (
     cached_kb,
     free_port,
     percentiles,
+    process_tree,
     row,
     stop_group,
     wait_healthy,
@@ -129,6 +136,8 @@ def _options(args: list[str]) -> argparse.Namespace:
     p.add_argument("--turns", type=int, default=3)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--threads", type=int, default=8)
+    p.add_argument("--baseline", type=Path, default=None)
+    p.add_argument("--pin", action="store_true")
     opts, _ = p.parse_known_args(args)
     return opts
 
@@ -154,11 +163,14 @@ def compare(opts: argparse.Namespace) -> dict:
           f"gunicorn -w {opts.workers} gthread x {opts.threads} for every server; backend {opts.backend}; "
           f"the machine is shared: sides alternate request by request (1 client) and slice by slice")
     kb_env = {"KB_HOME": str(home), "KB_SEARCH_BACKEND": opts.backend}
+    base_env = {**kb_env, "KB_SEARCH_CACHE_SIZE": "0"}
     if opts.backend == "opensearch":
         cluster = _opensearch_index(home)
         if cluster is None:
             return {}
         kb_env.update(cluster)
+        if opts.baseline:
+            base_env.update(_opensearch_index(home, opts.baseline, "kb-bench-api-baseline") or {})
     if opts.configs:
         return {"configs": api_compare.configs(home, kb_env, opts.slice, opts.turns, OUT / "api-compare" / "wrk")}
     servers = {
@@ -166,40 +178,64 @@ def compare(opts: argparse.Namespace) -> dict:
         "kb-cache-off": ("web:create_app()", {**kb_env, "KB_SEARCH_CACHE_SIZE": "0"}),
         "kb-cache-on": ("web:create_app()", kb_env),
     }
+    if opts.baseline:
+        servers["kb-baseline"] = ("web:create_app()", base_env)
+    from bench.opensearch import cluster_pids
+
+    nodes = cluster_pids() if opts.backend == "opensearch" else []
     procs, ports = [], {}
     try:
+        if opts.pin:
+            _pin(nodes, "0")
         for side, (app, env) in servers.items():
             ports[side] = free_port()
-            procs.append(api_compare.gunicorn(app, ports[side], opts.workers, opts.threads, env))
+            cwd = opts.baseline if side == "kb-baseline" else REPO
+            procs.append(api_compare.gunicorn(app, ports[side], opts.workers, opts.threads, env, cwd=cwd,
+                                              cpus="1" if opts.pin else None))
         api_compare.warm(ports)
         lat = api_compare.one_client(ports, opts.rounds)
-        loads = {c: api_compare.concurrent(ports, c, opts.slice, opts.turns, OUT / "api-compare" / "wrk")
+        # CPU per request: each server's processes, and for kb on OpenSearch the local cluster's nodes
+        pids = {side: (lambda p=proc, s=side: process_tree(p.pid) + (nodes if s.startswith("kb") else []))
+                for side, proc in zip(servers, procs)}
+        loads = {c: api_compare.concurrent(ports, c, opts.slice, opts.turns, OUT / "api-compare" / "wrk", pids)
                  for c in (8, 32)}
     finally:
         for proc in procs:
             stop_group(proc)
+        if opts.pin:
+            _pin(nodes, f"0-{(os.cpu_count() or 1) - 1}")
+    if opts.pin:
+        print(f"  pinned: the OpenSearch nodes ({len(nodes)}) on core 0, every gunicorn server on core 1")
     goals = api_compare.report(lat, loads)
-    split = cost_split(home, api_compare.QUERIES)
+    split = (opensearch_split(home, kb_env, api_compare.QUERIES) if opts.backend == "opensearch"
+             else cost_split(home, api_compare.QUERIES))
     return {"passages": passages, "backend": opts.backend, "workers": opts.workers, "threads": opts.threads,
             "one_client": lat, "concurrent": {str(c): v for c, v in loads.items()}, "goals": goals,
             "cost_split_ms": split}
 
 
-def _opensearch_index(home: Path) -> dict[str, str] | None:
+def _pin(pids: list[int], cpus: str) -> None:
+    """Every thread of the processes `pids` onto the cores `cpus` (taskset list)."""
+    for pid in pids:
+        subprocess.run(["taskset", "-a", "-p", "-c", cpus, str(pid)], check=True, stdout=subprocess.DEVNULL)
+
+
+def _opensearch_index(home: Path, checkout: Path = REPO, prefix: str = "kb-bench-api") -> dict[str, str] | None:
     """The environment of a kb server on the OpenSearch backend, with this KB's passages
-    indexed in the cluster (`kb reindex` into an index prefix of the bench's own); None (and
-    why) without a cluster."""
+    indexed in the cluster (`kb reindex` by the code of `checkout`, into an index prefix of
+    the bench's own); None (and why) without a cluster."""
     from bench.opensearch import cluster_url
 
     url = cluster_url()
     if url is None:
         print("  skipped: no OpenSearch cluster: run `make opensearch-up` or set KB_OPENSEARCH_URL")
         return None
-    env = {"KB_OPENSEARCH_URL": url, "KB_OPENSEARCH_INDEX": "kb-bench-api"}
+    env = {"KB_OPENSEARCH_URL": url, "KB_OPENSEARCH_INDEX": prefix}
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "kb", "reindex"], check=True, stdout=subprocess.DEVNULL,
+    subprocess.run([sys.executable, "-m", "kb", "reindex"], check=True, stdout=subprocess.DEVNULL, cwd=checkout,
                    env={**os.environ, "KB_HOME": str(home), "KB_SEARCH_BACKEND": "opensearch", **env})
-    print(f"  OpenSearch cluster {url}: passages indexed in {time.perf_counter() - t0:.0f}s (kb reindex)")
+    print(f"  OpenSearch cluster {url}: passages indexed under {prefix} by {checkout.name} "
+          f"in {time.perf_counter() - t0:.0f}s (kb reindex)")
     return env
 
 

@@ -22,12 +22,13 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 from bench import load_wrk
-from bench.common import REPO, row, stop_group, wait_healthy
+from bench.common import REPO, cpu_seconds, row, stop_group, wait_healthy
 from bench.common import free_port as _free_port
 
 # Plain queries both sides understand the same way (every word required).
@@ -56,12 +57,16 @@ def build_fts5(kb: Any, path: Path) -> int:
 
 
 def gunicorn(app: str, port: int, workers: int, threads: int, env: dict[str, str],
-             extra: tuple[str, ...] = ()) -> subprocess.Popen:
-    """A server with kb serve's gunicorn settings (gthread, connections capped per worker)."""
+             extra: tuple[str, ...] = (), cwd: Path = REPO, cpus: str | None = None) -> subprocess.Popen:
+    """A server with kb serve's gunicorn settings (gthread, connections capped per worker),
+    importing the app from `cwd` (another checkout: the --baseline side of bench/api.py),
+    on the cores `cpus` only when given (taskset list, e.g. "1")."""
     argv = [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--worker-class", "gthread",
             "--threads", str(threads), "--worker-connections", str(2 * threads), "--bind", f"127.0.0.1:{port}",
             "--log-level", "warning", *extra, app]
-    proc = subprocess.Popen(argv, cwd=REPO, env={**os.environ, **env}, start_new_session=True,
+    if cpus is not None:
+        argv = ["taskset", "-c", cpus, *argv]
+    proc = subprocess.Popen(argv, cwd=cwd, env={**os.environ, **env}, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return wait_healthy(proc, port, 60, app)
 
@@ -156,14 +161,21 @@ def _threads_load(port: int, paths: list[str], clients: int, seconds: float) -> 
     return {"requests": len(lat), "seconds": secs, "p99_ms": pct(lat, 0.99) if lat else 0.0, "errors": errors[0]}
 
 
-def concurrent(ports: dict[str, int], clients: int, slice_s: float, rounds: int, work: Path) -> dict[str, dict]:
-    """req/s and p99 per side under `clients` connections, the sides taking turns in slices."""
+def concurrent(ports: dict[str, int], clients: int, slice_s: float, rounds: int, work: Path,
+               pids: dict[str, Callable[[], list[int]]] | None = None) -> dict[str, dict]:
+    """req/s and p99 per side under `clients` connections, the sides taking turns in slices;
+    with `pids` (side -> the processes that serve it: its server, the cluster behind it), also
+    the CPU milliseconds those processes spent per request, which others' load on a shared
+    machine changes far less than it changes req/s."""
     use_wrk = load_wrk.available()
-    acc = {side: {"requests": 0, "seconds": 0.0, "p99s": [], "errors": 0} for side in ports}
+    pids = pids or {}
+    acc = {side: {"requests": 0, "seconds": 0.0, "p99s": [], "errors": 0, "cpu": 0.0} for side in ports}
     sides = list(ports)
     for r in range(rounds):
         for side in sides[r % len(sides):] + sides[:r % len(sides)]:
             paths = paths_for(side)
+            serving = pids[side]() if side in pids else []
+            cpu0 = cpu_seconds(serving)
             if use_wrk:
                 res = load_wrk.run_wrk(ports[side], slice_s, clients, paths, work / side)
                 res = {"requests": res["requests"], "seconds": res["seconds"], "p99_ms": res["p99_ms"],
@@ -171,12 +183,14 @@ def concurrent(ports: dict[str, int], clients: int, slice_s: float, rounds: int,
             else:
                 res = _threads_load(ports[side], paths, clients, slice_s)
             a = acc[side]
+            a["cpu"] += cpu_seconds(serving) - cpu0
             a["requests"] += res["requests"]
             a["seconds"] += res["seconds"]
             a["p99s"].append(res["p99_ms"])
             a["errors"] += res["errors"]
     # p99 of pooled slices: the worst slice's (wrk reports percentiles per run only).
     return {side: {"rps": a["requests"] / a["seconds"], "p99_ms": max(a["p99s"]), "errors": a["errors"],
+                   "cpu_ms_per_req": 1000 * a["cpu"] / max(1, a["requests"]) if side in pids else None,
                    "generator": "wrk" if use_wrk else "python threads"} for side, a in acc.items()}
 
 
@@ -187,11 +201,22 @@ def report(lat: dict[str, dict], loads: dict[int, dict[str, dict]]) -> dict[str,
         row(f"{side} ({v['n']} req, {v['errors']} errors)", f"{v['p50_ms']:.2f}", f"{v['p95_ms']:.2f}",
             f"{v['p99_ms']:.2f}", f"{v['p95_ms'] / base['p95_ms']:.2f}")
     for clients, res in loads.items():
-        row(f"{clients} clients ({res['fts5']['generator']})", "req/s", "p99 ms", "errors", "x FTS5 req/s")
+        row(f"{clients} clients ({res['fts5']['generator']})", "req/s", "p99 ms", "errors", "x FTS5 req/s",
+            "CPU ms/req")
         for side, v in res.items():
-            row(f"  {side}", f"{v['rps']:.0f}", f"{v['p99_ms']:.1f}", v["errors"], f"{v['rps'] / res['fts5']['rps']:.2f}")
+            cpu = f"{v['cpu_ms_per_req']:.2f}" if v.get("cpu_ms_per_req") is not None else "-"
+            row(f"  {side}", f"{v['rps']:.0f}", f"{v['p99_ms']:.1f}", v["errors"], f"{v['rps'] / res['fts5']['rps']:.2f}",
+                cpu)
     kb_lat, kb8 = lat["kb-cache-off"], loads.get(8, {}).get("kb-cache-off")
     goals = {"p95_ratio": round(kb_lat["p95_ms"] / base["p95_ms"], 2)}
+    if "kb-baseline" in lat:  # this checkout against another, in the same run
+        old = lat["kb-baseline"]
+        goals["vs_baseline"] = {"p50": round(kb_lat["p50_ms"] / old["p50_ms"], 2),
+                                "p95": round(kb_lat["p95_ms"] / old["p95_ms"], 2),
+                                **{f"rps{c}": round(res["kb-cache-off"]["rps"] / res["kb-baseline"]["rps"], 2)
+                                   for c, res in loads.items()}}
+        print("  kb-cache-off against kb-baseline (the --baseline checkout), same run: "
+              + ", ".join(f"{k} {v}x" for k, v in goals["vs_baseline"].items()))
     print(f"  goal: kb p95 (cache off) <= {GOALS['p95_ratio_max']}x FTS5: {goals['p95_ratio']}x "
           f"{'met' if goals['p95_ratio'] <= GOALS['p95_ratio_max'] else 'NOT met'}")
     if kb8:

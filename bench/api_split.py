@@ -62,3 +62,69 @@ def cost_split(home: Path, queries: tuple[str, ...], rounds: int = 5) -> dict[st
         row(f"  {step}", f"{ms:.3f}", f"{ms / total:.0%}")
     row("  sum of medians", f"{total:.3f}", "")
     return split
+
+
+OS_STEPS = ("kb (service, parse, hits)", "client (encode, decode)", "wire (HTTP, node JSON, queueing)",
+            "cluster (took)")
+
+
+def opensearch_split(home: Path, env: dict[str, str], queries: tuple[str, ...], rounds: int = 5
+                     ) -> dict[str, float] | None:
+    """Where one uncached search's time goes on the OpenSearch backend, in process: kb's own
+    work (the service, parsing, building hits), the client's (opensearch-py: encode the body,
+    decode the answer), the wire (the HTTP round trip beyond what the cluster reports: its
+    request parsing and JSON writing, the sockets, waiting for a core) and the cluster's `took`
+    (query, aggregations, fetch and highlighting). Timed by wrapping the client's transport
+    and connections of this process; medians over every query, in ms, and the answer's size."""
+    from kb.facade import KB
+    from kb.search.types import SearchRequest
+
+    settings = {"home": str(home), "search_cache_size": 0, "search_backend": "opensearch",
+                "opensearch_url": env["KB_OPENSEARCH_URL"], "opensearch_index": env["KB_OPENSEARCH_INDEX"]}
+    with KB(settings, readonly=True) as kb:
+        transport = kb.index.backend.client.transport
+        clock = {"transport": 0.0, "wire": 0.0, "took": 0.0, "bytes": 0}
+
+        def timed_transport(fn: Any) -> Any:
+            def run(*args: Any, **kwargs: Any) -> Any:
+                t0 = time.perf_counter()
+                answer = fn(*args, **kwargs)
+                clock["transport"] += time.perf_counter() - t0
+                if isinstance(answer, dict):
+                    clock["took"] += answer.get("took", 0) / 1000
+                return answer
+            return run
+
+        def timed_wire(fn: Any) -> Any:
+            def run(*args: Any, **kwargs: Any) -> Any:
+                t0 = time.perf_counter()
+                status, headers, raw = fn(*args, **kwargs)
+                clock["wire"] += time.perf_counter() - t0
+                clock["bytes"] += len(raw or "")
+                return status, headers, raw
+            return run
+
+        transport.perform_request = timed_transport(transport.perform_request)
+        for conn in transport.connection_pool.connections:
+            conn.perform_request = timed_wire(conn.perform_request)
+        samples: dict[str, list[float]] = {s: [] for s in (*OS_STEPS, "answer KB")}
+        for r in range(rounds + 1):
+            for q in queries:
+                clock.update(transport=0.0, wire=0.0, took=0.0, bytes=0)
+                t0 = time.perf_counter()
+                kb.search(SearchRequest(q=q, per_page=10))
+                total = time.perf_counter() - t0
+                if r:  # the first round warms caches
+                    parts = (total - clock["transport"], clock["transport"] - clock["wire"],
+                             clock["wire"] - clock["took"], clock["took"])
+                    for step, secs in zip(OS_STEPS, parts):
+                        samples[step].append(secs * 1000)
+                    samples["answer KB"].append(clock["bytes"] / 1000)
+    split = {step: statistics.median(v) for step, v in samples.items()}
+    row("cost split of one uncached request (opensearch)", "median ms", "share")
+    total = sum(split[s] for s in OS_STEPS)
+    for step in OS_STEPS:
+        row(f"  {step}", f"{split[step]:.3f}", f"{split[step] / total:.0%}")
+    row("  sum of medians", f"{total:.3f}", "")
+    row("  answer size (median KB)", f"{split['answer KB']:.1f}", "")
+    return split

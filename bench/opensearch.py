@@ -43,6 +43,20 @@ def cluster_url() -> str | None:
     return None
 
 
+def cluster_pids() -> list[int]:
+    """The node processes of the cluster `make opensearch-up` started from this checkout (for
+    CPU figures); none when the cluster is elsewhere (KB_OPENSEARCH_URL names another)."""
+    import json
+
+    state = Path(__file__).resolve().parents[1] / ".opensearch" / "cluster.json"
+    if not state.is_file():
+        return []
+    nodes = json.loads(state.read_text())
+    if os.environ.get("KB_OPENSEARCH_URL", "").strip() not in ("", ",".join(nodes["urls"])):
+        return []
+    return [n["pid"] for n in nodes["nodes"]]
+
+
 def cluster_settings(url: str, prefix: str, **extra: Any) -> Any:
     from kb import settings as settings_mod
 

@@ -7,6 +7,10 @@
                                                 start (unless running), run CMD with
                                                 KB_OPENSEARCH_URL set, stop what it started
 
+KB_OPENSEARCH_HOME: the runtime folder (below); KB_OPENSEARCH_PORT: the first node's HTTP
+port (the next nodes take the ports after it, transport ports are 100 above), for a second
+cluster beside the one `make test` starts on 9200.
+
 OpenSearch comes from Maven (the integration-test distribution, which holds the server and the
 transport module, plus the analysis-common module jar, which holds the language analysers that
 distribution leaves out). Both are pinned by coordinates and sha256 below. Everything else
@@ -309,10 +313,11 @@ def start() -> list[str]:
     unpack()
     # a restarted cluster keeps its ports when it can, so URLs handed out stay valid
     old = before.get("nodes") or []
+    base = int(os.environ.get("KB_OPENSEARCH_PORT") or 9200)
     http = pick_ports([n["http"] for n in old] if len(old) == NODES
-                      else [9200 + i for i in range(NODES)], set())
+                      else [base + i for i in range(NODES)], set())
     transport = pick_ports([n["transport"] for n in old] if len(old) == NODES
-                           else [9300 + i for i in range(NODES)], set(http))
+                           else [base + 100 + i for i in range(NODES)], set(http))
     cluster = "kb-dev-" + hashlib.sha1(str(HOME).encode()).hexdigest()[:8]
     env = dict(os.environ, JAVA_HOME=os.environ.get("JAVA_HOME") or java_home())
     nodes, procs = [], []

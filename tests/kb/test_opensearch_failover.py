@@ -31,6 +31,14 @@ pytestmark = pytest.mark.slow
 QUERIES = ["government", "rural tenders", "country:KOR", "broadband OR privacy"]
 
 
+def same_ports(state: dict | None) -> dict[str, str]:
+    """The environment that brings a stopped cluster back on its ports (`down` forgets them)."""
+    env = dict(os.environ)
+    if state:
+        env["KB_OPENSEARCH_PORT"] = str(state["nodes"][0]["http"])
+    return env
+
+
 @pytest.fixture
 def local_cluster(opensearch_urls):
     script = cluster_script()
@@ -39,7 +47,7 @@ def local_cluster(opensearch_urls):
         pytest.skip("KB_OPENSEARCH_URL names a cluster scripts/opensearch.py did not start here")
     yield script, state
     done = subprocess.run([sys.executable, str(SCRIPT), "up"], check=False, capture_output=True,
-                          text=True, timeout=300)
+                          text=True, timeout=300, env=same_ports(state))
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == ",".join(opensearch_urls)
 
@@ -79,6 +87,7 @@ def test_outage_then_catch_up(local_cluster, opensearch_urls, tmp_path):
     settings = {k: settings[k] for k in ("home", "search_backend", "opensearch_url", "opensearch_index")}
     with KB(settings) as kb:
         add_document(kb, "before", "Before the outage", ["Broadband for rural schools."])
+    state = cluster_script().read_state()
     subprocess.run([sys.executable, str(SCRIPT), "down"], check=True, capture_output=True, timeout=120)
     with KB(settings) as kb:
         with pytest.raises(BackendUnavailableError):
@@ -87,7 +96,8 @@ def test_outage_then_catch_up(local_cluster, opensearch_urls, tmp_path):
         with pytest.raises(BackendUnavailableError):
             add_document(kb, "during", "During the outage", ["Broadband for rural clinics."])
         assert kb.catalog.pending_index_work()[0] == ["during"]
-    subprocess.run([sys.executable, str(SCRIPT), "up"], check=True, capture_output=True, timeout=300)
+    subprocess.run([sys.executable, str(SCRIPT), "up"], check=True, capture_output=True, timeout=300,
+                   env=same_ports(state))
     with KB(settings) as kb:
         assert sync_index(kb)["indexed"] == 1
         assert kb.catalog.pending_index_work() == ([], [])

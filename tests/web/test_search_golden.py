@@ -8,9 +8,14 @@ skipped when it is absent: without it every score would differ). Ingested once p
 through the normal pipeline; searched through the Flask test client with the result cache
 off (every request takes the uncached path), and a sample again with the cache on.
 
+The same cases run on the OpenSearch backend (the home's passages reindexed into the test
+cluster) against a golden file of their own, since its BM25 scores are OpenSearch's: a change
+to that backend's request path (issue 15: response filtering, shard copy preference) must
+leave its answers as they were, too.
+
 When answers change on purpose (ranking, snippets, spelling), regenerate with
 ``KB_REGEN_GOLDEN=1 .venv/bin/pytest tests/web/test_search_golden.py``: the run rewrites
-the golden file and fails, so a regeneration never passes unnoticed; review the diff, commit,
+the golden files and fails, so a regeneration never passes unnoticed; review the diff, commit,
 re-run without the switch.
 """
 from __future__ import annotations
@@ -19,6 +24,8 @@ import csv
 import hashlib
 import json
 import os
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -29,6 +36,7 @@ from tests.conftest import CORPUS, FIXTURES, SHARED
 
 REGEN = "KB_REGEN_GOLDEN"
 GOLDEN = FIXTURES / "search" / "golden-api.json"
+GOLDEN_OPENSEARCH = FIXTURES / "search" / "golden-api-opensearch.json"
 ICEGOV = SHARED / "texts" / "icegov" / "icegov-proceedings-all-editions.csv"
 ICEGOV_ROWS = 150  # bounded: enough abstracts for a second collection, seconds to ingest
 
@@ -145,17 +153,36 @@ def golden_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return home
 
 
-def _write(answers: dict[str, Any]) -> None:
+@pytest.fixture(scope="module")
+def opensearch_home(golden_home: Path, opensearch_urls: list[str]) -> Iterator[dict[str, Any]]:
+    """The golden home's settings with its passages reindexed into the test cluster (an index
+    prefix of its own, deleted afterwards)."""
+    from indexer.library import reindex
+    from kb.facade import KB
+
+    settings = {"home": str(golden_home), "search_backend": "opensearch",
+                "opensearch_url": ",".join(opensearch_urls),
+                "opensearch_index": f"kbgolden-{uuid.uuid4().hex[:8]}"}
+    with KB(settings) as kb:
+        reindex(kb)
+    yield settings
+    with KB(settings) as kb:
+        kb.index.backend.client.indices.delete(index=f"{settings['opensearch_index']}-passages-*")
+
+
+def _write(path: Path, answers: dict[str, Any]) -> None:
     """One case a line (a change shows as the lines of its cases), keys sorted."""
     lines = [json.dumps({name: answers[name]}, ensure_ascii=False, sort_keys=True, separators=(",", ":"))[1:-1]
              for name in sorted(answers)]
-    GOLDEN.write_text("{\n" + ",\n".join(lines) + "\n}\n", encoding="utf-8")
+    path.write_text("{\n" + ",\n".join(lines) + "\n}\n", encoding="utf-8")
 
 
-def _answers(home: Path, cache_size: int, cases: dict[str, dict[str, str]]) -> dict[str, Any]:
+def _answers(home: Path | dict[str, Any], cache_size: int, cases: dict[str, dict[str, str]]) -> dict[str, Any]:
+    """The answers of a KB home (a path: the default backend; a dict: its settings)."""
     from web import create_app
 
-    app = create_app({"home": str(home), "search_cache_size": cache_size, "TESTING": True})
+    settings = dict(home) if isinstance(home, dict) else {"home": str(home)}
+    app = create_app({**settings, "search_cache_size": cache_size, "TESTING": True})
     client = app.test_client()
     out = {}
     for name, args in cases.items():
@@ -180,21 +207,29 @@ def _compare(got: dict[str, Any], golden: dict[str, Any], label: str) -> None:
         pytest.fail(f"{label} {name!r}: {len(answer['results'])} hits, golden {len(want['results'])}")
 
 
-@pytest.mark.slow
-def test_api_search_answers_match_the_golden_file(golden_home):
-    cases = _cases()
-    assert len(cases) >= 250
-    got = _answers(golden_home, 0, cases)
+def _check_against(path: Path, got: dict[str, Any]) -> None:
     if os.environ.get(REGEN, "") not in ("", "0"):
-        _write(got)
-        pytest.fail(f"{GOLDEN.name} regenerated ({REGEN} is set): review the diff, then run without it")
-    assert GOLDEN.is_file(), f"{GOLDEN} is missing: generate it once with {REGEN}=1 and review it"
-    golden = json.loads(GOLDEN.read_text(encoding="utf-8"))
+        _write(path, got)
+        pytest.fail(f"{path.name} regenerated ({REGEN} is set): review the diff, then run without it")
+    assert path.is_file(), f"{path} is missing: generate it once with {REGEN}=1 and review it"
+    golden = json.loads(path.read_text(encoding="utf-8"))
     assert sorted(got) == sorted(golden), "the set of golden cases changed: regenerate"
     # The file records real variety, not a page of empty answers.
     assert sum(1 for a in golden.values() if a["total"] > 10) > 150
     assert sum(1 for a in golden.values() if a["suggestion"] or a["corrected_query"]) >= 15
     _compare(got, golden, "uncached")
+
+
+@pytest.mark.slow
+def test_api_search_answers_match_the_golden_file(golden_home):
+    cases = _cases()
+    assert len(cases) >= 250
+    _check_against(GOLDEN, _answers(golden_home, 0, cases))
+
+
+@pytest.mark.slow
+def test_opensearch_answers_match_their_golden_file(opensearch_home):
+    _check_against(GOLDEN_OPENSEARCH, _answers(opensearch_home, 0, _cases()))
 
 
 @pytest.mark.slow

@@ -33,6 +33,13 @@ WINDOW = 10_000
 # page's own hits are then read whole, with their snippets (_read_whole)
 ORDER_SOURCE = ["id", "doc_id"]
 BUILD_ID_SECONDS = 1.0
+# Every search reads the shard copies of the node the client talks to (client.StickySelector):
+# no second hop between nodes, one copy's statistics per process.
+PREFERENCE = "_local"
+# What kb reads of a search answer; the rest (_index, _shards but its total, max_score, the
+# aggregations' sum_other_doc_count...) is neither serialised by the node nor decoded here.
+FILTER_PATH = ("took,timed_out,pit_id,_shards.total,hits.total,hits.hits._id,hits.hits._score,"
+               "hits.hits._source,hits.hits.highlight,hits.hits.sort,aggregations")
 
 
 class OpenSearchBackend:
@@ -46,6 +53,8 @@ class OpenSearchBackend:
         self.client = make_client(self.settings)
         self._lock = threading.RLock()
         self._alias_ready = False
+        # primary shards behind the alias, as the last search answer counted them (facet_aggs)
+        self._primaries = int(self.settings.get("opensearch_shards", 1))
 
     # -- index lifecycle ---------------------------------------------------------
     def _shape(self) -> tuple[int, int]:
@@ -154,8 +163,7 @@ class OpenSearchBackend:
                                 "size": len(page)}
         if query.highlight:
             body["highlight"] = {**tr.highlight(SNIPPET_CHARS), "highlight_query": dsl}
-        answer = call(self.client.search, index=self._alias(), body=body)
-        whole = {h["_id"]: h for h in answer["hits"]["hits"]}
+        whole = {h["_id"]: h for h in _hits(self._search(body))}
         return [{**h, "_source": whole[h["_id"]]["_source"], "highlight": whole[h["_id"]].get("highlight")}
                 for h in page if h["_id"] in whole]
 
@@ -176,16 +184,19 @@ class OpenSearchBackend:
         # more than `cap` passages among them) is the order read further, lightly (ids and
         # documents, no snippets), and then the page's own hits read whole.
         deep = want + 1 > WINDOW
-        body = self._body(dsl, query, 0 if deep else want + 1, timeout_ms)
+        # Without grouping the exact total says whether more follow: the page alone is read
+        # (and highlighted), not one hit past it.
+        size = 0 if deep else want + 1 if cap else want
+        body = self._body(dsl, query, size, timeout_ms)
         if query.facet_fields:
-            body["aggs"] = tr.facet_aggs(query.facet_fields, query.facet_limit)
-        answer = call(self.client.search, index=alias, body=body)
-        raw = answer["hits"]["hits"]
+            body["aggs"] = tr.facet_aggs(query.facet_fields, query.facet_limit, self._primaries)
+        answer = self._search(body, alias)
+        raw = _hits(answer)
         settled = not deep
         if cap and not deep:
             raw, settled, more = _group(raw, cap, want, exhausted=len(raw) <= want)
         elif not deep:
-            more = len(raw) > want
+            more = _total(answer) > want
         if settled:
             page = raw[query.offset:want]
         else:
@@ -210,7 +221,7 @@ class OpenSearchBackend:
             size = min(WINDOW, max(4 * want, 100))
             body = self._body(dsl, query, size, timeout_ms, light=True)
             body["track_total_hits"] = False
-            head = call(self.client.search, index=self._alias(), body=body)["hits"]["hits"]
+            head = _hits(self._search(body))
             grouped, settled, more = _group(head, cap, want, exhausted=len(head) < size)
             if settled:
                 return grouped, more
@@ -228,9 +239,10 @@ class OpenSearchBackend:
             body["track_total_hits"] = False
             while True:
                 body["pit"] = {"id": pit, "keep_alive": PIT_KEEP_ALIVE}
-                answer = call(self.client.search, body=body)
+                # a point in time names its shard copies itself: no index, no preference
+                answer = call(self.client.search, body=body, params={"filter_path": FILTER_PATH})
                 pit = answer.get("pit_id", pit)
-                raw = answer["hits"]["hits"]
+                raw = _hits(answer)
                 for h in raw:
                     if skip:
                         skip -= 1
@@ -243,6 +255,14 @@ class OpenSearchBackend:
             # a PIT left open expires by itself (PIT_KEEP_ALIVE): nothing is lost if this fails
             with contextlib.suppress(KBError):
                 call(self.client.delete_pit, body={"pit_id": [pit]})
+
+    def _search(self, body: dict[str, Any], index: str | None = None) -> dict[str, Any]:
+        """One search of the alias from the local shard copies, its answer trimmed to what kb
+        reads (FILTER_PATH); remembers how many primaries it counted (facet_aggs)."""
+        answer = call(self.client.search, index=index or self._alias(), body=body,
+                      params={"preference": PREFERENCE, "filter_path": FILTER_PATH})
+        self._primaries = int(answer.get("_shards", {}).get("total") or self._primaries)
+        return answer
 
     def iter_hits(self, query: BackendQuery) -> Iterator[Hit]:
         """Every hit in result order from query.offset on, in constant memory (exports)."""
@@ -288,8 +308,8 @@ class OpenSearchBackend:
 
     def _hit(self, raw: dict[str, Any]) -> Hit:
         src = raw["_source"]
-        text = src.get("body") or ""
         field = text_field_for(src.get("lang"))
+        text = src.get(field) or ""
         marked = (raw.get("highlight") or {}).get(field) or []
         snippet = marked[0] if marked else _escape(text[:SNIPPET_CHARS])
         return Hit(passage_id=src["id"], doc_id=src["doc_id"], ordinal=int(src.get("ordinal") or 0),
@@ -371,6 +391,11 @@ def _group(hits: Iterable[dict[str, Any]], cap: int, want: int, exhausted: bool
 
 def _total(answer: dict[str, Any]) -> int:
     return int(answer["hits"]["total"]["value"])
+
+
+def _hits(answer: dict[str, Any]) -> list[dict[str, Any]]:
+    """The answer's hits (a filtered answer leaves out an empty list)."""
+    return answer.get("hits", {}).get("hits", [])
 
 
 def _escape(text: str) -> str:

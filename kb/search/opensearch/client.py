@@ -4,14 +4,16 @@ web layer answers 503 "search backend unavailable"); a request the cluster refus
 InvalidQueryError or IndexError_, each with a one-line reason."""
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
-from opensearchpy import OpenSearch
+import orjson
+from opensearchpy import ConnectionSelector, JSONSerializer, OpenSearch
 from opensearchpy import exceptions as oe
 
 from kb.errors import BackendUnavailableError, IndexError_, InvalidQueryError, NotFoundError
+from kb.search.opensearch.keepalive import KeepAliveConnection
 
 T = TypeVar("T")
 # Failover: a request that fails on one node is retried on the next (the client marks the
@@ -36,9 +38,43 @@ def public_url(url: str) -> str:
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
+class FastJSON(JSONSerializer):
+    """The client's JSON through orjson: a search answer is tens of kilobytes (the page's texts
+    and snippets, the facets), and the standard library decodes it several times slower.
+    Anything orjson refuses (a type it does not know) goes to the client's own serializer."""
+
+    def loads(self, s: str) -> Any:
+        try:
+            return orjson.loads(s)
+        except orjson.JSONDecodeError:
+            return super().loads(s)
+
+    def dumps(self, data: Any) -> Any:
+        if isinstance(data, (str, bytes)):
+            return data
+        try:
+            # str, not bytes: the bulk helper joins the items' lines as strings
+            return orjson.dumps(data).decode()
+        except TypeError:
+            return super().dumps(data)
+
+
+class StickySelector(ConnectionSelector):
+    """Every request of a process to the same live node (the client shuffles the nodes once
+    per process, so processes spread over the nodes). With the search preference `_local`
+    (backend.py) a node answers from its own shard copies: no hop to another node, and one
+    process reads one copy, so its scores never mix two copies' statistics. A node that fails
+    leaves the live list, and the next one takes over."""
+
+    def select(self, connections: Sequence[Any]) -> Any:
+        return connections[0]
+
+
 def make_client(settings: Mapping[str, Any]) -> OpenSearch:
     kwargs: dict[str, Any] = {
         "hosts": node_urls(settings),
+        "serializer": FastJSON(),
+        "selector_class": StickySelector,
         "retry_on_timeout": True,
         "max_retries": MAX_RETRIES,
         "timeout": REQUEST_TIMEOUT_S,
@@ -51,6 +87,8 @@ def make_client(settings: Mapping[str, Any]) -> OpenSearch:
     ca_certs = settings.get("opensearch_ca_certs")
     if ca_certs:
         kwargs.update(use_ssl=True, verify_certs=True, ca_certs=str(ca_certs))
+    if not user and not ca_certs and all(urlsplit(u).scheme == "http" for u in kwargs["hosts"]):
+        kwargs["connection_class"] = KeepAliveConnection  # TLS and credentials: urllib3's
     return OpenSearch(**kwargs)
 
 

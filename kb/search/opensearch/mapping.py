@@ -32,7 +32,9 @@ def spell_forms(text: str) -> list[str]:
 # The most salience points a passage can give an entity (kb.salience: mentions up to 5, heading 3,
 # title 2, subject country 4); more are counted as this many.
 MAX_POINTS = 14
-MAPPING_VERSION = 4  # 3: collection (facet), added (sort=added). 4: salience
+MAPPING_VERSION = 6  # 3: collection (facet), added (sort=added). 4: salience. 5: no `body`
+# (the text is kept once, in its language's field: every hit read and sent it twice).
+# 6: offsets in the text fields' postings (highlighting)
 # Chosen on SciFact's training claims for the Whoosh backend (kb.search.scoring); kept equal
 # here so both backends rank alike. Not imported: kb.search.scoring imports whoosh.
 K1 = 0.9
@@ -95,7 +97,6 @@ def index_body(shards: int, replicas: int) -> dict[str, Any]:
         "page_start": {"type": "integer", "index": False},
         "page_end": {"type": "integer", "index": False},
         "heading_path": {"type": "keyword", "index": False, "doc_values": False},
-        "body": {"type": "text", "index": False},  # the stored copy for hits
         "title": {**text, "analyzer": "kb_english",
                   "fields": {"sort": {"type": "keyword", "normalizer": "kb_fold"}}},
         "heading": {**text, "analyzer": "kb_english"},
@@ -107,7 +108,9 @@ def index_body(shards: int, replicas: int) -> dict[str, Any]:
         "salience": {"type": "keyword"},
     })
     for code, analyser in LANG_FIELDS.items():
-        properties[f"text_{code}"] = {**text, "analyzer": analyser}
+        # offsets in the postings: the highlighter reads where the words are instead of
+        # analysing each hit's text again (most of the cluster's CPU for a page of snippets)
+        properties[f"text_{code}"] = {**text, "analyzer": analyser, "index_options": "offsets"}
         properties[f"all_{code}"] = {**text, "analyzer": analyser}
     return {
         "settings": {
@@ -149,8 +152,9 @@ def record_to_source(rec: PassageRecord) -> dict[str, Any]:
         "type": (rec.format or "").lower(), "lang": lang,
         "date": rec.date or None, "added": rec.added or None,
         "collection": _ids(rec.collection), "page_start": rec.page_start,
-        "page_end": rec.page_end, "body": text, "spell": text,
+        "page_end": rec.page_end, "spell": text,
         "words": sorted(set(spell_forms(text))),
+        # the one stored copy of the text, read back for hits (backend._hit) and highlighted
         text_field_for(lang): text,
     }
     title, heading = source["title"], source["heading"]
