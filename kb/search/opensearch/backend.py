@@ -18,7 +18,7 @@ from typing import Any
 from kb.errors import IndexError_, KBError, NotFoundError
 from kb.search.opensearch import translate as tr
 from kb.search.opensearch import writes
-from kb.search.opensearch.client import call, make_client, node_urls, public_url
+from kb.search.opensearch.client import call, make_client, msearch, node_urls, public_url
 from kb.search.opensearch.compile import Compiler
 from kb.search.opensearch.mapping import ENTITY_FIELDS, MAPPING_VERSION, TEXT_FIELDS, text_field_for
 from kb.search.opensearch.vocabulary import OpenSearchVocabulary
@@ -124,10 +124,12 @@ class OpenSearchBackend:
     # -- searching -------------------------------------------------------------------
     def _dsl(self, query: BackendQuery) -> dict[str, Any]:
         """The query tree, the filters and the document restriction as one DSL query."""
+        return tr.full_query(*self._parts(query))
+
+    def _parts(self, query: BackendQuery) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
         compiler = Compiler(int(self.settings.get("max_wildcard_terms", 2000)),
                             self.vocabulary().expansions)
-        filters = tr.filter_clauses(query.filters or {}, query.doc_id)
-        return tr.full_query(compiler.query(query.query), filters)
+        return compiler.query(query.query), tr.filter_clauses(query.filters or {}, query.doc_id)
 
     def _body(self, dsl: dict[str, Any], query: BackendQuery, size: int, timeout_ms: int | None,
               light: bool = False) -> dict[str, Any]:
@@ -177,9 +179,16 @@ class OpenSearchBackend:
         # documents, no snippets), and then the page's own hits read whole.
         deep = want + 1 > WINDOW
         body = self._body(dsl, query, 0 if deep else want + 1, timeout_ms)
-        if query.facet_fields:
-            body["aggs"] = tr.facet_aggs(query.facet_fields, query.facet_limit)
-        answer = call(self.client.search, index=alias, body=body)
+        union: dict[str, Any] | None = None
+        if query.union_ids:
+            # The union's counts ride in the same round trip (msearch), facets with them.
+            udsl = tr.union_query(*self._parts(query), query.union_ids)
+            ubody = tr.union_body(udsl, query.union_ids, query.facet_fields, query.facet_limit, timeout_ms)
+            answer, union = msearch(self.client, alias, [body, ubody])
+        else:
+            if query.facet_fields:
+                body["aggs"] = tr.facet_aggs(query.facet_fields, query.facet_limit)
+            answer = call(self.client.search, index=alias, body=body)
         raw = answer["hits"]["hits"]
         settled = not deep
         if cap and not deep:
@@ -191,12 +200,16 @@ class OpenSearchBackend:
         else:
             raw, more = self._walk(dsl, query, want, timeout_ms)
             page = self._read_whole(dsl, query, raw[query.offset:want])
+        counted = union if union is not None else answer
         if query.facet_fields:
-            facets = self._facets(answer.get("aggregations", {}), dsl, query.facet_fields,
-                                  query.facet_limit)
+            facets = self._facets(counted.get("aggregations", {}), udsl if union is not None else dsl,
+                                  query.facet_fields, query.facet_limit)
         return BackendPage(total=_total(answer), hits=[self._hit(h) for h in page], facets=facets,
                            next_offset=want if more else None,
-                           truncated=bool(answer.get("timed_out")))
+                           truncated=bool(answer.get("timed_out") or counted.get("timed_out")),
+                           union_total=_total(union) if union is not None else None,
+                           union_found=tr.union_found(union.get("aggregations", {}), query.union_ids)
+                           if union is not None else ())
 
     def _walk(self, dsl: dict[str, Any], query: BackendQuery, want: int, timeout_ms: int | None
               ) -> tuple[list[dict[str, Any]], bool]:

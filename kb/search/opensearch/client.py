@@ -80,3 +80,23 @@ def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         if status in (502, 503, 504) or status == 0:
             raise BackendUnavailableError("search backend unavailable: the cluster did not answer") from exc
         raise IndexError_(f"search backend error {status}: {reason(exc)}") from exc
+
+
+def msearch(client: OpenSearch, index: str, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Several searches in one round trip; one the cluster refuses fails the whole, with the
+    error search() would raise for it."""
+    lines: list[dict[str, Any]] = []
+    for body in bodies:
+        lines += [{"index": index}, body]
+    answers = call(client.msearch, body=lines)["responses"]
+    for answer in answers:
+        err = answer.get("error")
+        if err is None:
+            continue
+        first = ((err.get("root_cause") or [err])[0] if isinstance(err, dict) else {"reason": str(err)})
+        why = f"{first.get('type', 'error')}: {first.get('reason', '')}".strip()
+        status = int(answer.get("status") or 0)
+        if status == 400:
+            raise InvalidQueryError(f"the search backend refused the query: {why}")
+        raise IndexError_(f"search backend error {status}: {why}")
+    return answers

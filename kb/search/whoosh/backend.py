@@ -30,6 +30,7 @@ from kb.search.whoosh.compile import Compiler, filter_query
 from kb.search.whoosh.engine import Engine
 from kb.search.whoosh.hits import PassageCache, highlight_terms, make_hit, page_of, result_order
 from kb.search.whoosh.patches import apply as _apply_patches
+from kb.search.whoosh.postings import leaf_postings
 from kb.search.whoosh.schema import (
     SCHEMA_VERSION,
     TEXT_FIELDS,
@@ -257,9 +258,40 @@ class WhooshBackend:
             terms = highlight_terms(q, s) if query.highlight else {}
             passages = self._passages_of(s)
             hits = [make_hit(passages, int(docs[i]), float(scores[i]), terms) for i in picked]
-            facets = cols.count(docs, query.facet_fields, int(query.facet_limit)) if query.facet_fields else {}
+            counted, found = docs, ()
+            if query.union_ids:
+                found, found_docs = self._found(s, cols, query)
+                counted = np.union1d(docs, found_docs)
+            facets = cols.count(counted, query.facet_fields, int(query.facet_limit)) if query.facet_fields else {}
             return BackendPage(total=len(docs), hits=hits, facets=facets, next_offset=next_offset,
-                               truncated=bool(truncated))
+                               truncated=bool(truncated),
+                               union_total=len(counted) if query.union_ids else None, union_found=found)
+
+    def _found(self, s: Any, cols: Columns, query: BackendQuery) -> tuple[tuple[str, ...], np.ndarray]:
+        """The union ids the index holds under the query's filters, with their doc numbers:
+        one postings lookup an id (a unique key), checked against the live documents and
+        the filters' matches."""
+        fq = self._filter(query, cols)
+        allowed = None
+        if fq is not None:
+            allowed, _scores, _cut = self._match(s, None, fq, cols, float("inf"))  # filters are never cut short
+        field = self.schema["id"]
+        found, nums = [], []
+        for pid in dict.fromkeys(query.union_ids):
+            btext = field.to_bytes(pid)
+            for leaf, offset in cols.leaves:
+                local, _tf = leaf_postings(leaf, "id", btext)
+                live = [int(d) + offset for d in local if cols.live[int(d) + offset]]
+                if live:
+                    found.append(pid)
+                    nums.append(live[0])
+                    break
+        nums_a = np.asarray(nums, dtype=np.int64)
+        if allowed is not None and len(nums_a):
+            keep = np.isin(nums_a, allowed)
+            found = [p for p, k in zip(found, keep) if k]
+            nums_a = nums_a[keep]
+        return tuple(found), nums_a
 
     def iter_hits(self, query: BackendQuery) -> Iterator[Hit]:
         """Every match in result order, hit objects made lazily."""
@@ -277,15 +309,21 @@ class WhooshBackend:
 
     def _matches(self, s: Any, query: BackendQuery) -> tuple[Columns, Any, np.ndarray, np.ndarray, bool]:
         cols = self._columns_for(s)
-        fq = filter_query(dict(query.filters or {}), cols)
-        if query.doc_id:
-            doc_term = wq.ConstantScoreQuery(wq.Term("doc_id", query.doc_id), 0.0)
-            fq = doc_term if fq is None else wq.And([fq, doc_term])
+        fq = self._filter(query, cols)
         q = None
         if query.query is not None:
             q = self.compiler.compile(query.query, self._text_fields(s), cols, s.reader(), self.settings)
         docs, scores, truncated = self._match(s, q, fq, cols, query.deadline)
         return cols, q, docs, scores, truncated
+
+    @staticmethod
+    def _filter(query: BackendQuery, cols: Columns) -> wq.Query | None:
+        """The query's filters and document restriction as one Whoosh query (None: none)."""
+        fq = filter_query(dict(query.filters or {}), cols)
+        if query.doc_id:
+            doc_term = wq.ConstantScoreQuery(wq.Term("doc_id", query.doc_id), 0.0)
+            fq = doc_term if fq is None else wq.And([fq, doc_term])
+        return fq
 
     # -- more like this, vocabulary ---------------------------------------------------
     def more_like(self, passage_id: str, limit: int = 10) -> list[Hit]:

@@ -166,3 +166,13 @@ def test_api_mode_parameter(home):
     assert bad.status_code == 400 and "mode: must be one of bm25, hybrid" in bad.get_data(as_text=True)
     page = client.get("/search", query_string={"q": QUERY}).get_data(as_text=True)
     assert '<option value="hybrid" selected>' in page and "Estonia" in page
+
+
+@pytest.mark.parametrize("cache", [0, 16])
+def test_a_search_reads_the_vectors_state_once(home, cache):
+    with _kb(home, search_cache_size=cache) as kb:
+        statements: list[str] = []
+        kb.index.dense._connect().set_trace_callback(statements.append)
+        res = kb.search(SearchRequest(q=QUERY, max_per_document=0, per_page=3))
+        assert res.mode == "hybrid"
+        assert sum("FROM meta" in s for s in statements) == 1
