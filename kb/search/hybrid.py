@@ -20,7 +20,6 @@ A hybrid page (`hybrid_page`), backend-neutral, in two backend queries (bm25 mak
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any, Protocol
 
 from kb.errors import InvalidInputError
@@ -166,8 +165,8 @@ def _by_ids(service: SearchService, request: SearchRequest, parsed: ParsedQuery,
     return {h.passage_id: h for h in service.backend.search(sq).hits}
 
 
-def iter_ranked(service: SearchService, view: DenseView, request: SearchRequest, q_text: str,
-                limit: int) -> Iterator[Hit]:
+def fused_hits(service: SearchService, view: DenseView, request: SearchRequest, q_text: str,
+               limit: int) -> list[Hit]:
     """The first `limit` hits in fused order (kb search --batch)."""
     # Never fewer candidates a side than a result page fuses: a top 10 fused from BM25's top
     # 10 and the vectors' top 50 would be another ranking than the page's.
@@ -175,8 +174,10 @@ def iter_ranked(service: SearchService, view: DenseView, request: SearchRequest,
     hits = {h.passage_id: h for h in bm25.hits}
     top = fused[:limit]
     hits.update(_by_ids(service, request, parsed, [p for p, _s in top if p not in hits], False))
+    out = []
     for p, s in top:
         if p in hits:
             h = hits[p]
             h.score = float(s)
-            yield h
+            out.append(h)
+    return out

@@ -15,8 +15,10 @@ and figures pass straight to the backend.
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from kb.errors import InvalidInputError
@@ -56,9 +58,41 @@ class SearchService:
         self.result_cache = ResultCache(int(self.settings.get("search_cache_size", 0)))
         self.dense: hybrid.Dense | None = None  # the passages' vectors (kb.facade sets it)
         self.fusion = fusion.DEFAULT
+        self._request = threading.local()  # the running request's state (request_state)
+
+    # -- one request ------------------------------------------------------------------
+    @contextmanager
+    def _scope(self) -> Iterator[None]:
+        """One request (nested calls join the outer one): `state` is read at most once in it."""
+        r = self._request
+        depth = getattr(r, "depth", 0)
+        r.depth = depth + 1
+        try:
+            yield
+        finally:
+            r.depth = depth
+            if not depth:
+                r.__dict__.pop("state", None)
+
+    def request_state(self) -> Hashable:
+        """`state` (the curation version) as the running request first read it: its result-cache
+        key and every entity resolution of its queries agree, for one catalog lookup. Outside a
+        request, read afresh."""
+        if self.state is None:
+            return None
+        r = self._request
+        if not getattr(r, "depth", 0):
+            return self.state()
+        if "state" not in r.__dict__:
+            r.state = self.state()
+        return r.state
 
     # -- searching --------------------------------------------------------------------
     def search(self, request: SearchRequest) -> SearchResult:
+        with self._scope():
+            return self._cached_search(request)
+
+    def _cached_search(self, request: SearchRequest) -> SearchResult:
         t0 = time.perf_counter()
         self.validate(request)
         # The vectors' state is read once a request: the cache key, the mode and the
@@ -66,7 +100,7 @@ class SearchService:
         view = self.dense.view() if self.dense is not None else None
         if not self.result_cache.size:
             return self._search(request, t0, view)  # no cache: no build id to ask the backend for
-        build = (self.backend.build_id(), self.state() if self.state else None)
+        build = (self.backend.build_id(), self.request_state())
         if view is not None:  # finished embedding switches the mode: a new key
             build = (build, view.key)
         key = (request_key(request), request.mode)
@@ -109,17 +143,22 @@ class SearchService:
     def ranked(self, request: SearchRequest, limit: int) -> tuple[str, str, Iterator[Hit]]:
         """The first `limit` hits in the order of the mode that runs, with that mode and why
         (kb search --batch): fused when hybrid, else every match's order (iter_all)."""
-        self.validate(request)
-        # A spelling correction never makes a query structured: the mode is the typed query's.
-        view = self.dense.view() if self.dense is not None else None
-        mode, why = hybrid.mode_for(self, request, request.q or "", view)
-        if mode == "hybrid" and view is not None:
-            q_text, _corrected, _qhash = self._prepare(request)
-            return mode, why, hybrid.iter_ranked(self, view, request, q_text, limit)
-        return mode, why, self.iter_all(request)
+        with self._scope():
+            self.validate(request)
+            # A spelling correction never makes a query structured: the mode is the typed query's.
+            view = self.dense.view() if self.dense is not None else None
+            mode, why = hybrid.mode_for(self, request, request.q or "", view)
+            if mode == "hybrid" and view is not None:
+                q_text, _corrected, _qhash = self._prepare(request)
+                return mode, why, iter(hybrid.fused_hits(self, view, request, q_text, limit))
+            return mode, why, self.iter_all(request)
 
     def iter_all(self, request: SearchRequest) -> Iterator[Hit]:
         """Every match in result order (no per-document cap), hit objects made lazily."""
+        with self._scope():
+            return self._iter_all(request)
+
+    def _iter_all(self, request: SearchRequest) -> Iterator[Hit]:
         self.validate(request)
         q_text, _corrected, _qhash = self._prepare(request)
         mode = language.choose_mode(q_text)
@@ -139,8 +178,9 @@ class SearchService:
         return self.backend.more_like(passage_id, limit)
 
     def suggest(self, q: str) -> str | None:
-        language.check_length(q, self.settings)
-        return spelling.suggest(q, self.backend.vocabulary(), self.resolver)
+        with self._scope():
+            language.check_length(q, self.settings)
+            return spelling.suggest(q, self.backend.vocabulary(), self.resolver)
 
     def validate(self, request: SearchRequest) -> None:
         if request.sort not in SORTS:
