@@ -19,8 +19,10 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 from kb.embed import vectors
 from kb.embed.model import MODEL_ID
@@ -31,6 +33,20 @@ QUERY_CACHE = 256  # query vectors kept per process (a page turn re-uses its que
 SHORTLIST_FROM = 20_000
 SHORTLIST_SHARE = 0.08  # of the passages, nearest by sign code (recall measured: kb.embed.shortlist)
 SHORTLIST_PER_K = 20  # a deep ranking (kb search --batch, 300 a side) gets a deeper shortlist
+
+
+_blas: ThreadpoolController | None = None
+
+
+def _one_blas_thread() -> Any:
+    """The BLAS library limited to one thread for the duration (15 us). A matrix-vector
+    product is memory-bound: a second thread adds little bandwidth, and on a busy machine
+    (every web worker, other jobs) it spins for its share. Measured at 100k passages on the
+    shared 2-core machine (load ~9): 36 ms of CPU a hybrid search with two threads, 14 with one."""
+    global _blas
+    if _blas is None:
+        _blas = ThreadpoolController()
+    return _blas.limit(limits=1, user_api="blas")
 
 
 @dataclass(frozen=True)
@@ -77,11 +93,12 @@ class DenseView:
             return []
         k = min(k, len(m.ids))
         size = max(int(SHORTLIST_SHARE * len(m.ids)), SHORTLIST_PER_K * k)
-        if m.codes is not None and size < len(m.ids):
-            rows = m.codes.nearest(q, size)
-            scores = m.matrix[rows] @ q
-        else:
-            rows, scores = None, m.matrix @ q
+        with _one_blas_thread():
+            if m.codes is not None and size < len(m.ids):
+                rows = m.codes.nearest(q, size)
+                scores = m.matrix[rows] @ q
+            else:
+                rows, scores = None, m.matrix @ q
         part = np.argpartition(scores, len(scores) - k)[len(scores) - k:]
         best = part[np.argsort(-scores[part], kind="stable")]
         picked = rows[best] if rows is not None else best
