@@ -31,7 +31,7 @@ from kb.embed.shortlist import Codes
 QUERY_CACHE = 256  # query vectors kept per process (a page turn re-uses its query's vector)
 # Below this many passages the exact scan costs about what the shortlist would (~1 ms).
 SHORTLIST_FROM = 20_000
-SHORTLIST_SHARE = 0.08  # of the passages, nearest by sign code (recall measured: kb.embed.shortlist)
+SHORTLIST_SHARE = 0.05  # of the passages, nearest by sign code (recall measured: kb.embed.shortlist)
 SHORTLIST_PER_K = 20  # a deep ranking (kb search --batch, 300 a side) gets a deeper shortlist
 
 
@@ -92,7 +92,7 @@ class DenseView:
         if m is None or not m.ids or k <= 0:
             return []
         k = min(k, len(m.ids))
-        size = max(int(SHORTLIST_SHARE * len(m.ids)), SHORTLIST_PER_K * k)
+        size = self._index.shortlist_size(len(m.ids), k)
         with _one_blas_thread():
             if m.codes is not None and size < len(m.ids):
                 rows = m.codes.nearest(q, size)
@@ -117,6 +117,11 @@ class DenseView:
 
     def doc_of(self, passage_id: str) -> str:
         return self._m.docs.get(passage_id, "") if self._m else ""
+
+    def vectors(self) -> tuple[list[str], np.ndarray]:
+        """(passage ids, their float32 matrix, one row each), as loaded; not to be modified."""
+        m = self._m
+        return (m.ids, m.matrix) if m else ([], np.zeros((0, 1), np.float32))
 
     @property
     def shortlisted(self) -> bool:
@@ -188,6 +193,12 @@ class DenseIndex:
             codes = Codes.of(matrix) if len(ids) >= self.shortlist_from else None
             self._loaded = _Matrix(key, ids, {p: i for i, p in enumerate(ids)}, docs, matrix, state, codes)
             return self._loaded
+
+    def shortlist_size(self, passages: int, k: int) -> int:
+        """Passages a query's k nearest are chosen from (all of them below the threshold)."""
+        if passages < self.shortlist_from:
+            return passages
+        return min(passages, max(int(SHORTLIST_SHARE * passages), SHORTLIST_PER_K * k))
 
     # One-off conveniences (benchmarks, scripts): each reads the catalog's state once.
     def state(self) -> DenseState:

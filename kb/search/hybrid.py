@@ -15,8 +15,9 @@ A hybrid page (`hybrid_page`), backend-neutral, in two backend queries (bm25 mak
    and those candidates);
 3. fusion (kb.search.fusion); the fused list is the first positions of the result, BM25's
    further matches follow in BM25 order (each match once);
-4. the page's hits by id (the query words optional so their snippets are marked): the
-   second backend query; a third only on a page past the fused positions (BM25's tail).
+4. the page's hits by id, the query's words marked in their snippets (BackendQuery.mark:
+   marked, not evaluated): the second backend query; a third only on a page past the fused
+   positions (BM25's tail).
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from typing import Any, Protocol
 
 from kb.errors import InvalidInputError
 from kb.search import fusion, language
-from kb.search.querytree import AndMaybe, Or, ParsedQuery, Word
+from kb.search.querytree import Or, ParsedQuery, Word
 from kb.search.types import BackendPage, Hit, SearchRequest
 
 # The search service (kb.search.service.SearchService) is passed in, not imported: it imports
@@ -157,10 +158,9 @@ def _by_ids(service: SearchService, request: SearchRequest, parsed: ParsedQuery,
     query words when `highlight`)."""
     if not ids:
         return {}
-    req = _ids_query(ids).root
-    root = req if parsed.root is None or not highlight else AndMaybe(req, parsed.root)
-    sq = service._backend_query(request, ParsedQuery(root, parsed.mode, parsed.text), 0, len(ids))
+    sq = service._backend_query(request, _ids_query(ids), 0, len(ids))
     sq.facet_fields, sq.max_per_document, sq.highlight = (), 0, highlight
+    sq.mark = parsed if highlight and parsed.root is not None else None
     sq.deadline = service.deadline()
     return {h.passage_id: h for h in service.backend.search(sq).hits}
 

@@ -120,6 +120,9 @@ class BackendQuery:
     # the query's own. Hybrid search's dense candidates: in one backend query, BM25's
     # candidates, which dense candidates pass the filters, and the fused set's facets.
     union_ids: tuple[str, ...] = ()
+    # Words marked in the snippets without taking part in the matching (with highlight on):
+    # hybrid's page, fetched by id, marks the query's words without evaluating the query.
+    mark: ParsedQuery | None = None
 
 
 @dataclass

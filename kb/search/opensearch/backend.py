@@ -13,6 +13,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import replace
 from typing import Any
 
 from kb.errors import IndexError_, KBError, NotFoundError
@@ -131,6 +132,10 @@ class OpenSearchBackend:
                             self.vocabulary().expansions)
         return compiler.query(query.query), tr.filter_clauses(query.filters or {}, query.doc_id)
 
+    def _mark(self, query: BackendQuery) -> dict[str, Any] | None:
+        """BackendQuery.mark as DSL: what the highlighter marks, apart from what matches."""
+        return self._parts(replace(query, query=query.mark))[0] if query.mark is not None else None
+
     def _body(self, dsl: dict[str, Any], query: BackendQuery, size: int, timeout_ms: int | None,
               light: bool = False) -> dict[str, Any]:
         """light: only what ordering and grouping need (ORDER_SOURCE, no highlighting)."""
@@ -142,6 +147,9 @@ class OpenSearchBackend:
             body["_source"] = ORDER_SOURCE
         elif query.highlight:
             body["highlight"] = tr.highlight(SNIPPET_CHARS)
+            mark = self._mark(query)
+            if mark is not None:
+                body["highlight"]["highlight_query"] = mark
         return body
 
     def _read_whole(self, dsl: dict[str, Any], query: BackendQuery, page: list[dict[str, Any]]
@@ -155,7 +163,7 @@ class OpenSearchBackend:
         body: dict[str, Any] = {"query": {"ids": {"values": [h["_id"] for h in page]}},
                                 "size": len(page)}
         if query.highlight:
-            body["highlight"] = {**tr.highlight(SNIPPET_CHARS), "highlight_query": dsl}
+            body["highlight"] = {**tr.highlight(SNIPPET_CHARS), "highlight_query": self._mark(query) or dsl}
         answer = call(self.client.search, index=self._alias(), body=body)
         whole = {h["_id"]: h for h in answer["hits"]["hits"]}
         return [{**h, "_source": whole[h["_id"]]["_source"], "highlight": whole[h["_id"]].get("highlight")}

@@ -255,6 +255,8 @@ class WhooshBackend:
             cols, q, docs, scores, truncated = self._matches(s, query)
             picked, next_offset = page_of(docs, scores, query.sort, cols, int(query.offset), int(query.limit),
                                           int(query.max_per_document or 0))
+            if query.highlight and query.mark is not None:
+                q = self.compiler.compile(query.mark, self._text_fields(s), cols, s.reader(), self.settings)
             terms = highlight_terms(q, s) if query.highlight else {}
             passages = self._passages_of(s)
             hits = [make_hit(passages, int(docs[i]), float(scores[i]), terms) for i in picked]

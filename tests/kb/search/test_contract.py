@@ -357,3 +357,26 @@ def test_union_ids_count_in_total_and_facets_and_say_which_pass_the_filters(make
         assert dict(page.facets["type"]) == want_types
     assert plain.union_total is None and plain.union_found == ()
     assert seen[0] == (len(extra) - 1, 0) and all(f and out for f, out in seen[1:])  # the filters did cut
+
+
+def test_mark_highlights_words_it_does_not_match(make):
+    """BackendQuery.mark: passages fetched by id (hybrid's page) get the query's words marked
+    in their snippets, and nothing else changes: the same hits, whether they hold the words."""
+    from kb.search import language
+    from kb.search.hybrid import _ids_query
+    from kb.search.types import BackendQuery
+
+    recs = corpus()
+    ix = make(recs)
+    with_cloud = [r["id"] for r in recs if has_all(r, ["cloud"])][:3]
+    without = [r["id"] for r in recs if not has_all(r, ["cloud"])][:3]
+    ids = _ids_query(with_cloud + without)
+    plain = ix.backend.search(BackendQuery(ids, limit=10, highlight=True))
+    marked = ix.backend.search(BackendQuery(ids, limit=10, highlight=True,
+                                            mark=language.parse("cloud", "and", None, ix.settings)))
+    assert sorted(h.passage_id for h in marked.hits) == sorted(with_cloud + without) == \
+        sorted(h.passage_id for h in plain.hits)
+    assert marked.total == plain.total == 6
+    for h in marked.hits:
+        assert ("<mark>cloud</mark>" in h.snippet.lower()) == (h.passage_id in with_cloud), h.snippet
+    assert not any("<mark>" in h.snippet for h in plain.hits)
