@@ -91,14 +91,14 @@ def _ids_query(ids: list[str]) -> ParsedQuery:
 
 
 def ranked(service: SearchService, view: DenseView, request: SearchRequest, q_text: str, depth: int,
-           facets: bool = False) -> tuple[ParsedQuery, BackendPage, list[tuple[str, float]]]:
+           facets: bool = False, light: bool = False) -> tuple[ParsedQuery, BackendPage, list[tuple[str, float]]]:
     """The fused ranking from one backend query: (the parsed BM25 query; its page: BM25's top
-    `depth` hits, union_total and, with `facets`, the union's facets; [(passage id, fused
-    score)] best first). Dense candidates the backend does not find under the request's
-    filters are left out."""
+    `depth` hits - ids and scores only when `light` -, union_total and, with `facets`, the
+    union's facets; [(passage id, fused score)] best first). Dense candidates the backend
+    does not find under the request's filters are left out."""
     near = view.top(q_text, max(DENSE_K, depth))
     bq = service._backend_query(request, None, 0, depth)
-    bq.highlight, bq.max_per_document = False, 0
+    bq.highlight, bq.max_per_document, bq.light = False, 0, light
     if not facets:
         bq.facet_fields = ()
     bq.union_ids = tuple(p for p, _s in near)
@@ -126,7 +126,8 @@ def _group(items: list[tuple[str, float]], doc_of: Any, per_doc: int) -> list[tu
 
 def hybrid_page(service: SearchService, view: DenseView, request: SearchRequest, q_text: str, offset: int,
                 per_page: int) -> BackendPage:
-    parsed, bm25, fused = ranked(service, view, request, q_text, DEPTH, facets=True)
+    # The candidates as ids and scores: the page's own hits are fetched whole below.
+    parsed, bm25, fused = ranked(service, view, request, q_text, DEPTH, facets=True, light=True)
     hits = {h.passage_id: h for h in bm25.hits}
     fused = _group(fused, lambda p: hits[p].doc_id if p in hits else view.doc_of(p),
                    0 if request.doc_id else int(request.max_per_document or 0))

@@ -123,6 +123,9 @@ class BackendQuery:
     # Words marked in the snippets without taking part in the matching (with highlight on):
     # hybrid's page, fetched by id, marks the query's words without evaluating the query.
     mark: ParsedQuery | None = None
+    # Hits carry only passage_id, doc_id and score, the rest left empty: candidates the
+    # caller ranks itself and then fetches the few it shows (hybrid's BM25 side).
+    light: bool = False
 
 
 @dataclass

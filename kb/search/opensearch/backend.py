@@ -186,8 +186,9 @@ class OpenSearchBackend:
         # more than `cap` passages among them) is the order read further, lightly (ids and
         # documents, no snippets), and then the page's own hits read whole.
         deep = want + 1 > WINDOW
-        body = self._body(dsl, query, 0 if deep else want + 1, timeout_ms)
+        body = self._body(dsl, query, 0 if deep else want + 1, timeout_ms, light=query.light)
         union: dict[str, Any] | None = None
+        udsl = dsl  # what the facets count: the union's query when there is one
         if query.union_ids:
             # The union's counts ride in the same round trip (msearch), facets with them.
             udsl = tr.union_query(*self._parts(query), query.union_ids)
@@ -208,16 +209,14 @@ class OpenSearchBackend:
         else:
             raw, more = self._walk(dsl, query, want, timeout_ms)
             page = self._read_whole(dsl, query, raw[query.offset:want])
-        counted = union if union is not None else answer
+        counted = answer if union is None else union
         if query.facet_fields:
-            facets = self._facets(counted.get("aggregations", {}), udsl if union is not None else dsl,
-                                  query.facet_fields, query.facet_limit)
+            facets = self._facets(counted.get("aggregations", {}), udsl, query.facet_fields, query.facet_limit)
         return BackendPage(total=_total(answer), hits=[self._hit(h) for h in page], facets=facets,
                            next_offset=want if more else None,
                            truncated=bool(answer.get("timed_out") or counted.get("timed_out")),
-                           union_total=_total(union) if union is not None else None,
-                           union_found=tr.union_found(union.get("aggregations", {}), query.union_ids)
-                           if union is not None else ())
+                           union_total=None if union is None else _total(union),
+                           union_found=() if union is None else tr.union_found(union["aggregations"], query.union_ids))
 
     def _walk(self, dsl: dict[str, Any], query: BackendQuery, want: int, timeout_ms: int | None
               ) -> tuple[list[dict[str, Any]], bool]:

@@ -28,9 +28,16 @@ from kb.search.whoosh import scoring
 from kb.search.whoosh.columns import COLUMN_FIELDS, Columns, Vocab, read_segment
 from kb.search.whoosh.compile import Compiler, filter_query
 from kb.search.whoosh.engine import Engine
-from kb.search.whoosh.hits import PassageCache, highlight_terms, make_hit, page_of, result_order
+from kb.search.whoosh.hits import (
+    PassageCache,
+    highlight_terms,
+    light_hit,
+    make_hit,
+    page_of,
+    result_order,
+)
 from kb.search.whoosh.patches import apply as _apply_patches
-from kb.search.whoosh.postings import leaf_postings
+from kb.search.whoosh.postings import live_keys
 from kb.search.whoosh.schema import (
     SCHEMA_VERSION,
     TEXT_FIELDS,
@@ -259,7 +266,10 @@ class WhooshBackend:
                 q = self.compiler.compile(query.mark, self._text_fields(s), cols, s.reader(), self.settings)
             terms = highlight_terms(q, s) if query.highlight else {}
             passages = self._passages_of(s)
-            hits = [make_hit(passages, int(docs[i]), float(scores[i]), terms) for i in picked]
+            if query.light:
+                hits = [light_hit(passages, int(docs[i]), float(scores[i])) for i in picked]
+            else:
+                hits = [make_hit(passages, int(docs[i]), float(scores[i]), terms) for i in picked]
             counted, found = docs, ()
             if query.union_ids:
                 found, found_docs = self._found(s, cols, query)
@@ -277,18 +287,7 @@ class WhooshBackend:
         allowed = None
         if fq is not None:
             allowed, _scores, _cut = self._match(s, None, fq, cols, float("inf"))  # filters are never cut short
-        field = self.schema["id"]
-        found, nums = [], []
-        for pid in dict.fromkeys(query.union_ids):
-            btext = field.to_bytes(pid)
-            for leaf, offset in cols.leaves:
-                local, _tf = leaf_postings(leaf, "id", btext)
-                live = [int(d) + offset for d in local if cols.live[int(d) + offset]]
-                if live:
-                    found.append(pid)
-                    nums.append(live[0])
-                    break
-        nums_a = np.asarray(nums, dtype=np.int64)
+        found, nums_a = live_keys(cols.leaves, cols.live, self.schema["id"], "id", query.union_ids)
         if allowed is not None and len(nums_a):
             keep = np.isin(nums_a, allowed)
             found = [p for p, k in zip(found, keep) if k]

@@ -380,3 +380,22 @@ def test_mark_highlights_words_it_does_not_match(make):
     for h in marked.hits:
         assert ("<mark>cloud</mark>" in h.snippet.lower()) == (h.passage_id in with_cloud), h.snippet
     assert not any("<mark>" in h.snippet for h in plain.hits)
+
+
+def test_light_hits_carry_the_same_ids_and_scores_in_the_same_order(make):
+    """BackendQuery.light (hybrid's BM25 candidates): ids, documents and scores only, and
+    everything else about the page as without it."""
+    from kb.search import language
+    from kb.search.types import BackendQuery
+
+    ix = make(corpus())
+    parsed = language.parse("cloud data", "or", None, ix.settings)
+    for filters in ({}, {"type": ["pdf"]}):
+        full = ix.backend.search(BackendQuery(parsed, filters=filters, limit=15, facet_fields=FACET_FIELDS))
+        light = ix.backend.search(BackendQuery(parsed, filters=filters, limit=15, facet_fields=FACET_FIELDS,
+                                               light=True))
+        assert len(full.hits) == 15
+        assert [(h.passage_id, h.doc_id, h.score) for h in light.hits] == \
+            [(h.passage_id, h.doc_id, h.score) for h in full.hits]
+        assert (light.total, light.facets, light.next_offset) == (full.total, full.facets, full.next_offset)
+        assert all(h.text and h.snippet for h in full.hits) and not any(h.text or h.snippet for h in light.hits)
