@@ -151,7 +151,7 @@ def shortlist_recall(kb: Any, queries: list[tuple[str, str]], k: int = 50) -> No
     view = kb.index.dense.view()
     ids, matrix = view.vectors()
     codes = Codes.of(matrix)
-    for share in (dense.SHORTLIST_SHARE / 2, dense.SHORTLIST_SHARE):
+    for share in sorted({0.04, dense.SHORTLIST_SHARE, 0.08}):
         size, kept, complete = int(share * len(ids)), 0, 0
         for _qid, q in queries:
             qv = kb.index.dense.query_vector(q)  # embedded (and cached) by the runs above
