@@ -86,8 +86,10 @@ class KB:
 
     def _resolve_entity(self, phrase: str) -> list[tuple[str, str]]:
         """Query words -> entity ids, so "Korea" also finds KOR-tagged passages. The registry
-        is loaded on the first query that needs it, not when the index opens."""
-        return self.registry.resolve(phrase)
+        is loaded on the first query that needs it, not when the index opens. The curation
+        version is the running search's (one catalog lookup a request, not one a phrase)."""
+        return self._registry_at(self._index.request_state() if self._index is not None else
+                                 self.curation_version()).resolve(phrase)
 
     def curation_version(self) -> int:
         """The catalog's curation version (0 before any catalog exists): what the registry,
@@ -132,7 +134,9 @@ class KB:
         """The entity registry with this home's curation applied. Rebuilt when the curation
         changes (one primary-key lookup per call), so a long-lived facade (a web worker's
         shared one) follows curation made by any process without a restart."""
-        version = self.curation_version()
+        return self._registry_at(self.curation_version())
+
+    def _registry_at(self, version: Any):  # -> kb.entities.Registry
         held = getattr(self, "_registry", None)
         if held is None or held[0] != version:
             from kb.entities import load_registry

@@ -15,8 +15,10 @@ and figures pass straight to the backend.
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from kb.errors import InvalidInputError
@@ -56,36 +58,71 @@ class SearchService:
         self.result_cache = ResultCache(int(self.settings.get("search_cache_size", 0)))
         self.dense: hybrid.Dense | None = None  # the passages' vectors (kb.facade sets it)
         self.fusion = fusion.DEFAULT
+        self._request = threading.local()  # the running request's state (request_state)
+
+    # -- one request ------------------------------------------------------------------
+    @contextmanager
+    def _scope(self) -> Iterator[None]:
+        """One request (nested calls join the outer one): `state` is read at most once in it."""
+        r = self._request
+        depth = getattr(r, "depth", 0)
+        r.depth = depth + 1
+        try:
+            yield
+        finally:
+            r.depth = depth
+            if not depth:
+                r.__dict__.pop("state", None)
+
+    def request_state(self) -> Hashable:
+        """`state` (the curation version) as the running request first read it: its result-cache
+        key and every entity resolution of its queries agree, for one catalog lookup. Outside a
+        request, read afresh."""
+        if self.state is None:
+            return None
+        r = self._request
+        if not getattr(r, "depth", 0):
+            return self.state()
+        if "state" not in r.__dict__:
+            r.state = self.state()
+        return r.state
 
     # -- searching --------------------------------------------------------------------
     def search(self, request: SearchRequest) -> SearchResult:
+        with self._scope():
+            return self._cached_search(request)
+
+    def _cached_search(self, request: SearchRequest) -> SearchResult:
         t0 = time.perf_counter()
         self.validate(request)
+        # The vectors' state is read once a request: the cache key, the mode and the
+        # ranking all see the same one.
+        view = self.dense.view() if self.dense is not None else None
         if not self.result_cache.size:
-            return self._search(request, t0)  # no cache: no build id to ask the backend for
-        build = (self.backend.build_id(), self.state() if self.state else None)
-        if self.dense is not None:  # finished embedding switches the mode: a new key
-            build = (build, self.dense.cache_key())
+            return self._search(request, t0, view)  # no cache: no build id to ask the backend for
+        build = (self.backend.build_id(), self.request_state())
+        if view is not None:  # finished embedding switches the mode: a new key
+            build = (build, view.key)
         key = (request_key(request), request.mode)
         cached = self.result_cache.get(build, key)
         if cached is not None:
             return copy_result(cached, (time.perf_counter() - t0) * 1000)
-        result = self._search(request, t0)
+        result = self._search(request, t0, view)
         # A cut-short result depends on timing, not on the request: never cached.
         if not result.truncated:
             self.result_cache.put(build, key, result)
             return copy_result(result, result.took_ms)
         return result
 
-    def _search(self, request: SearchRequest, t0: float) -> SearchResult:
+    def _search(self, request: SearchRequest, t0: float, view: hybrid.DenseView | None) -> SearchResult:
         per_page = int(request.per_page)
         q_text, corrected, qhash = self._prepare(request)
-        mode, why = hybrid.mode_for(self, request, q_text)
+        mode, why = hybrid.mode_for(self, request, q_text, view)
         if mode == "hybrid":  # a cursor of one ranking is no cursor of the other
             qhash = hashlib.sha1(f"{qhash}:hybrid".encode()).hexdigest()[:12]
         offset = decode_cursor(request.cursor, qhash) if request.cursor else (int(request.page) - 1) * per_page
-        if mode == "hybrid":
-            page = hybrid.hybrid_page(self, request, q_text, offset, per_page)
+        if mode == "hybrid" and view is not None:
+            page = hybrid.hybrid_page(self, view, request, q_text, offset, per_page)
         else:
             bq = self._backend_query(request, None, offset, per_page)
             _parsed, page = self._run(q_text, bq)
@@ -106,16 +143,22 @@ class SearchService:
     def ranked(self, request: SearchRequest, limit: int) -> tuple[str, str, Iterator[Hit]]:
         """The first `limit` hits in the order of the mode that runs, with that mode and why
         (kb search --batch): fused when hybrid, else every match's order (iter_all)."""
-        self.validate(request)
-        # A spelling correction never makes a query structured: the mode is the typed query's.
-        mode, why = hybrid.mode_for(self, request, request.q or "")
-        if mode == "hybrid":
-            q_text, _corrected, _qhash = self._prepare(request)
-            return mode, why, hybrid.iter_ranked(self, request, q_text, limit)
-        return mode, why, self.iter_all(request)
+        with self._scope():
+            self.validate(request)
+            # A spelling correction never makes a query structured: the mode is the typed query's.
+            view = self.dense.view() if self.dense is not None else None
+            mode, why = hybrid.mode_for(self, request, request.q or "", view)
+            if mode == "hybrid" and view is not None:
+                q_text, _corrected, _qhash = self._prepare(request)
+                return mode, why, iter(hybrid.fused_hits(self, view, request, q_text, limit))
+            return mode, why, self.iter_all(request)
 
     def iter_all(self, request: SearchRequest) -> Iterator[Hit]:
         """Every match in result order (no per-document cap), hit objects made lazily."""
+        with self._scope():
+            return self._iter_all(request)
+
+    def _iter_all(self, request: SearchRequest) -> Iterator[Hit]:
         self.validate(request)
         q_text, _corrected, _qhash = self._prepare(request)
         mode = language.choose_mode(q_text)
@@ -127,7 +170,7 @@ class SearchService:
         else:
             parsed = language.parse(q_text, mode, self.resolver, self.settings)
         bq = self._backend_query(request, parsed, 0, 0)
-        bq.deadline = time.monotonic() + float(self.settings.get("query_time_budget", 2.0))
+        bq.deadline = self.deadline()
         bq.max_per_document, bq.facet_fields = 0, ()
         return self.backend.iter_hits(bq)
 
@@ -135,8 +178,9 @@ class SearchService:
         return self.backend.more_like(passage_id, limit)
 
     def suggest(self, q: str) -> str | None:
-        language.check_length(q, self.settings)
-        return spelling.suggest(q, self.backend.vocabulary(), self.resolver)
+        with self._scope():
+            language.check_length(q, self.settings)
+            return spelling.suggest(q, self.backend.vocabulary(), self.resolver)
 
     def validate(self, request: SearchRequest) -> None:
         if request.sort not in SORTS:
@@ -150,6 +194,10 @@ class SearchService:
         hybrid.check_mode(request.mode)
 
     # -- policy -----------------------------------------------------------------------
+    def deadline(self) -> float:
+        """When a backend query started now must stop reading (the time budget)."""
+        return time.monotonic() + float(self.settings.get("query_time_budget", 2.0))
+
     def _prepare(self, request: SearchRequest) -> tuple[str, str | None, str]:
         """The query text that runs (spelling corrected), the correction, the cursor hash."""
         q_text = request.q or ""
@@ -178,7 +226,7 @@ class SearchService:
         mode = language.choose_mode(q_text)
         parsed = language.parse(q_text, mode, self.resolver, self.settings)
         # The budget starts after parsing: the first query also loads the entity registry.
-        bq.deadline = time.monotonic() + float(self.settings.get("query_time_budget", 2.0))
+        bq.deadline = self.deadline()
         bq.query = parsed
         page = self.backend.search(bq)
         if (parsed.root is not None and page.total < AND_FALLBACK_BELOW and not page.truncated
@@ -198,7 +246,7 @@ class SearchService:
         bq = self._backend_query(request, None, 0, limit)
         bq.facet_fields, bq.highlight = (), False
         bq.query = language.parse(q_text, language.choose_mode(q_text), self.resolver, self.settings)
-        bq.deadline = time.monotonic() + float(self.settings.get("query_time_budget", 2.0))
+        bq.deadline = self.deadline()
         return self.backend.search(bq)
 
     def _finds_clearly_more(self, request: SearchRequest, corrected: str, q_text: str) -> bool:

@@ -152,6 +152,17 @@ class BackendQuery:
     facet_limit: int = 10
     highlight: bool = True
     deadline: float = float("inf")  # time.monotonic() past which the backend stops reading
+    # Passages (by id) that the facets and BackendPage.union_total count besides the query's
+    # matches, under the same filters and document restriction; the hits and `total` stay
+    # the query's own. Hybrid search's dense candidates: in one backend query, BM25's
+    # candidates, which dense candidates pass the filters, and the fused set's facets.
+    union_ids: tuple[str, ...] = ()
+    # Words marked in the snippets without taking part in the matching (with highlight on):
+    # hybrid's page, fetched by id, marks the query's words without evaluating the query.
+    mark: ParsedQuery | None = None
+    # Hits carry only passage_id, doc_id and score, the rest left empty: candidates the
+    # caller ranks itself and then fetches the few it shows (hybrid's BM25 side).
+    light: bool = False
 
 
 @dataclass
@@ -161,6 +172,10 @@ class BackendPage:
     facets: dict[str, list[tuple[str, int]]]
     next_offset: int | None  # offset of the next page; None at the end
     truncated: bool = False  # the deadline cut the matching short
+    # With BackendQuery.union_ids: the passages matching the query or among those ids (facets
+    # count the same set), and which of those ids the index holds under the filters.
+    union_total: int | None = None
+    union_found: tuple[str, ...] = ()
 
 
 class Vocabulary(Protocol):

@@ -13,12 +13,13 @@ import contextlib
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import replace
 from typing import Any
 
 from kb.errors import IndexError_, KBError, NotFoundError
 from kb.search.opensearch import translate as tr
 from kb.search.opensearch import writes
-from kb.search.opensearch.client import call, make_client, node_urls, public_url
+from kb.search.opensearch.client import call, make_client, msearch, node_urls, public_url
 from kb.search.opensearch.compile import Compiler
 from kb.search.opensearch.mapping import ENTITY_FIELDS, MAPPING_VERSION, TEXT_FIELDS, text_field_for
 from kb.search.opensearch.vocabulary import OpenSearchVocabulary
@@ -133,10 +134,16 @@ class OpenSearchBackend:
     # -- searching -------------------------------------------------------------------
     def _dsl(self, query: BackendQuery) -> dict[str, Any]:
         """The query tree, the filters and the document restriction as one DSL query."""
+        return tr.full_query(*self._parts(query))
+
+    def _parts(self, query: BackendQuery) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
         compiler = Compiler(int(self.settings.get("max_wildcard_terms", 2000)),
                             self.vocabulary().expansions)
-        filters = tr.filter_clauses(query.filters or {}, query.doc_id)
-        return tr.full_query(compiler.query(query.query), filters)
+        return compiler.query(query.query), tr.filter_clauses(query.filters or {}, query.doc_id)
+
+    def _mark(self, query: BackendQuery) -> dict[str, Any] | None:
+        """BackendQuery.mark as DSL: what the highlighter marks, apart from what matches."""
+        return self._parts(replace(query, query=query.mark))[0] if query.mark is not None else None
 
     def _body(self, dsl: dict[str, Any], query: BackendQuery, size: int, timeout_ms: int | None,
               light: bool = False) -> dict[str, Any]:
@@ -149,6 +156,9 @@ class OpenSearchBackend:
             body["_source"] = ORDER_SOURCE
         elif query.highlight:
             body["highlight"] = tr.highlight(SNIPPET_CHARS)
+            mark = self._mark(query)
+            if mark is not None:
+                body["highlight"]["highlight_query"] = mark
         return body
 
     def _read_whole(self, dsl: dict[str, Any], query: BackendQuery, page: list[dict[str, Any]]
@@ -162,7 +172,7 @@ class OpenSearchBackend:
         body: dict[str, Any] = {"query": {"ids": {"values": [h["_id"] for h in page]}},
                                 "size": len(page)}
         if query.highlight:
-            body["highlight"] = {**tr.highlight(SNIPPET_CHARS), "highlight_query": dsl}
+            body["highlight"] = {**tr.highlight(SNIPPET_CHARS), "highlight_query": self._mark(query) or dsl}
         whole = {h["_id"]: h for h in _hits(self._search(body))}
         return [{**h, "_source": whole[h["_id"]]["_source"], "highlight": whole[h["_id"]].get("highlight")}
                 for h in page if h["_id"] in whole]
@@ -187,10 +197,19 @@ class OpenSearchBackend:
         # Without grouping the exact total says whether more follow: the page alone is read
         # (and highlighted), not one hit past it.
         size = 0 if deep else want + 1 if cap else want
-        body = self._body(dsl, query, size, timeout_ms)
-        if query.facet_fields:
-            body["aggs"] = tr.facet_aggs(query.facet_fields, query.facet_limit, self._primaries)
-        answer = self._search(body, alias)
+        body = self._body(dsl, query, size, timeout_ms, light=query.light)
+        union: dict[str, Any] | None = None
+        udsl = dsl  # what the facets count: the union's query when there is one
+        if query.union_ids:
+            # The union's counts ride in the same round trip (msearch), facets with them.
+            udsl = tr.union_query(*self._parts(query), query.union_ids)
+            ubody = tr.union_body(udsl, query.union_ids, query.facet_fields, query.facet_limit, timeout_ms,
+                                  self._primaries)
+            answer, union = msearch(self.client, alias, [body, ubody], PREFERENCE, FILTER_PATH)
+        else:
+            if query.facet_fields:
+                body["aggs"] = tr.facet_aggs(query.facet_fields, query.facet_limit, self._primaries)
+            answer = self._search(body, alias)
         raw = _hits(answer)
         settled = not deep
         if cap and not deep:
@@ -202,12 +221,14 @@ class OpenSearchBackend:
         else:
             raw, more = self._walk(dsl, query, want, timeout_ms)
             page = self._read_whole(dsl, query, raw[query.offset:want])
+        counted = answer if union is None else union
         if query.facet_fields:
-            facets = self._facets(answer.get("aggregations", {}), dsl, query.facet_fields,
-                                  query.facet_limit)
+            facets = self._facets(counted.get("aggregations", {}), udsl, query.facet_fields, query.facet_limit)
         return BackendPage(total=_total(answer), hits=[self._hit(h) for h in page], facets=facets,
                            next_offset=want if more else None,
-                           truncated=bool(answer.get("timed_out")))
+                           truncated=bool(answer.get("timed_out") or counted.get("timed_out")),
+                           union_total=None if union is None else _total(union),
+                           union_found=() if union is None else tr.union_found(union["aggregations"], query.union_ids))
 
     def _walk(self, dsl: dict[str, Any], query: BackendQuery, want: int, timeout_ms: int | None
               ) -> tuple[list[dict[str, Any]], bool]:

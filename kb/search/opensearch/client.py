@@ -118,3 +118,28 @@ def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         if status in (502, 503, 504) or status == 0:
             raise BackendUnavailableError("search backend unavailable: the cluster did not answer") from exc
         raise IndexError_(f"search backend error {status}: {reason(exc)}") from exc
+
+
+def msearch(client: OpenSearch, index: str, bodies: list[dict[str, Any]], preference: str | None = None,
+            filter_path: str | None = None) -> list[dict[str, Any]]:
+    """Several searches in one round trip; one the cluster refuses fails the whole, with the
+    error search() would raise for it. `preference` and `filter_path` as for one search."""
+    head: dict[str, Any] = {"index": index, **({"preference": preference} if preference else {})}
+    lines: list[dict[str, Any]] = []
+    for body in bodies:
+        lines += [head, body]
+    params = {}
+    if filter_path:
+        params["filter_path"] = ",".join(f"responses.{p}" for p in [*filter_path.split(","), "error", "status"])
+    answers = call(client.msearch, body=lines, params=params)["responses"]
+    for answer in answers:
+        err = answer.get("error")
+        if err is None:
+            continue
+        first = ((err.get("root_cause") or [err])[0] if isinstance(err, dict) else {"reason": str(err)})
+        why = f"{first.get('type', 'error')}: {first.get('reason', '')}".strip()
+        status = int(answer.get("status") or 0)
+        if status == 400:
+            raise InvalidQueryError(f"the search backend refused the query: {why}")
+        raise IndexError_(f"search backend error {status}: {why}")
+    return answers

@@ -72,3 +72,31 @@ def highlight(snippet_chars: int = 320) -> DSL:
             "require_field_match": False,
             "fields": {name: {"fragment_size": snippet_chars, "number_of_fragments": 1,
                               "no_match_size": snippet_chars} for name in TEXT_FIELDS}}
+
+
+def union_query(q: DSL | None, filters: list[DSL], ids: tuple[str, ...]) -> DSL:
+    """The query's matches or any of `ids`, under the filters (BackendQuery.union_ids)."""
+    if q is None:
+        return full_query(None, filters)
+    return {"bool": {"should": [q, {"ids": {"values": list(ids)}}], "minimum_should_match": 1, "filter": filters}}
+
+
+def union_body(q: DSL, ids: tuple[str, ...], fields: tuple[str, ...], limit: int, timeout_ms: int | None,
+               primaries: int = 2) -> DSL:
+    """Counts only (no hits): the union's total, its facets, and which of `ids` it holds."""
+    aggs = facet_aggs(fields, limit, primaries)
+    aggs[FOUND_AGG] = {"filter": {"ids": {"values": list(ids)}},
+                       "aggs": {"id": {"terms": {"field": "id", "size": max(1, len(ids))}}}}
+    body: DSL = {"query": q, "size": 0, "track_total_hits": True, "aggs": aggs}
+    if timeout_ms is not None:
+        body["timeout"] = f"{timeout_ms}ms"
+    return body
+
+
+def union_found(aggs: DSL, ids: tuple[str, ...]) -> tuple[str, ...]:
+    """The ids the union's answer holds, in the order they were asked for."""
+    got = {str(b["key"]) for b in aggs.get(FOUND_AGG, {}).get("id", {}).get("buckets", [])}
+    return tuple(p for p in dict.fromkeys(ids) if p in got)
+
+
+FOUND_AGG = "kb_union_found"  # never a facet name (types.FACET_FIELDS)

@@ -28,8 +28,16 @@ from kb.search.whoosh import scoring
 from kb.search.whoosh.columns import COLUMN_FIELDS, Columns, Vocab, read_segment
 from kb.search.whoosh.compile import Compiler, filter_query
 from kb.search.whoosh.engine import Engine
-from kb.search.whoosh.hits import PassageCache, highlight_terms, make_hit, page_of, result_order
+from kb.search.whoosh.hits import (
+    PassageCache,
+    highlight_terms,
+    light_hit,
+    make_hit,
+    page_of,
+    result_order,
+)
 from kb.search.whoosh.patches import apply as _apply_patches
+from kb.search.whoosh.postings import live_keys
 from kb.search.whoosh.schema import (
     SCHEMA_VERSION,
     TEXT_FIELDS,
@@ -254,12 +262,37 @@ class WhooshBackend:
             cols, q, docs, scores, truncated = self._matches(s, query)
             picked, next_offset = page_of(docs, scores, query.sort, cols, int(query.offset), int(query.limit),
                                           int(query.max_per_document or 0))
+            if query.highlight and query.mark is not None:
+                q = self.compiler.compile(query.mark, self._text_fields(s), cols, s.reader(), self.settings)
             terms = highlight_terms(q, s) if query.highlight else {}
             passages = self._passages_of(s)
-            hits = [make_hit(passages, int(docs[i]), float(scores[i]), terms) for i in picked]
-            facets = cols.count(docs, query.facet_fields, int(query.facet_limit)) if query.facet_fields else {}
+            if query.light:
+                hits = [light_hit(passages, int(docs[i]), float(scores[i])) for i in picked]
+            else:
+                hits = [make_hit(passages, int(docs[i]), float(scores[i]), terms) for i in picked]
+            counted, found = docs, ()
+            if query.union_ids:
+                found, found_docs = self._found(s, cols, query)
+                counted = np.union1d(docs, found_docs)
+            facets = cols.count(counted, query.facet_fields, int(query.facet_limit)) if query.facet_fields else {}
             return BackendPage(total=len(docs), hits=hits, facets=facets, next_offset=next_offset,
-                               truncated=bool(truncated))
+                               truncated=bool(truncated),
+                               union_total=len(counted) if query.union_ids else None, union_found=found)
+
+    def _found(self, s: Any, cols: Columns, query: BackendQuery) -> tuple[tuple[str, ...], np.ndarray]:
+        """The union ids the index holds under the query's filters, with their doc numbers:
+        one postings lookup an id (a unique key), checked against the live documents and
+        the filters' matches."""
+        fq = self._filter(query, cols)
+        allowed = None
+        if fq is not None:
+            allowed, _scores, _cut = self._match(s, None, fq, cols, float("inf"))  # filters are never cut short
+        found, nums_a = live_keys(cols.leaves, cols.live, self.schema["id"], "id", query.union_ids)
+        if allowed is not None and len(nums_a):
+            keep = np.isin(nums_a, allowed)
+            found = [p for p, k in zip(found, keep) if k]
+            nums_a = nums_a[keep]
+        return tuple(found), nums_a
 
     def iter_hits(self, query: BackendQuery) -> Iterator[Hit]:
         """Every match in result order, hit objects made lazily."""
@@ -277,15 +310,21 @@ class WhooshBackend:
 
     def _matches(self, s: Any, query: BackendQuery) -> tuple[Columns, Any, np.ndarray, np.ndarray, bool]:
         cols = self._columns_for(s)
-        fq = filter_query(dict(query.filters or {}), cols)
-        if query.doc_id:
-            doc_term = wq.ConstantScoreQuery(wq.Term("doc_id", query.doc_id), 0.0)
-            fq = doc_term if fq is None else wq.And([fq, doc_term])
+        fq = self._filter(query, cols)
         q = None
         if query.query is not None:
             q = self.compiler.compile(query.query, self._text_fields(s), cols, s.reader(), self.settings)
         docs, scores, truncated = self._match(s, q, fq, cols, query.deadline)
         return cols, q, docs, scores, truncated
+
+    @staticmethod
+    def _filter(query: BackendQuery, cols: Columns) -> wq.Query | None:
+        """The query's filters and document restriction as one Whoosh query (None: none)."""
+        fq = filter_query(dict(query.filters or {}), cols)
+        if query.doc_id:
+            doc_term = wq.ConstantScoreQuery(wq.Term("doc_id", query.doc_id), 0.0)
+            fq = doc_term if fq is None else wq.And([fq, doc_term])
+        return fq
 
     # -- more like this, vocabulary ---------------------------------------------------
     def more_like(self, passage_id: str, limit: int = 10) -> list[Hit]:

@@ -131,6 +131,14 @@ def make_hit(passages: PassageCache, docnum: int, score: float, terms: dict[str,
         entities={k: list(v) for k, v in p.entities}, added=f.get("added"))
 
 
+def light_hit(passages: PassageCache, docnum: int, score: float) -> Hit:
+    """A hit with its ids and score only (BackendQuery.light): no snippet, text or lists."""
+    f = passages.get(docnum).fields
+    return Hit(passage_id=f["id"], doc_id=f["doc_id"], ordinal=int(f.get("ordinal") or 0), title="", path="",
+               source_id=None, format="", page_start=None, page_end=None, heading_path=[], text="", snippet="",
+               score=round(score, 4))
+
+
 def _neg(s: str) -> tuple[int, ...]:
     # Descending order on strings: compare negated code points.
     return tuple(-ord(c) for c in s)

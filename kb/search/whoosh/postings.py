@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -168,3 +169,20 @@ def _read_postings(leaf: Any, field: str, btext: bytes, values: list[Any] | None
             values.append(m.value())
         m.next()
     return np.asarray(ids_l, dtype=np.int64), np.asarray(w_l, dtype=np.float64)
+
+
+def live_keys(leaves: list[tuple[Any, int]], live: np.ndarray, field: Any, name: str,
+              values: Iterable[str]) -> tuple[list[str], np.ndarray]:
+    """The values of a unique-key field (a passage id) that a live document holds, in the
+    order given, and those documents' global numbers: one postings lookup a value."""
+    found, nums = [], []
+    for value in dict.fromkeys(values):
+        btext = field.to_bytes(value)
+        for leaf, offset in leaves:
+            local, _tf = leaf_postings(leaf, name, btext)
+            docs = [int(d) + offset for d in local if live[int(d) + offset]]
+            if docs:
+                found.append(value)
+                nums.append(docs[0])
+                break
+    return found, np.asarray(nums, dtype=np.int64)

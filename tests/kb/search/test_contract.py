@@ -321,3 +321,85 @@ def test_hybrid_dense_candidates_obey_filters_and_facets_count_the_fused_set(mak
     assert dict(filtered.facets["type"]) == {"txt": filtered.total}
     bm25 = ix.search(SearchRequest(q=q, per_page=10, max_per_document=0, mode="bm25"))
     assert "ee-0" not in [h.passage_id for h in bm25.hits]
+
+
+def test_union_ids_count_in_total_and_facets_and_say_which_pass_the_filters(make):
+    """BackendQuery.union_ids (hybrid's dense candidates): hits and `total` stay the query's;
+    union_total and the facets count the query's matches plus the ids that pass the filters;
+    union_found names those ids (an unknown id is never found)."""
+    from kb.search import language
+    from kb.search.types import BackendQuery
+
+    recs = corpus()
+    ix = make(recs)
+    by_id = {r["id"]: r for r in recs}
+    matches = {r["id"] for r in recs if has_all(r, ["cloud"])}
+    others = sorted(set(by_id) - matches)
+    extra = tuple(others[::3]) + ("d99-9",)
+    parsed = language.parse("cloud", "and", None, ix.settings)
+    seen: list[tuple[int, int]] = []
+    for filters in ({}, {"type": ["pdf"]}, {"country": ["KOR", "JPN"]}):
+        def passes(pid: str, filters: dict = filters) -> bool:
+            r = by_id[pid]
+            return all(any(v in (r[f] if isinstance(r[f], list) else [r[f]]) for v in vals)
+                       for f, vals in filters.items())
+
+        plain = ix.backend.search(BackendQuery(parsed, filters=filters, limit=100, facet_fields=FACET_FIELDS,
+                                               facet_limit=0, highlight=False))
+        page = ix.backend.search(BackendQuery(parsed, filters=filters, limit=100, facet_fields=FACET_FIELDS,
+                                              facet_limit=0, highlight=False, union_ids=extra))
+        assert [h.passage_id for h in page.hits] == [h.passage_id for h in plain.hits]
+        assert page.total == plain.total == sum(passes(p) for p in matches)
+        found = [p for p in extra if p in by_id and passes(p)]
+        assert list(page.union_found) == found
+        seen.append((len(found), len(extra) - 1 - len(found)))  # (found, filtered out)
+        union = {p for p in matches if passes(p)} | set(found)
+        assert page.union_total == len(union)
+        want_types: dict[str, int] = {}
+        for p in union:
+            want_types[by_id[p]["type"]] = want_types.get(by_id[p]["type"], 0) + 1
+        assert dict(page.facets["type"]) == want_types
+    assert plain.union_total is None and plain.union_found == ()
+    assert seen[0] == (len(extra) - 1, 0) and all(f and out for f, out in seen[1:])  # the filters did cut
+
+
+def test_mark_highlights_words_it_does_not_match(make):
+    """BackendQuery.mark: passages fetched by id (hybrid's page) get the query's words marked
+    in their snippets, and nothing else changes: the same hits, whether they hold the words."""
+    from kb.search import language
+    from kb.search.hybrid import _ids_query
+    from kb.search.types import BackendQuery
+
+    recs = corpus()
+    ix = make(recs)
+    with_cloud = [r["id"] for r in recs if has_all(r, ["cloud"])][:3]
+    without = [r["id"] for r in recs if not has_all(r, ["cloud"])][:3]
+    ids = _ids_query(with_cloud + without)
+    plain = ix.backend.search(BackendQuery(ids, limit=10, highlight=True))
+    marked = ix.backend.search(BackendQuery(ids, limit=10, highlight=True,
+                                            mark=language.parse("cloud", "and", None, ix.settings)))
+    assert sorted(h.passage_id for h in marked.hits) == sorted(with_cloud + without) == \
+        sorted(h.passage_id for h in plain.hits)
+    assert marked.total == plain.total == 6
+    for h in marked.hits:
+        assert ("<mark>cloud</mark>" in h.snippet.lower()) == (h.passage_id in with_cloud), h.snippet
+    assert not any("<mark>" in h.snippet for h in plain.hits)
+
+
+def test_light_hits_carry_the_same_ids_and_scores_in_the_same_order(make):
+    """BackendQuery.light (hybrid's BM25 candidates): ids, documents and scores only, and
+    everything else about the page as without it."""
+    from kb.search import language
+    from kb.search.types import BackendQuery
+
+    ix = make(corpus())
+    parsed = language.parse("cloud data", "or", None, ix.settings)
+    for filters in ({}, {"type": ["pdf"]}):
+        full = ix.backend.search(BackendQuery(parsed, filters=filters, limit=15, facet_fields=FACET_FIELDS))
+        light = ix.backend.search(BackendQuery(parsed, filters=filters, limit=15, facet_fields=FACET_FIELDS,
+                                               light=True))
+        assert len(full.hits) == 15
+        assert [(h.passage_id, h.doc_id, h.score) for h in light.hits] == \
+            [(h.passage_id, h.doc_id, h.score) for h in full.hits]
+        assert (light.total, light.facets, light.next_offset) == (full.total, full.facets, full.next_offset)
+        assert all(h.text and h.snippet for h in full.hits) and not any(h.text or h.snippet for h in light.hits)

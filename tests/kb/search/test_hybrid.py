@@ -166,3 +166,31 @@ def test_api_mode_parameter(home):
     assert bad.status_code == 400 and "mode: must be one of bm25, hybrid" in bad.get_data(as_text=True)
     page = client.get("/search", query_string={"q": QUERY}).get_data(as_text=True)
     assert '<option value="hybrid" selected>' in page and "Estonia" in page
+
+
+@pytest.mark.parametrize("cache", [0, 16])
+def test_a_search_reads_the_vectors_state_once(home, cache):
+    with _kb(home, search_cache_size=cache) as kb:
+        statements: list[str] = []
+        kb.index.dense._connect().set_trace_callback(statements.append)
+        res = kb.search(SearchRequest(q=QUERY, max_per_document=0, per_page=3))
+        assert res.mode == "hybrid"
+        assert sum("FROM meta" in s for s in statements) == 1
+
+
+@pytest.mark.parametrize("mode", ["bm25", "hybrid"])
+def test_a_search_reads_the_curation_version_once(home, mode):
+    """Entity names are resolved per phrase of the query; the curation version that keys the
+    registry is read once a request, not once a phrase."""
+    with _kb(home, search_cache_size=16) as kb:
+        statements: list[str] = []
+        kb.catalog.db.set_trace_callback(statements.append)
+        res = kb.search(SearchRequest(q="voters in Brazil and Estonia use digital identity", mode=mode))
+        assert res.mode == mode and res.hits
+        assert sum("MAX(seq)" in s for s in statements) == 1
+        kb.catalog.db.set_trace_callback(None)
+        # and the version is still read afresh by the next request: curation shows at once
+        statements.clear()
+        kb.catalog.db.set_trace_callback(statements.append)
+        kb.search(SearchRequest(q="Kenya mobile money", mode=mode))
+        assert sum("MAX(seq)" in s for s in statements) == 1
