@@ -332,8 +332,8 @@ def test_union_ids_count_in_total_and_facets_and_say_which_pass_the_filters(make
 
     recs = corpus()
     ix = make(recs)
-    by_id = {r["id"]: r for r in recs}
-    matches = {r["id"] for r in recs if has_all(r, ["cloud"])}
+    by_id = {r.id: r for r in recs}
+    matches = {r.id for r in recs if has_all(r, ["cloud"])}
     others = sorted(set(by_id) - matches)
     extra = tuple(others[::3]) + ("d99-9",)
     parsed = language.parse("cloud", "and", None, ix.settings)
@@ -341,7 +341,8 @@ def test_union_ids_count_in_total_and_facets_and_say_which_pass_the_filters(make
     for filters in ({}, {"type": ["pdf"]}, {"country": ["KOR", "JPN"]}):
         def passes(pid: str, filters: dict = filters) -> bool:
             r = by_id[pid]
-            return all(any(v in (r[f] if isinstance(r[f], list) else [r[f]]) for v in vals)
+            values = {f: getattr(r, "format" if f == "type" else f) for f in filters}
+            return all(any(v in (values[f] if isinstance(values[f], list) else [values[f]]) for v in vals)
                        for f, vals in filters.items())
 
         plain = ix.backend.search(BackendQuery(parsed, filters=filters, limit=100, facet_fields=FACET_FIELDS,
@@ -357,7 +358,7 @@ def test_union_ids_count_in_total_and_facets_and_say_which_pass_the_filters(make
         assert page.union_total == len(union)
         want_types: dict[str, int] = {}
         for p in union:
-            want_types[by_id[p]["type"]] = want_types.get(by_id[p]["type"], 0) + 1
+            want_types[by_id[p].format] = want_types.get(by_id[p].format, 0) + 1
         assert dict(page.facets["type"]) == want_types
     assert plain.union_total is None and plain.union_found == ()
     assert seen[0] == (len(extra) - 1, 0) and all(f and out for f, out in seen[1:])  # the filters did cut
@@ -372,8 +373,8 @@ def test_mark_highlights_words_it_does_not_match(make):
 
     recs = corpus()
     ix = make(recs)
-    with_cloud = [r["id"] for r in recs if has_all(r, ["cloud"])][:3]
-    without = [r["id"] for r in recs if not has_all(r, ["cloud"])][:3]
+    with_cloud = [r.id for r in recs if has_all(r, ["cloud"])][:3]
+    without = [r.id for r in recs if not has_all(r, ["cloud"])][:3]
     ids = _ids_query(with_cloud + without)
     plain = ix.backend.search(BackendQuery(ids, limit=10, highlight=True))
     marked = ix.backend.search(BackendQuery(ids, limit=10, highlight=True,
