@@ -95,7 +95,7 @@ def tune(emb: CachedEmbedder) -> Any:
         near = dense.top(q, TUNE_DEPTH)
         exact = dense.scores(q, list(dict.fromkeys([p for p, _ in bm] + [p for p, _ in near])))
         lists.append((bm, near, exact))
-    grid = [fusion.Fusion("rrf", k=k) for k in RRF_KS] + [fusion.Fusion(m, alpha=a) for m in ("convex", "tmm") for a in ALPHAS]
+    grid = [fusion.Fusion("rrf", k=k) for k in RRF_KS] + [fusion.Fusion(m, alpha=a) for m in ("convex", "tmm", "cosine") for a in ALPHAS]
     scored = []
     for f in grid:
         run = {qid: _to_docs([p for p, _ in fusion.fuse(bm, near, exact, f)], doc_of, 100)

@@ -11,12 +11,19 @@ claims or CACM, which report the result).
   keeps how far apart the scores are: when every candidate is about as near the query (a
   collection on one subject), the dense side moves the order little, and a BM25 match on a
   rare word keeps its lead.
+- cosine: BM25 divided by its best as in tmm, the dense score kept as the cosine it is
+  (negative ones as 0). A cosine already lies on one scale for every query; dividing it by the
+  query's best, as tmm does, stretches a weak dense ranking (best cosine 0.32 for "connect
+  innovate transform": nothing in the collection is near that query) to the same 0..1 range as
+  a confident one (0.68), and on the forum questions that let the dense side reorder BM25's
+  clear winners on queries the model does not understand. Kept as cosines, the dense side
+  weighs in as much as it is near the query.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-METHODS = ("rrf", "convex", "tmm")
+METHODS = ("rrf", "convex", "tmm", "cosine")
 
 
 @dataclass(frozen=True)
@@ -63,10 +70,11 @@ def fuse(bm25: list[tuple[str, float]], dense: list[tuple[str, float]], dense_ex
         floor = min(dense_exact.values(), default=0.0)
         d = _minmax({p: dense_exact.get(p, floor) for p in ids})
         fused = {p: fusion.alpha * d.get(p, 0.0) + (1 - fusion.alpha) * b.get(p, 0.0) for p in ids}
-    elif fusion.method == "tmm":
+    elif fusion.method in ("tmm", "cosine"):
         ids = list(order)
         b = _over_best(in_bm25)
-        d = _over_best({p: dense_exact.get(p, 0.0) for p in ids})
+        raw = {p: dense_exact.get(p, 0.0) for p in ids}
+        d = _over_best(raw) if fusion.method == "tmm" else {p: max(v, 0.0) for p, v in raw.items()}
         fused = {p: fusion.alpha * d.get(p, 0.0) + (1 - fusion.alpha) * b.get(p, 0.0) for p in ids}
     else:
         raise ValueError(f"fusion method must be one of {', '.join(METHODS)}")
