@@ -7,6 +7,9 @@
   RRF k in RRF_KS, convex alpha in ALPHAS; the test claims and CACM never choose);
 - the forum questions among distractors (the report + UNGD 2024 + 903 ICEGOV abstracts):
   top-1 / top-3 for bm25 and hybrid (`--questions`; embedding ~3,000 passages first);
+- `--explain`: for each forum question whose right passage is not first in bm25 or not in
+  hybrid's top 3, the rank of the right passage by bm25, by the vectors and fused, and what
+  ranks above it (BM25 score, cosine, fused score, the passage's opening words);
 - embedding passages/s with the model loaded, and the process's peak RSS;
 - hybrid vs bm25 query p50/p95 at BENCH_PASSAGES (default 100k) passages, faceted: the
   passages of bench latency, with random unit vectors (what is timed - the dot products,
@@ -16,7 +19,7 @@
 Vectors of the bench corpora are cached on disk by model id and text hash
 (bench.embedcache), so a rerun embeds nothing.
 
-    python -m bench hybrid [--tune] [--questions] [--no-latency] [--no-relevance] [--latency-only]
+    python -m bench hybrid [--tune] [--questions [--explain]] [--no-latency] [--no-relevance] [--latency-only]
 
 `--latency-only` skips the embedding speed and the relevance table (the latency figures of a
 quiet moment on a shared machine).
@@ -98,7 +101,7 @@ def tune(emb: CachedEmbedder) -> Any:
         near = dense.top(q, TUNE_DEPTH)
         exact = dense.scores(q, list(dict.fromkeys([p for p, _ in bm] + [p for p, _ in near])))
         lists.append((bm, near, exact))
-    grid = [fusion.Fusion("rrf", k=k) for k in RRF_KS] + [fusion.Fusion(m, alpha=a) for m in ("convex", "tmm") for a in ALPHAS]
+    grid = [fusion.Fusion("rrf", k=k) for k in RRF_KS] + [fusion.Fusion(m, alpha=a) for m in ("convex", "tmm", "cosine") for a in ALPHAS]
     scored = []
     for f in grid:
         run = {qid: _to_docs([p for p, _ in fusion.fuse(bm, near, exact, f)], doc_of, 100)
@@ -260,7 +263,7 @@ def latency() -> None:
     ix.close()
 
 
-def questions_table(emb: CachedEmbedder) -> None:
+def questions_table(emb: CachedEmbedder, explain: bool = False) -> None:
     from bench import questions
     from kb.facade import KB
 
@@ -277,6 +280,48 @@ def questions_table(emb: CachedEmbedder) -> None:
         print(f"forum questions among distractors, {mode}: top-1 {s['top1']}/{s['n']} top-3 {s['top3']}/{s['n']} "
               f"MRR@10 {s['mrr']:.3f}; missed {', '.join(s['missed']) or '-'}", flush=True)
     os.environ.pop("KB_SEARCH_MODE", None)
+    if explain:
+        explain_questions(home)
+
+
+def explain_questions(home: str) -> None:
+    """Why a forum question misses: the right passage's rank by bm25, by the vectors alone and
+    fused, and the passages fused above it."""
+    import json
+
+    from bench import questions
+    from kb.facade import KB
+    from kb.search.types import SearchRequest
+
+    asked = [line.split("\t", 1) for line in (questions.FIXTURES / "forum-questions.tsv").read_text(
+        encoding="utf-8").splitlines() if line.strip() and not line.startswith("#")]
+    answers = json.loads((questions.FIXTURES / "forum-answers.json").read_text(encoding="utf-8"))
+    with KB({"home": home, "embeddings": True, "search_cache_size": 0}, readonly=True) as kb:
+        svc = kb.index
+
+        def ranking(q: str, mode: str) -> list[tuple[str, float]]:
+            req = SearchRequest(q=q, facets=False, highlight=False, max_per_document=0, mode=mode)
+            _m, _w, hits = svc.ranked(req, 50)
+            return [(h.passage_id, h.score) for h, _ in zip(hits, range(50))]
+
+        def text(pid: str) -> str:
+            return kb.catalog.passage(pid)["text"]
+
+        for qid, q in asked:
+            bm, fused = ranking(q, "bm25"), ranking(q, "hybrid")
+            near = svc.dense.top(q, 100)
+            right = {p for p, _s in bm + fused + near if any(s in text(p) for s in answers[qid])}
+            rank = {name: next((i for i, (p, _s) in enumerate(lst, 1) if p in right), None)
+                    for name, lst in (("bm25", bm), ("dense", near), ("hybrid", fused))}
+            if rank["bm25"] == 1 and rank["hybrid"] and rank["hybrid"] <= 3:
+                continue
+            print(f"{qid} {q!r}: right passage at bm25 {rank['bm25']}, dense {rank['dense']}, hybrid {rank['hybrid']}")
+            cos = svc.dense.scores(q, [p for p, _s in fused[:4] + bm[:4]])
+            bm_of = dict(bm)
+            for name, lst in (("bm25", bm), ("hybrid", fused)):
+                for i, (p, s) in enumerate(lst[:4], 1):
+                    print(f"  {name:<6} {i} {'*' if p in right else ' '} score {s:7.3f}  bm25 {bm_of.get(p, 0):6.2f}  "
+                          f"cosine {cos.get(p, 0):.3f}  {text(p)[:70]!r}")
 
 
 def run(args: list[str]) -> None:
@@ -292,7 +337,7 @@ def run(args: list[str]) -> None:
     if "--no-relevance" not in args:
         relevance_table(emb, chosen)
     if "--questions" in args:
-        questions_table(emb)
+        questions_table(emb, "--explain" in args)
     if "--no-latency" not in args:
         latency()
 

@@ -43,11 +43,27 @@ def test_tmm_divides_by_the_best_and_keeps_the_spread():
     assert fuse(BM25, flat_dense, flat, Fusion("convex", alpha=0.5))[0][0] != "a"
 
 
+def test_cosine_keeps_the_dense_scale_so_a_weak_dense_side_moves_little():
+    fused = fuse(BM25, DENSE, EXACT, Fusion("cosine", alpha=0.5))
+    # bm25 over its best (12): a 1, b 2/3, c 1/6, d 0; dense as is: a 0.1, b 0.7, c 0.3, d 0.9
+    assert dict(fused) == pytest.approx({"a": (1 + 0.1) / 2, "b": (2 / 3 + 0.7) / 2, "c": (1 / 6 + 0.3) / 2,
+                                         "d": 0.45})
+    assert [p for p, _ in fused] == ["b", "a", "d", "c"]
+    # A query nothing is near (every cosine 0.3 or less, one of them negative): over its best
+    # (tmm) the weak dense side spans 0..1 and overturns BM25's clear winner; as cosines it
+    # only breaks near-ties.
+    weak = {"a": 0.15, "b": 0.30, "c": 0.28, "d": -0.1}
+    weak_dense = [("b", 0.30), ("c", 0.28), ("a", 0.15), ("d", -0.1)]
+    assert [p for p, _ in fuse(BM25, weak_dense, weak, Fusion("cosine", alpha=0.6))][:3] == ["a", "b", "c"]
+    assert fuse(BM25, weak_dense, weak, Fusion("tmm", alpha=0.6))[0][0] == "b"
+    assert dict(fuse(BM25, weak_dense, weak, Fusion("cosine", alpha=0.6)))["d"] == 0.0  # negative: 0
+
+
 def test_one_empty_side_keeps_the_other_order():
     assert [p for p, _ in fuse(BM25, [], EXACT, Fusion("rrf"))] == ["a", "b", "c"]
     assert [p for p, _ in fuse([], DENSE, EXACT, Fusion("convex"))] == ["d", "b", "a"]
 
 
 def test_an_unknown_method_is_refused():
-    with pytest.raises(ValueError, match="fusion method must be one of rrf, convex, tmm"):
+    with pytest.raises(ValueError, match="fusion method must be one of rrf, convex, tmm, cosine"):
         fuse(BM25, DENSE, EXACT, Fusion("max"))
