@@ -31,8 +31,13 @@ from kb.embed.shortlist import Codes
 QUERY_CACHE = 256  # query vectors kept per process (a page turn re-uses its query's vector)
 # Below this many passages the exact scan costs about what the shortlist would (~1 ms).
 SHORTLIST_FROM = 20_000
-SHORTLIST_SHARE = 0.05  # of the passages, nearest by sign code (recall measured: kb.embed.shortlist)
-SHORTLIST_PER_K = 20  # a deep ranking (kb search --batch, 300 a side) gets a deeper shortlist
+# The shortlist: SHORTLIST_PER_K x k passages nearest by sign code, and never under
+# SHORTLIST_SHARE of the collection (a larger collection packs more passages near any query).
+# 40 x k kept all of the exact top k on real vectors at 100k's ratio of k to passages
+# (recall measured: kb.embed.shortlist); at 100k it is 2,000 rows to read, not 5,000: the
+# rows' reading was the largest part of the vectors' time a search.
+SHORTLIST_SHARE = 0.02
+SHORTLIST_PER_K = 40
 
 
 _blas: ThreadpoolController | None = None

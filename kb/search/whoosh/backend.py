@@ -273,7 +273,9 @@ class WhooshBackend:
             counted, found = docs, ()
             if query.union_ids:
                 found, found_docs = self._found(s, cols, query)
-                counted = np.union1d(docs, found_docs)
+                # The few ids BM25 did not match, appended: np.union1d sorted every match
+                # (6 ms for 60k matches); isin on integers is a table lookup.
+                counted = np.concatenate([docs, found_docs[~np.isin(found_docs, docs)]])
             facets = cols.count(counted, query.facet_fields, int(query.facet_limit)) if query.facet_fields else {}
             return BackendPage(total=len(docs), hits=hits, facets=facets, next_offset=next_offset,
                                truncated=bool(truncated),
