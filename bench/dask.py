@@ -69,8 +69,9 @@ def _ingest(folder: Path, workers: int, per_task: int, scheduler: str = "") -> t
     home = Path(tempfile.mkdtemp(prefix="kb-bench-dask-"))
     clock = _WriterClock()
     try:
-        # OCR off (as bench ingest): no tesseract on every worker.
-        with KB({"home": str(home), "ocr": False, "pdf_pages_per_task": per_task}) as kb:
+        # OCR off (as bench ingest): no tesseract on every worker. Embeddings off: this times
+        # extraction and the writer (the embed step after the commit is bench hybrid's).
+        with KB({"home": str(home), "ocr": False, "pdf_pages_per_task": per_task, "embeddings": False}) as kb:
             t0 = time.perf_counter()
             summary = ingest([folder], kb, workers=workers, scheduler=scheduler)
             return time.perf_counter() - t0, summary, clock.seconds

@@ -46,6 +46,15 @@ def _die_with_parent() -> None:
         pass
 
 
+def _address_space() -> int:
+    """Bytes of address space this process has mapped (Linux; 0 where /proc is missing)."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as fh:
+            return int(fh.read().split()[0]) * resource.getpagesize()
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 def _worker_main(conn: Connection, fn: Callable[[Any], Any], memory_mb: int,
                  parent_end: Connection | None = None, parent_pid: int | None = None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
@@ -55,7 +64,12 @@ def _worker_main(conn: Connection, fn: Callable[[Any], Any], memory_mb: int,
     if parent_end is not None:
         parent_end.close()  # so that the parent's death reads as EOF here
     if memory_mb:
-        limit = memory_mb * 1024 * 1024
+        # The cap bounds what a file's extraction adds to the address space the worker was
+        # forked with: an absolute cap counted the parent's mappings too, and a parent that
+        # had loaded the embedding model (an ingest's embed step: ~600 MB of onnxruntime
+        # mappings) left its next workers too little to load a shared library; every file
+        # then failed.
+        limit = _address_space() + memory_mb * 1024 * 1024
         try:
             resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
         except (ValueError, OSError):

@@ -47,7 +47,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("home", "instance", "Folder for runtime state: catalog, index, cache, uploads."),
     Setting("workers", 0, "Extraction worker processes; 0 means one per core.", 0, 64),
     Setting("file_timeout", 120.0, "Seconds one file may take to extract before it is killed.", 1, 3600),
-    Setting("file_memory_mb", 1024, "Memory cap (MiB of address space) per extraction worker.", 128, 16384),
+    Setting("file_memory_mb", 1024, "Memory cap per extraction worker: MiB of address space a file may add to what the worker starts with.", 128, 16384),
     Setting("pdf_pages_per_task", 16, "PDFs with more pages are read as page-range tasks by several workers; 0: never split.", 0, 100000),
     Setting("dask_scheduler", "", "Address of a Dask scheduler (tcp://host:port) for `kb ingest`; empty: local worker processes."),
     Setting("max_file_mb", 512, "Files larger than this are refused without being read.", 1, 65536),

@@ -1,3 +1,4 @@
+import mmap
 import os
 import time
 
@@ -9,6 +10,8 @@ def _task(kind):
         time.sleep(30)
     if kind == "hog":
         return len(bytearray(3 * 1024 ** 3))
+    if kind == "300mb":
+        return len(bytearray(300 * 1024 ** 2))
     if kind == "bug":
         raise ValueError("parser bug")
     if kind == "die":
@@ -52,3 +55,17 @@ def test_feed_runs_the_costliest_task_first_follow_ups_included():
             assert feed.next(follow_ups_only=True)[0] == "range-b"  # input held back, follow-ups not
     assert order == ["assemble", "range-a", "mid", "small", "rec"]
     assert feed.next() is None
+
+
+def test_the_memory_cap_counts_what_a_file_adds_not_what_the_parent_had_mapped():
+    # A parent that mapped a lot (an ingest that loaded the embedding model maps ~600 MB)
+    # forks workers that inherit the mappings: the cap must leave a file its own allowance,
+    # and still stop a file that takes more than it.
+    region = mmap.mmap(-1, 2 * 1024 ** 3)  # 2 GiB of address space, never touched: no RSS
+    try:
+        tasks = [(0, "300mb"), (1, "hog")]
+        results = {r.key: r for r in WorkerPool(_task, workers=1, timeout=20, memory_mb=512).run(tasks)}
+    finally:
+        region.close()
+    assert results[0].ok and results[0].value == 300 * 1024 ** 2, results[0].reason
+    assert results[1].code == "resource_limit" and "memory" in results[1].reason
