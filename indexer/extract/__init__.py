@@ -198,6 +198,9 @@ def parser_errors(fmt: str) -> Iterator[None]:
         raise ResourceLimitError(f"out of memory while reading {fmt.upper()}") from exc
     except RecursionError as exc:
         raise ExtractionError(f"malformed {fmt.upper()}: nesting too deep") from exc
+    except ImportError as exc:  # a library the parser loads on demand: not the file's fault
+        detail = " ".join(str(exc).split())[:160] or type(exc).__name__
+        raise ExtractionError(f"the {fmt.upper()} reader could not load a library: {detail}") from exc
     except Exception as exc:  # third-party parsers raise anything on bad bytes
         detail = " ".join(str(exc).split())[:160] or type(exc).__name__
         raise ExtractionError(f"malformed {fmt.upper()}: {detail}") from exc

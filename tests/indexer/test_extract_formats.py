@@ -2,6 +2,7 @@
 a hand-built PDF, record collections, sniffing, zip bombs, stream input."""
 from __future__ import annotations
 
+import importlib
 import io
 import json
 import zipfile
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from indexer.extract import EXTRACTOR_VERSION, extract, extract_records, is_record_collection, sniff
+from indexer.extract import EXTRACTOR_VERSION, extract, extract_records, is_record_collection, parser_errors, sniff
 from kb.errors import EncryptedError, ExtractionError, ResourceLimitError, UnsupportedFormatError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -313,3 +314,10 @@ def test_stream_input_matches_path_input(tmp_path: Path) -> None:
         from_stream = extract(fh)
     assert [b.to_dict() for b in from_stream.blocks] == [b.to_dict() for b in extract(path).blocks]
     assert isinstance(EXTRACTOR_VERSION, str) and EXTRACTOR_VERSION
+
+
+def test_a_library_the_parser_fails_to_load_is_not_called_a_malformed_file():
+    with pytest.raises(ExtractionError, match="the PDF reader could not load a library") as info:
+        with parser_errors("pdf"):
+            importlib.import_module("kb_no_such_library")  # as a parser's on-demand import fails
+    assert "malformed" not in str(info.value)
