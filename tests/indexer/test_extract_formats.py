@@ -10,7 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from indexer.extract import EXTRACTOR_VERSION, extract, extract_records, is_record_collection, parser_errors, sniff
+from indexer.extract import (
+    EXTRACTOR_VERSION,
+    extract,
+    extract_records,
+    is_record_collection,
+    parser_errors,
+    sniff,
+)
 from kb.errors import EncryptedError, ExtractionError, ResourceLimitError, UnsupportedFormatError
 
 REPO = Path(__file__).resolve().parents[2]
