@@ -324,7 +324,7 @@ def test_stream_input_matches_path_input(tmp_path: Path) -> None:
 
 
 def test_a_library_the_parser_fails_to_load_is_not_called_a_malformed_file():
-    with pytest.raises(ExtractionError, match="the PDF reader could not load a library") as info:
-        with parser_errors("pdf"):
-            importlib.import_module("kb_no_such_library")  # as a parser's on-demand import fails
+    with (pytest.raises(ExtractionError, match="the PDF reader could not load a library") as info,
+          parser_errors("pdf")):
+        importlib.import_module("kb_no_such_library")  # as a parser's on-demand import fails
     assert "malformed" not in str(info.value)
