@@ -158,10 +158,6 @@ class DenseIndex:
                                                   check_same_thread=False)
         return db
 
-    def _key(self, db: sqlite3.Connection) -> tuple[str, str]:
-        rows = dict(db.execute("SELECT key, value FROM meta WHERE key IN ('vectors', 'changes')").fetchall())
-        return str(rows.get("vectors", "0")), str(rows.get("changes", "0"))
-
     def view(self) -> DenseView:
         """The current vectors (reloaded when the catalog's vectors or documents changed),
         after one read of the catalog's two counters."""
@@ -172,7 +168,7 @@ class DenseIndex:
         except sqlite3.Error:
             return DenseView(self, None, DenseState(False, 0, 0, "no catalog"))
         try:
-            key = self._key(db)
+            key = vectors.state_key(db)
             loaded = self._loaded
             if loaded is None or loaded.key != key:
                 loaded = self._load(db, key)
@@ -185,7 +181,8 @@ class DenseIndex:
         with self._lock:
             if self._loaded is not None and self._loaded.key == key:
                 return self._loaded
-            passages = db.execute("SELECT COUNT(*) FROM passages").fetchone()[0]
+            docs = vectors.passage_documents(db)
+            passages = len(docs)
             ids, matrix = vectors.load(db, self.model_id)
             if not ids:
                 state = DenseState(False, 0, passages, "no passage has a vector yet (kb embed)")
@@ -194,7 +191,6 @@ class DenseIndex:
                                    f"{len(ids)} of {passages} passages have vectors; embedding is not finished")
             else:
                 state = DenseState(True, len(ids), passages)
-            docs = dict(db.execute("SELECT id, doc_id FROM passages").fetchall())
             codes = Codes.of(matrix) if len(ids) >= self.shortlist_from else None
             self._loaded = _Matrix(key, ids, {p: i for i, p in enumerate(ids)}, docs, matrix, state, codes)
             return self._loaded

@@ -83,6 +83,17 @@ def version(db: sqlite3.Connection) -> str:
     return str(row[0]) if row else "0"
 
 
+def state_key(db: sqlite3.Connection) -> tuple[str, str]:
+    """The two catalog counters a loaded matrix is valid for: vector writes, document writes."""
+    rows = dict(db.execute("SELECT key, value FROM meta WHERE key IN ('vectors', 'changes')").fetchall())
+    return str(rows.get("vectors", "0")), str(rows.get("changes", "0"))
+
+
+def passage_documents(db: sqlite3.Connection) -> dict[str, str]:
+    """Every passage's document id (its count is the number of passages)."""
+    return dict(db.execute("SELECT id, doc_id FROM passages").fetchall())
+
+
 def load(db: sqlite3.Connection, model: str) -> tuple[list[str], np.ndarray]:
     """Every vector of `model`: (passage ids, float32 matrix, one row each)."""
     rows = db.execute("SELECT passage_id, vector FROM passage_vectors WHERE model = ? ORDER BY passage_id",
