@@ -6,12 +6,12 @@ from dataclasses import asdict
 from pathlib import Path
 
 from kb import settings as settings_mod
-from kb.search.types import SearchRequest
+from kb.search.types import PassageRecord, SearchRequest
 from tests.kb.search.searchkit import open_index
 from tests.records import passage_record
 
 
-def rec(doc: str, i: int, text: str, **kw) -> dict:
+def rec(doc: str, i: int, text: str, **kw) -> PassageRecord:
     return passage_record(doc, i, text, **{"title": doc, "country": ["KOR"], **kw})
 
 

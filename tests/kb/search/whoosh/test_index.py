@@ -7,13 +7,13 @@ import pytest
 
 from kb import settings as settings_mod
 from kb.errors import BusyError, IndexError_
-from kb.search.types import SearchRequest
+from kb.search.types import PassageRecord, SearchRequest
 from kb.search.whoosh import schema as schema_mod
 from tests.kb.search.searchkit import open_index
 from tests.records import passage_record
 
 
-def rec(doc: str, i: int, text: str, **kw) -> dict:
+def rec(doc: str, i: int, text: str, **kw) -> PassageRecord:
     return passage_record(doc, i, text, **{"title": doc, **kw})
 
 

@@ -1,12 +1,12 @@
 import random
 
-from kb.search.types import SearchRequest
+from kb.search.types import PassageRecord, SearchRequest
 from kb.settings import load
 from tests.kb.search.searchkit import open_index
 from tests.records import passage_record
 
 
-def rec(doc: str, i: int, text: str) -> dict:
+def rec(doc: str, i: int, text: str) -> PassageRecord:
     return passage_record(doc, i, text, title="t", heading_path=[], path="", year=2012, event=None,
                           page_start=1, page_end=1)
 
