@@ -205,9 +205,6 @@ class DenseIndex:
     def state(self) -> DenseState:
         return self.view().state
 
-    def cache_key(self) -> tuple[str, str]:
-        return self.view().key
-
     def top(self, text: str, k: int) -> list[tuple[str, float]]:
         return self.view().top(text, k)
 
