@@ -66,17 +66,16 @@ def fuse(bm25: list[tuple[str, float]], dense: list[tuple[str, float]], dense_ex
         for ranking in (bm25, dense):
             for rank, (pid, _s) in enumerate(ranking, 1):
                 fused[pid] = fused.get(pid, 0.0) + 1.0 / (fusion.k + rank)
-    elif fusion.method == "convex":
-        b = _minmax(in_bm25)
+    elif fusion.method in ("convex", "tmm", "cosine"):
         ids = list(order)
-        floor = min(dense_exact.values(), default=0.0)
-        d = _minmax({p: dense_exact.get(p, floor) for p in ids})
-        fused = {p: fusion.alpha * d.get(p, 0.0) + (1 - fusion.alpha) * b.get(p, 0.0) for p in ids}
-    elif fusion.method in ("tmm", "cosine"):
-        ids = list(order)
-        b = _over_best(in_bm25)
-        raw = {p: dense_exact.get(p, 0.0) for p in ids}
-        d = _over_best(raw) if fusion.method == "tmm" else {p: max(v, 0.0) for p, v in raw.items()}
+        if fusion.method == "convex":
+            b = _minmax(in_bm25)
+            floor = min(dense_exact.values(), default=0.0)
+            d = _minmax({p: dense_exact.get(p, floor) for p in ids})
+        else:
+            b = _over_best(in_bm25)
+            raw = {p: dense_exact.get(p, 0.0) for p in ids}
+            d = _over_best(raw) if fusion.method == "tmm" else {p: max(v, 0.0) for p, v in raw.items()}
         fused = {p: fusion.alpha * d.get(p, 0.0) + (1 - fusion.alpha) * b.get(p, 0.0) for p in ids}
     else:
         raise ValueError(f"fusion method must be one of {', '.join(METHODS)}")
