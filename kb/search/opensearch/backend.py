@@ -179,7 +179,8 @@ class OpenSearchBackend:
 
     def search(self, query: BackendQuery) -> BackendPage:
         alias = self._alias()
-        dsl = self._dsl(query)
+        parts = self._parts(query)  # compiled once: the page's query and the union's share it
+        dsl = tr.full_query(*parts)
         left = query.deadline - time.monotonic()
         scoring = query.query is not None and query.query.root is not None
         if left <= 0 and scoring:
@@ -202,7 +203,7 @@ class OpenSearchBackend:
         udsl = dsl  # what the facets count: the union's query when there is one
         if query.union_ids:
             # The union's counts ride in the same round trip (msearch), facets with them.
-            udsl = tr.union_query(*self._parts(query), query.union_ids)
+            udsl = tr.union_query(*parts, query.union_ids)
             ubody = tr.union_body(udsl, query.union_ids, query.facet_fields, query.facet_limit, timeout_ms,
                                   self._primaries)
             answer, union = msearch(self.client, alias, [body, ubody], PREFERENCE, FILTER_PATH)
